@@ -1,0 +1,117 @@
+"""IP address management: which subnet a network gets, which address a container gets.
+
+This module is pure arithmetic on :mod:`ipaddress` objects; the caller
+supplies what the kernel already uses (the host's routes) and what nbdock
+already handed out, so every rule here can be tested without root.
+
+Docker's rules, which nbdock follows:
+
+* A network's subnet must not overlap any route of the host: if it did,
+  packets meant for the containers would go out of the wrong interface (or
+  packets meant for the LAN would go to the containers).  Docker therefore
+  walks a pool of private ranges -- 172.17-31.0.0/16, then 192.168.x.0/20 --
+  and takes the first one that overlaps no route.  nbdock starts at 172.18
+  because dockerd, running beside it, usually holds 172.17.
+* The gateway is the subnet's first address; it lives on the bridge.
+* Containers get the lowest free address after it.
+* A container's MAC address is 02:42 followed by its IPv4 address: 02 sets
+  the "locally administered" bit, so it can never clash with a real card's
+  vendor-assigned address, and deriving it from the IP keeps it unique on
+  the bridge without any bookkeeping.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from typing import Iterable
+
+from nbdock.network.errors import InvalidNetworkArgument, NetworkConflict, NetworkForbidden
+
+#: The ranges networks are carved from when no subnet is given, in order.
+DEFAULT_POOL: tuple[IPv4Network, ...] = tuple(
+    [IPv4Network(f"172.{second}.0.0/16") for second in range(18, 32)]
+    + [IPv4Network(f"192.168.{third}.0/20") for third in range(0, 256, 16)]
+)
+
+#: A /30 holds a gateway and one container; anything smaller holds no container.
+LONGEST_PREFIX = 30
+
+
+def parse_subnet(text: str) -> IPv4Network:
+    """``"10.1.0.0/16"`` -> IPv4Network; host bits are cleared as Docker does."""
+    try:
+        subnet = ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidNetworkArgument(f"invalid subnet {text!r}: expected an IPv4 CIDR such as 10.1.0.0/16") from None
+    if subnet.version != 4:
+        raise InvalidNetworkArgument(f"invalid subnet {text!r}: nbdock networks are IPv4 only")
+    if subnet.prefixlen > LONGEST_PREFIX:
+        raise InvalidNetworkArgument(f"invalid subnet {text!r}: a /{subnet.prefixlen} has no room for containers")
+    return subnet
+
+
+def parse_address(text: str, what: str = "IP address") -> IPv4Address:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        raise InvalidNetworkArgument(f"invalid {what} {text!r}") from None
+    if address.version != 4:
+        raise InvalidNetworkArgument(f"invalid {what} {text!r}: nbdock networks are IPv4 only")
+    return address
+
+
+def choose_subnet(in_use: Iterable[IPv4Network]) -> IPv4Network:
+    """The first subnet of the default pool that overlaps nothing in ``in_use``."""
+    taken = list(in_use)
+    for candidate in DEFAULT_POOL:
+        if not any(candidate.overlaps(other) for other in taken):
+            return candidate
+    raise NetworkForbidden(
+        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"
+    )
+
+
+def check_subnet_free(subnet: IPv4Network, in_use: Iterable[IPv4Network]) -> None:
+    """Refuse a user-chosen subnet that overlaps a route or another network (Docker's words)."""
+    if any(subnet.overlaps(other) for other in in_use):
+        raise NetworkForbidden("Pool overlaps with other one on this address space")
+
+
+def default_gateway(subnet: IPv4Network) -> IPv4Address:
+    return subnet.network_address + 1
+
+
+def check_gateway(gateway: IPv4Address, subnet: IPv4Network) -> None:
+    if gateway not in subnet or gateway in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidNetworkArgument(f"no matching subnet for gateway {gateway}")
+
+
+def allocate_address(
+    subnet: IPv4Network,
+    gateway: IPv4Address,
+    taken: Iterable[IPv4Address],
+    requested: IPv4Address | None = None,
+) -> IPv4Address:
+    """An address for a new endpoint: ``requested`` if it is free, else the lowest free one.
+
+    The network and broadcast addresses of the subnet are never handed out,
+    nor is the gateway (the bridge's own address).
+    """
+    used = set(taken) | {gateway}
+    if requested is not None:
+        if requested not in subnet or requested in (subnet.network_address, subnet.broadcast_address):
+            raise InvalidNetworkArgument(
+                f"Invalid address {requested}: It does not belong to any of this network's subnets"
+            )
+        if requested in used:
+            raise NetworkConflict("Address already in use")
+        return requested
+    for candidate in subnet.hosts():
+        if candidate not in used:
+            return candidate
+    raise NetworkConflict(f"no available IPv4 addresses on this network's address pools: {subnet}")
+
+
+def mac_address(address: IPv4Address) -> str:
+    """Docker's MAC for a container address: 02:42 then the four bytes of the IPv4 address."""
+    return ":".join(f"{byte:02x}" for byte in b"\x02\x42" + address.packed)

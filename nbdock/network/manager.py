@@ -1,0 +1,689 @@
+"""NetworkManager: the one object the engine uses for everything network.
+
+It owns the networks (bridge, host, none and the user-defined bridges), the
+endpoints that attach containers to them, the published ports, and the
+embedded DNS servers, and it keeps the host's kernel state (bridges, veth
+pairs, iptables rules) in step with them.
+
+Life of a container's networking, as the engine drives it::
+
+    ep = nm.connect("mynet", cid, name="web", aliases=["www"], trace=t)   # address, MAC: bookkeeping only
+    ... engine writes /etc/hosts and /etc/resolv.conf from nm.hosts_file() / nm.resolv_conf() ...
+    nm.setup_loopback(f"/proc/{pid}/ns/net", trace=t)                      # lo up
+    nm.plug(ep, f"/proc/{pid}/ns/net", trace=t)                            # veth pair, eth0, route, DNS
+    ports = nm.publish(cid, ep, port_bindings, exposed_ports, publish_all, trace=t)
+    ... container runs ...
+    nm.unpublish(cid, trace=t); nm.unplug(ep, trace=t); nm.disconnect("mynet", cid)
+
+Endpoints live as long as their container runs.  Every container dies with
+the daemon (the spawner kills them), so after a restart no endpoint is
+valid, and :meth:`start` forgets them all.
+
+One NetworkManager per host: the bridge ``nbdock0`` and the iptables chains
+``NBDOCK*`` have fixed names, as dockerd's ``docker0`` and ``DOCKER*`` do.
+All public methods are thread-safe (one lock; the DNS servers read an
+immutable snapshot of the names instead, so they never wait for it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any, Iterable, Mapping
+
+from nbdock.network import files, ipam, iptables, netlink, ports, records
+from nbdock.network.errors import (
+    InvalidNetworkArgument,
+    NetworkConflict,
+    NetworkError,
+    NetworkForbidden,
+    NetworkHostError,
+    NetworkNotFound,
+)
+from nbdock.network.records import BRIDGE, HOST, NULL, Endpoint, NetworkRecord
+from nbdock.network.services import DnsServer, NameTable, ServiceThread, TcpProxy, UdpProxy, open_dns_sockets
+from nbdock.runtime.trace import NO_TRACE, Trace
+
+DEFAULT_BRIDGE = "nbdock0"
+#: Interfaces nbdock names: user bridges nb-<network id>, veth ends nbv/nbp<endpoint id>.
+USER_BRIDGE_PREFIX = "nb-"
+VETH_HOST_PREFIX = "nbv"
+VETH_PEER_PREFIX = "nbp"
+OWN_LINK = re.compile(rf"^({DEFAULT_BRIDGE}|(nb-|nbv|nbp)[0-9a-f]{{12}})$")
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+#: Options Docker reports for its default bridge (nbdock's bridge has its own name).
+DEFAULT_BRIDGE_OPTIONS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.name": DEFAULT_BRIDGE,
+    "com.docker.network.driver.mtu": "1500",
+}
+
+
+@dataclass
+class _Published:
+    """The ports one container publishes, and what carries them."""
+
+    endpoint_id: str
+    reservations: list[ports.Reservation]
+    rules: list[iptables.Rule] = field(default_factory=list)
+    proxies: list[TcpProxy | UdpProxy] = field(default_factory=list)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class NetworkManager:
+    def __init__(self, data_root: str, *, host_resolv_conf: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts"):
+        """``host_resolv_conf`` names the host's resolver configuration: what containers
+        inherit, and where the embedded DNS forwards the names it does not own."""
+        self.state_dir = os.path.join(data_root, "networks")
+        self.host_resolv_conf = host_resolv_conf
+        self.host_hosts = host_hosts
+        self._lock = threading.RLock()
+        self._networks: dict[str, NetworkRecord] = {}
+        self._endpoints: dict[str, dict[str, Endpoint]] = {}  # network id -> container id -> endpoint
+        self._published: dict[str, _Published] = {}  # container id -> its ports
+        self._dns: dict[str, DnsServer] = {}  # container id -> its resolver
+        self._names = NameTable()
+        self._services = ServiceThread()
+        self._ports = ports.PortAllocator()
+        self._enabled_ip_forward = False
+        self._started = False
+
+    # ------------------------------------------------------------------
+    # Start and stop
+
+    def start(self) -> None:
+        """Restore the networks, clean a crashed run's leftovers, and bring everything up."""
+        with self._lock:
+            if self._started:
+                return
+            os.makedirs(self.state_dir, exist_ok=True)
+            stored = records.load_all(self.state_dir)
+            self._remove_leftovers()
+            try:
+                for network, _stale_endpoints in stored:
+                    self._networks[network.id] = network
+                    self._endpoints[network.id] = {}
+                    records.save(self.state_dir, network, [])
+                self._ensure_predefined()
+                self._enable_ip_forward()
+                iptables.install_chains()
+                for network in self._bridge_networks():
+                    self._bring_up(network)
+                self._services.start()
+            except BaseException:
+                # Leave the host as we found it: a half-started manager is of no use.
+                self._remove_leftovers()
+                self._restore_ip_forward()
+                self._services.stop()
+                self._networks.clear()
+                self._endpoints.clear()
+                raise
+            self._refresh_names()
+            self._started = True
+
+    def shutdown(self) -> None:
+        """Remove everything nbdock made on the host; the network definitions stay on disk."""
+        with self._lock:
+            if not self._started:
+                return
+            for container_id in list(self._published):
+                self.unpublish(container_id)
+            for network_id, endpoints in self._endpoints.items():
+                for endpoint in endpoints.values():
+                    self.unplug(endpoint)
+                endpoints.clear()
+                records.save(self.state_dir, self._networks[network_id], [])
+            for network in self._bridge_networks():
+                self._tear_down(network)
+            iptables.remove_chains()
+            self._restore_ip_forward()
+            self._services.stop()
+            self._refresh_names()
+            self._started = False
+
+    def _remove_leftovers(self) -> None:
+        """What a crashed run left on the host: nbdock's links and iptables chains.
+
+        Recognised by name only (nbdock0, nb-*, nbv*, nbp*, NBDOCK*): nothing
+        else is touched.  Containers do not survive the daemon, so none of
+        these can be in use.
+        """
+        for name in netlink.link_names():
+            if OWN_LINK.match(name):
+                netlink.delete_link(name, NO_TRACE)
+        iptables.remove_chains()
+
+    def _ensure_predefined(self) -> None:
+        present = {network.name for network in self._networks.values() if network.predefined}
+        default = self._find_predefined("bridge")
+        if default is not None and self._overlaps_host(IPv4Network(default.subnet)):
+            # Something else (dockerd?) took our subnet while we were down: move.
+            default.subnet = None
+        if default is None or default.subnet is None:
+            subnet = ipam.choose_subnet(self._subnets_in_use(excluding=default))
+            if default is None:
+                default = NetworkRecord(
+                    id=secrets.token_hex(32), name="bridge", driver=BRIDGE, created=_now(), bridge=DEFAULT_BRIDGE,
+                    predefined=True, options=dict(DEFAULT_BRIDGE_OPTIONS),
+                )
+                self._networks[default.id] = default
+                self._endpoints[default.id] = {}
+            default.subnet = str(subnet)
+            default.gateway = str(ipam.default_gateway(subnet))
+            records.save(self.state_dir, default, [])
+        for name, driver in (("host", HOST), ("none", NULL)):
+            if name not in present:
+                network = NetworkRecord(
+                    id=secrets.token_hex(32), name=name, driver=driver, created=_now(), predefined=True
+                )
+                self._networks[network.id] = network
+                self._endpoints[network.id] = {}
+                records.save(self.state_dir, network, [])
+
+    def _find_predefined(self, name: str) -> NetworkRecord | None:
+        return next((n for n in self._networks.values() if n.predefined and n.name == name), None)
+
+    def _enable_ip_forward(self) -> None:
+        """Routing between the bridges and the outside needs IPv4 forwarding on, as Docker sets it."""
+        with open(IP_FORWARD) as f:
+            if f.read().strip() == "1":
+                return
+        _write(IP_FORWARD, "1")
+        self._enabled_ip_forward = True
+
+    def _restore_ip_forward(self) -> None:
+        if self._enabled_ip_forward:
+            _write(IP_FORWARD, "0")
+            self._enabled_ip_forward = False
+
+    # ------------------------------------------------------------------
+    # Networks
+
+    def create(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        internal: bool = False,
+        labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
+        check_duplicate: bool = True,
+    ) -> dict[str, Any]:
+        """Create a user-defined bridge network; returns its Docker Network JSON."""
+        if not name:
+            raise InvalidNetworkArgument("a network needs a name")
+        if driver in (HOST, NULL):
+            raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
+        if driver != BRIDGE:
+            raise NetworkNotFound(f'plugin "{driver}" not found')
+        with self._lock:
+            self._require_started()
+            same_name = [n for n in self._networks.values() if n.name == name]
+            if same_name and (check_duplicate or any(n.predefined for n in same_name)):
+                raise NetworkConflict(f"network with name {name} already exists")
+            in_use = self._subnets_in_use()
+            if subnet is None:
+                if gateway is not None:
+                    raise InvalidNetworkArgument("a gateway can only be given with a subnet")
+                chosen = ipam.choose_subnet(in_use)
+            else:
+                chosen = ipam.parse_subnet(subnet)
+                ipam.check_subnet_free(chosen, in_use)
+            gateway_address = ipam.parse_address(gateway, "gateway") if gateway else ipam.default_gateway(chosen)
+            ipam.check_gateway(gateway_address, chosen)
+            network_id = secrets.token_hex(32)
+            network = NetworkRecord(
+                id=network_id, name=name, driver=BRIDGE, created=_now(), subnet=str(chosen),
+                gateway=str(gateway_address), bridge=USER_BRIDGE_PREFIX + network_id[:12], internal=internal,
+                user_subnet=subnet is not None, labels=dict(labels or {}), options=dict(options or {}), ipam_options={},
+            )
+            self._bring_up(network)
+            try:
+                records.save(self.state_dir, network, [])
+            except BaseException:
+                self._tear_down(network)
+                raise
+            self._networks[network.id] = network
+            self._endpoints[network.id] = {}
+            return self._network_json(network)
+
+    def remove(self, name_or_id: str) -> None:
+        with self._lock:
+            network = self._find(name_or_id)
+            if network.predefined:
+                raise NetworkForbidden(f"{network.name} is a pre-defined network and cannot be removed")
+            if self._endpoints[network.id]:
+                raise NetworkForbidden(
+                    f"error while removing network: network {network.name} id {network.id} has active endpoints"
+                )
+            self._tear_down(network)
+            records.delete(self.state_dir, network.id)
+            del self._networks[network.id]
+            del self._endpoints[network.id]
+
+    def get(self, name_or_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._network_json(self._find(name_or_id))
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [self._network_json(network) for network in self._networks.values()]
+
+    def _find(self, name_or_id: str) -> NetworkRecord:
+        """Docker's lookup order: full id, then exact name, then a unique id prefix."""
+        if name_or_id in self._networks:
+            return self._networks[name_or_id]
+        named = [n for n in self._networks.values() if n.name == name_or_id]
+        if len(named) > 1:
+            raise InvalidNetworkArgument(
+                f"network {name_or_id} is ambiguous ({len(named)} matches found based on name)"
+            )
+        if named:
+            return named[0]
+        prefixed = [n for n in self._networks.values() if name_or_id and n.id.startswith(name_or_id)]
+        if len(prefixed) > 1:
+            raise InvalidNetworkArgument(
+                f"network {name_or_id} is ambiguous ({len(prefixed)} matches found based on ID prefix)"
+            )
+        if prefixed:
+            return prefixed[0]
+        raise NetworkNotFound(f"network {name_or_id} not found")
+
+    def _network_json(self, network: NetworkRecord) -> dict[str, Any]:
+        """Docker's Network object (``docker network inspect``)."""
+        if network.driver != BRIDGE:
+            config = []
+        elif network.predefined:
+            config = [{"Subnet": network.subnet}]  # Docker shows no Gateway for its default bridge
+        else:
+            config = [{"Subnet": network.subnet, "Gateway": network.gateway}]
+        return {
+            "Name": network.name,
+            "Id": network.id,
+            "Created": network.created,
+            "Scope": "local",
+            "Driver": network.driver,
+            "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": network.ipam_options, "Config": config},
+            "Internal": network.internal,
+            "Attachable": False,
+            "Ingress": False,
+            "ConfigFrom": {"Network": ""},
+            "ConfigOnly": False,
+            "Containers": {cid: ep.to_container_entry() for cid, ep in self._endpoints[network.id].items()},
+            "Options": dict(network.options),
+            "Labels": dict(network.labels),
+        }
+
+    def _bridge_networks(self) -> list[NetworkRecord]:
+        return [n for n in self._networks.values() if n.driver == BRIDGE]
+
+    def _subnets_in_use(self, excluding: NetworkRecord | None = None) -> list[IPv4Network]:
+        """Host routes plus every nbdock subnet: a new subnet must overlap none of them."""
+        ours = [IPv4Network(n.subnet) for n in self._bridge_networks() if n is not excluding and n.subnet]
+        return netlink.host_routes() + ours
+
+    def _overlaps_host(self, subnet: IPv4Network) -> bool:
+        return any(subnet.overlaps(route) for route in netlink.host_routes())
+
+    def _bring_up(self, network: NetworkRecord) -> None:
+        """The bridge and its iptables rules; on failure, whatever was made is removed."""
+        subnet = IPv4Network(network.subnet)
+        try:
+            netlink.create_bridge(network.bridge, IPv4Address(network.gateway), subnet.prefixlen, NO_TRACE)
+            for rule in iptables.network_rules(network.bridge, network.subnet, network.internal):
+                iptables.append(rule)
+        except BaseException:
+            self._tear_down(network)
+            raise
+
+    def _tear_down(self, network: NetworkRecord) -> None:
+        for rule in iptables.network_rules(network.bridge, network.subnet, network.internal):
+            iptables.delete(rule)
+        netlink.delete_link(network.bridge, NO_TRACE)
+
+    def _require_started(self) -> None:
+        if not self._started:
+            raise NetworkError("the network manager is not started")
+
+    # ------------------------------------------------------------------
+    # Endpoints
+
+    def connect(
+        self,
+        network: str,
+        container_id: str,
+        *,
+        name: str,
+        aliases: Iterable[str] = (),
+        ip: str | None = None,
+        trace: Trace = NO_TRACE,
+    ) -> Endpoint:
+        """Reserve the container's place on ``network``: an address, a MAC, an endpoint id.
+
+        No kernel work yet, so the engine can write /etc/hosts before the
+        container's process exists.
+        """
+        aliases = [a for a in aliases if a]
+        with self._lock:
+            self._require_started()
+            record = self._find(network)
+            if container_id in self._endpoints[record.id]:
+                raise NetworkForbidden(f"endpoint with name {name} already exists in network {record.name}")
+            endpoint = Endpoint(
+                network_id=record.id, network_name=record.name, driver=record.driver, container_id=container_id,
+                name=name.lstrip("/"), endpoint_id=secrets.token_hex(32), embedded_dns=record.embedded_dns,
+            )
+            if record.driver == BRIDGE:
+                self._assign_address(record, endpoint, aliases, ip)
+            elif aliases or ip:
+                raise InvalidNetworkArgument(
+                    "network-scoped aliases and addresses are only supported for user-defined networks, "
+                    f"not {record.name}"
+                )
+            trace.emit("network", "ipam", network=record.name, address=endpoint.ip_address, mac=endpoint.mac_address)
+            self._endpoints[record.id][container_id] = endpoint
+            self._save(record)
+            self._refresh_names()
+            return endpoint
+
+    def _assign_address(self, record: NetworkRecord, endpoint: Endpoint, aliases: list[str], ip: str | None) -> None:
+        if record.predefined:
+            if aliases:
+                raise InvalidNetworkArgument("network-scoped aliases are only supported for user-defined networks")
+            if ip:
+                raise InvalidNetworkArgument("user specified IP address is supported on user defined networks only")
+        elif ip and not record.user_subnet:
+            raise InvalidNetworkArgument(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+            )
+        subnet = IPv4Network(record.subnet)
+        taken = [IPv4Address(ep.ip_address) for ep in self._endpoints[record.id].values()]
+        requested = ipam.parse_address(ip) if ip else None
+        address = ipam.allocate_address(subnet, IPv4Address(record.gateway), taken, requested)
+        endpoint.ip_address = str(address)
+        endpoint.prefix_len = subnet.prefixlen
+        endpoint.gateway = record.gateway
+        endpoint.mac_address = ipam.mac_address(address)
+        endpoint.requested_ip = ip or None
+        if record.embedded_dns:
+            # Docker adds the short container id, so containers can also be reached by it.
+            endpoint.aliases = aliases + [endpoint.container_id[:12]]
+
+    def endpoints(self, container_id: str) -> list[Endpoint]:
+        """The container's endpoints, in the order its networks were created (for container:<id> mode too)."""
+        with self._lock:
+            return [eps[container_id] for eps in self._endpoints.values() if container_id in eps]
+
+    def setup_loopback(self, netns_path: str, *, trace: Trace = NO_TRACE) -> None:
+        """Bring ``lo`` up in a container's namespace (every container with its own, even --network none)."""
+        netlink.run_in_netns(netns_path, lambda: netlink.bring_up_loopback(trace))
+
+    def plug(self, endpoint: Endpoint, netns_path: str, *, trace: Trace = NO_TRACE) -> None:
+        """Give the container its interface on the endpoint's network.
+
+        The kernel steps: a veth pair; the host end onto the bridge and up;
+        the other end into the container's namespace, renamed eth<N>, given
+        its MAC and address, up; a default route through the gateway if the
+        namespace has none yet (so the first network gives the default route).
+        On a user-defined network, the container also gets its DNS server.
+        Host and none endpoints need no kernel work.
+        """
+        with self._lock:
+            record = self._networks.get(endpoint.network_id)
+            if record is None or self._endpoints[record.id].get(endpoint.container_id) is not endpoint:
+                raise NetworkNotFound(
+                    f"endpoint of {endpoint.name} on network {endpoint.network_name} is not connected "
+                    "(it was disconnected, or the network manager restarted since)"
+                )
+            if endpoint.driver != BRIDGE:
+                return
+            if endpoint.plugged:
+                raise NetworkConflict(f"endpoint {endpoint.endpoint_id[:12]} is already plugged")
+            host_ifname = VETH_HOST_PREFIX + endpoint.endpoint_id[:12]
+            peer_ifname = VETH_PEER_PREFIX + endpoint.endpoint_id[:12]
+            wants_dns = endpoint.embedded_dns and endpoint.container_id not in self._dns
+            dns_sockets = None
+            try:
+                netlink.create_veth(host_ifname, peer_ifname, record.bridge, netns_path, trace)
+
+                def inside_container() -> tuple[str, Any]:
+                    ifname = netlink.next_ifname()
+                    route_via = None if record.internal or netlink.has_default_route() else IPv4Address(record.gateway)
+                    netlink.configure_container_end(
+                        peer_ifname, ifname, endpoint.mac_address, IPv4Address(endpoint.ip_address),
+                        endpoint.prefix_len, route_via, trace,
+                    )
+                    if not wants_dns:
+                        return ifname, None
+                    # The resolver's address is on lo, so lo must be up before binding to it.
+                    netlink.bring_up_loopback(trace)
+                    trace.emit("network", "socket_bind", address="127.0.0.11:53", protocols=["udp", "tcp"])
+                    return ifname, open_dns_sockets()
+
+                ifname, dns_sockets = netlink.run_in_netns(netns_path, inside_container)
+                if dns_sockets is not None:
+                    self._start_dns(endpoint.container_id, *dns_sockets)
+            except OSError as err:
+                self._undo_plug(host_ifname, dns_sockets, trace)
+                raise NetworkHostError(f"connecting {endpoint.name} to {record.name}: {err}") from None
+            except BaseException:
+                self._undo_plug(host_ifname, dns_sockets, trace)
+                raise
+            endpoint.ifname = ifname
+            endpoint.host_ifname = host_ifname
+            endpoint.netns_path = netns_path
+            self._save(record)
+
+    def _undo_plug(self, host_ifname: str, dns_sockets: tuple | None, trace: Trace) -> None:
+        if dns_sockets is not None:
+            for sock in dns_sockets:
+                sock.close()
+        netlink.delete_link(host_ifname, trace)
+
+    def _start_dns(self, container_id: str, udp, tcp) -> None:
+        server = DnsServer(container_id, udp, tcp, names=lambda: self._names, upstreams=self._upstream_resolvers)
+        self._services.call(server.start)
+        self._dns[container_id] = server
+
+    def _upstream_resolvers(self) -> list[str]:
+        """Where the embedded DNS sends the names it does not own: the host's resolvers.
+
+        The query leaves from the daemon, in the host's namespace, so a
+        resolver on the host's loopback (systemd-resolved) works too.
+        """
+        try:
+            with open(self.host_resolv_conf) as f:
+                return files.nameservers(f.read())
+        except OSError:
+            return []
+
+    def unplug(self, endpoint: Endpoint, *, trace: Trace = NO_TRACE) -> None:
+        """Remove the container's interface (and its DNS server, with its last user-defined network)."""
+        with self._lock:
+            if not endpoint.plugged:
+                return
+            netlink.delete_link(endpoint.host_ifname, trace)
+            endpoint.host_ifname = None
+            endpoint.ifname = None
+            endpoint.netns_path = None
+            server = self._dns.get(endpoint.container_id)
+            still_needed = any(ep.plugged and ep.embedded_dns for ep in self.endpoints(endpoint.container_id))
+            if server is not None and not still_needed:
+                trace.emit("network", "socket_close", address="127.0.0.11:53")
+                self._services.call(server.close)
+                del self._dns[endpoint.container_id]
+            record = self._networks.get(endpoint.network_id)
+            if record is not None:
+                self._save(record)
+
+    def disconnect(self, network: str, container_id: str, *, trace: Trace = NO_TRACE) -> None:
+        """Forget the endpoint (and free its address), unpublishing and unplugging it first if needed."""
+        with self._lock:
+            record = self._find(network)
+            endpoint = self._endpoints[record.id].get(container_id)
+            if endpoint is None:
+                raise NetworkError(f"container {container_id} is not connected to the network {record.name}")
+            published = self._published.get(container_id)
+            if published is not None and published.endpoint_id == endpoint.endpoint_id:
+                self.unpublish(container_id, trace=trace)
+            self.unplug(endpoint, trace=trace)
+            del self._endpoints[record.id][container_id]
+            self._save(record)
+            self._refresh_names()
+
+    def _save(self, record: NetworkRecord) -> None:
+        records.save(self.state_dir, record, list(self._endpoints[record.id].values()))
+
+    def _refresh_names(self) -> None:
+        """Rebuild the DNS servers' snapshot of who is called what, on which network."""
+        networks_of: dict[str, list[str]] = {}
+        members: dict[str, tuple[str, list]] = {}
+        for network_id, endpoints in self._endpoints.items():
+            record = self._networks[network_id]
+            if not record.embedded_dns:
+                continue
+            entries = []
+            for container_id, ep in endpoints.items():
+                networks_of.setdefault(container_id, []).append(network_id)
+                names = {n.lower() for n in [ep.name, *ep.aliases]}
+                names |= {f"{n}.{record.name.lower()}" for n in names}
+                entries.append((frozenset(names), IPv4Address(ep.ip_address)))
+            members[network_id] = (record.name, entries)
+        self._names = NameTable({cid: tuple(ids) for cid, ids in networks_of.items()}, members)
+
+    # ------------------------------------------------------------------
+    # Published ports
+
+    def publish(
+        self,
+        container_id: str,
+        endpoint: Endpoint,
+        port_bindings: Mapping[str, Any] | None,
+        exposed_ports: Iterable[str] | None,
+        publish_all: bool,
+        *,
+        trace: Trace = NO_TRACE,
+    ) -> dict[str, list[dict[str, str]] | None]:
+        """Publish the container's ports on the host; returns NetworkSettings.Ports.
+
+        Each binding is carried two ways, as Docker does: an iptables DNAT
+        rule rewrites packets sent to the host's own (non-loopback) addresses,
+        and a userland proxy listening on the port carries what DNAT cannot:
+        connections to 127.0.0.1, and from containers on the same bridge.
+        A binding on 127.0.0.1 or :: gets the proxy only.
+        """
+        exposed = list(exposed_ports or ())
+        requests = ports.plan(port_bindings, exposed, publish_all)
+        if endpoint.driver != BRIDGE:
+            return {}  # Docker discards published ports on the host network
+        with self._lock:
+            if container_id in self._published:
+                raise NetworkConflict(f"the ports of container {container_id[:12]} are already published")
+            published = _Published(endpoint.endpoint_id, [])
+            try:
+                for request in requests:
+                    published.reservations += self._ports.reserve(request)
+                for reservation in published.reservations:
+                    self._carry(published, reservation, endpoint, trace)
+            except BaseException as err:
+                self._release(published, trace)
+                if isinstance(err, NetworkHostError):
+                    raise NetworkHostError(
+                        f"driver failed programming external connectivity on endpoint {endpoint.name} "
+                        f"({endpoint.endpoint_id}): {err.message}"
+                    ) from None
+                raise
+            self._published[container_id] = published
+            return ports.ports_report(published.reservations, exposed)
+
+    def _carry(self, published: _Published, reservation: ports.Reservation, endpoint: Endpoint, trace: Trace) -> None:
+        """Set up the DNAT rules (where they can work) and the proxy for one reserved port."""
+        record = self._networks[endpoint.network_id]
+        target = (endpoint.ip_address, reservation.container_port)
+        carried_by = {"userland proxy": "connections to 127.0.0.1 and from containers on the same bridge"}
+        if reservation.host_ip == ports.ANY_IPV6:
+            carried_by = {"userland proxy": "IPv6 connections (nbdock makes no ip6tables rules)"}
+        elif not IPv4Address(reservation.host_ip).is_loopback:
+            carried_by["iptables DNAT"] = "packets to the host's own addresses"
+            for rule in iptables.port_rules(
+                record.bridge, reservation.host_ip, reservation.host_port, reservation.proto, *target
+            ):
+                iptables.append(rule, trace)
+                published.rules.append(rule)
+        proxy_class = TcpProxy if reservation.proto == "tcp" else UdpProxy
+        proxy = proxy_class(reservation.sock, target)
+        self._services.call(proxy.start)
+        published.proxies.append(proxy)
+        host = f"[{reservation.host_ip}]" if ":" in reservation.host_ip else reservation.host_ip
+        trace.emit(
+            "network", "publish", host=f"{host}:{reservation.host_port}", proto=reservation.proto,
+            container=f"{target[0]}:{target[1]}", carried_by=carried_by,
+        )
+
+    def unpublish(self, container_id: str, *, trace: Trace = NO_TRACE) -> None:
+        """Stop publishing the container's ports (nothing to do if it published none)."""
+        with self._lock:
+            published = self._published.pop(container_id, None)
+            if published is not None:
+                self._release(published, trace)
+
+    def _release(self, published: _Published, trace: Trace) -> None:
+        for rule in published.rules:
+            iptables.delete(rule, trace)
+        for proxy in published.proxies:
+            self._services.call(proxy.close)
+        for reservation in published.reservations:
+            reservation.sock.close()  # closed already if a proxy owned it; closing twice is harmless
+
+    # ------------------------------------------------------------------
+    # /etc/resolv.conf and /etc/hosts
+
+    def resolv_conf(self, endpoints: Iterable[Endpoint]) -> str:
+        """The container's /etc/resolv.conf: 127.0.0.11 on user-defined networks, the host's otherwise."""
+        endpoints = list(endpoints)
+        host_file = _read(self.host_resolv_conf)
+        if any(ep.driver == HOST for ep in endpoints):
+            return host_file  # the host's namespace: its resolvers are reachable as they are
+        return files.container_resolv_conf(host_file, embedded_dns=any(ep.embedded_dns for ep in endpoints))
+
+    def hosts_file(
+        self, hostname: str, endpoints: Iterable[Endpoint], extra_hosts: Iterable[str] = (), *, domainname: str = ""
+    ) -> str:
+        """The container's /etc/hosts (``extra_hosts`` are ``--add-host`` entries, "name:ip")."""
+        endpoints = list(endpoints)
+        with self._lock:
+            default = self._find_predefined("bridge")
+            host_gateway = default.gateway if default else None
+        extras = [files.parse_extra_host(entry, host_gateway) for entry in extra_hosts]
+        if any(ep.driver == HOST for ep in endpoints):
+            return _read(self.host_hosts) + "".join(f"{address}\t{name}\n" for name, address in extras)
+        own = list(dict.fromkeys(ep.ip_address for ep in endpoints if ep.ip_address))
+        return files.container_hosts_file(hostname, domainname, own, extras)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)

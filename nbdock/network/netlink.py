@@ -1,0 +1,225 @@
+"""The kernel side of container networking, spoken over netlink (pyroute2's IPRoute).
+
+``ip link add``, ``ip addr add`` and ``ip route add`` are thin front ends to
+rtnetlink: a socket (AF_NETLINK, NETLINK_ROUTE) on which the kernel accepts
+"new link", "new address", "new route" messages.  pyroute2 builds those
+messages in Python; every call below is one message to the kernel, and is
+recorded in the container's trace just before it is sent.
+
+**Which namespace a message acts on.**  A netlink socket talks to the network
+namespace it was *created* in.  To configure a container's interfaces nbdock
+therefore starts a short-lived thread that calls setns(CLONE_NEWNET) into the
+container's namespace (setns moves only the calling thread), opens its
+netlink socket there, does the work and ends.  The thread never returns to
+the daemon's pool, so no other code can run by mistake in the container's
+namespace.  (pyroute2's own ``netns=`` option forks a helper process, which
+a multi-threaded daemon must not do.)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv4Network
+from typing import Callable, Iterator, TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from nbdock.network.errors import NetworkHostError
+from nbdock.runtime import libc
+from nbdock.runtime.trace import Trace
+
+T = TypeVar("T")
+
+MAIN_ROUTING_TABLE = 254
+ENODEV = 19
+
+
+@contextmanager
+def _netlink(step: str) -> Iterator[IPRoute]:
+    """An rtnetlink socket in the calling thread's namespace; kernel refusals become NetworkHostError."""
+    try:
+        with IPRoute() as ipr:
+            yield ipr
+    except NetlinkError as err:
+        raise NetworkHostError(f"{step} failed: [Errno {err.code}] {os.strerror(err.code)}") from None
+
+
+def _index(ipr: IPRoute, ifname: str) -> int:
+    found = ipr.link_lookup(ifname=ifname)
+    if not found:
+        raise NetlinkError(ENODEV, f"no interface {ifname}")
+    return found[0]
+
+
+def run_in_netns(netns_path: str, work: Callable[[], T]) -> T:
+    """Run ``work()`` on a fresh thread that has joined the network namespace at ``netns_path``.
+
+    Whatever sockets ``work`` opens belong to that namespace for their whole
+    life, even after the thread has gone; that is how the embedded DNS
+    server gets its socket inside the container.
+    """
+    outcome: dict[str, object] = {}
+
+    def thread_main() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            outcome["error"] = NetworkHostError(f"cannot open network namespace {netns_path}: {err.strerror}")
+            return
+        try:
+            libc.setns(fd, libc.CLONE_NEWNET)
+        except OSError as err:
+            outcome["error"] = NetworkHostError(f"setns into {netns_path} failed: {err}")
+            return
+        finally:
+            os.close(fd)
+        try:
+            outcome["result"] = work()
+        except BaseException as err:  # handed to the caller's thread below
+            outcome["error"] = err
+
+    thread = threading.Thread(target=thread_main, name=f"nbdock-netns {netns_path}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["result"]  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------
+# Host side
+
+
+def host_routes() -> list[IPv4Network]:
+    """The destinations of the host's IPv4 routes (main table), without the default route."""
+    with _netlink("listing routes") as ipr:
+        routes = ipr.route("dump", family=2, table=MAIN_ROUTING_TABLE)
+        return [
+            IPv4Network(f"{r.get('dst')}/{r['dst_len']}")
+            for r in routes
+            if r["dst_len"] > 0 and r.get("dst") is not None
+        ]
+
+
+def link_names() -> list[str]:
+    """The names of every interface in the host's namespace."""
+    with _netlink("listing links") as ipr:
+        return [link.get("ifname") for link in ipr.get_links()]
+
+
+def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, trace: Trace) -> None:
+    """A Linux bridge holding the network's gateway address, up.
+
+    A bridge is a software switch: the host ends of the containers' veth
+    pairs are its ports.  Giving the bridge an address makes the host itself
+    a member of the network, which is both how the host reaches containers
+    directly and why the bridge's address is the containers' gateway.
+    """
+    with _netlink(f"creating bridge {name}") as ipr:
+        trace.emit("network", "link_add", ifname=name, type="bridge")
+        ipr.link("add", ifname=name, kind="bridge")
+        index = _index(ipr, name)
+        trace.emit("network", "addr_add", ifname=name, address=str(gateway), prefixlen=prefixlen)
+        ipr.addr("add", index=index, address=str(gateway), prefixlen=prefixlen)
+        trace.emit("network", "link_set", ifname=name, state="up")
+        ipr.link("set", index=index, state="up")
+
+
+def delete_link(ifname: str, trace: Trace) -> bool:
+    """Delete an interface; False if it was already gone.
+
+    Deleting either end of a veth pair deletes both, wherever the other end
+    is -- and a container's end vanishes by itself when its namespace dies.
+    """
+    with _netlink(f"deleting {ifname}") as ipr:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            return False
+        trace.emit("network", "link_del", ifname=ifname)
+        try:
+            ipr.link("del", index=found[0])
+        except NetlinkError as err:
+            if err.code == ENODEV:  # gone in the meantime (its namespace died)
+                return False
+            raise
+        return True
+
+
+def create_veth(host_ifname: str, peer_ifname: str, bridge: str, netns_path: str, trace: Trace) -> None:
+    """A veth pair with one end on ``bridge`` and the other moved into the container's namespace.
+
+    A veth pair is a virtual cable: what goes in one end comes out of the
+    other.  It is created whole in the host's namespace, then the peer end
+    is moved into the container's namespace (IFLA_NET_NS_FD), where it keeps
+    its temporary name until :func:`configure_container_end` renames it.
+    """
+    with _netlink(f"creating veth pair {host_ifname}") as ipr:
+        trace.emit("network", "link_add", ifname=host_ifname, type="veth", peer=peer_ifname)
+        ipr.link("add", ifname=host_ifname, kind="veth", peer=peer_ifname)
+        host_index = _index(ipr, host_ifname)
+        bridge_index = _index(ipr, bridge)
+        trace.emit("network", "link_set", ifname=host_ifname, master=bridge, state="up")
+        ipr.link("set", index=host_index, master=bridge_index, state="up")
+        fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            trace.emit("network", "link_set", ifname=peer_ifname, net_ns_fd=netns_path)
+            ipr.link("set", index=_index(ipr, peer_ifname), net_ns_fd=fd)
+        finally:
+            os.close(fd)
+
+
+# ---------------------------------------------------------------------------
+# Container side (each function runs inside the container's namespace via run_in_netns)
+
+
+def bring_up_loopback(trace: Trace) -> None:
+    """``lo`` up: a new network namespace starts with only ``lo``, and down."""
+    with _netlink("setting lo up") as ipr:
+        trace.emit("network", "link_set", ifname="lo", state="up")
+        ipr.link("set", index=_index(ipr, "lo"), state="up")
+
+
+def next_ifname(prefix: str = "eth") -> str:
+    """eth0 for a namespace's first network, eth1 for its second..."""
+    with _netlink("listing links") as ipr:
+        names = {link.get("ifname") for link in ipr.get_links()}
+    number = 0
+    while f"{prefix}{number}" in names:
+        number += 1
+    return f"{prefix}{number}"
+
+
+def configure_container_end(
+    peer_ifname: str,
+    ifname: str,
+    mac: str,
+    address: IPv4Address,
+    prefixlen: int,
+    gateway: IPv4Address | None,
+    trace: Trace,
+) -> None:
+    """Rename the peer, give it its MAC and address, bring it up, and route through ``gateway``.
+
+    ``gateway`` is None when no default route should be added: the
+    namespace already has one (from its first network) or the network is
+    internal.
+    """
+    with _netlink(f"configuring {ifname}") as ipr:
+        index = _index(ipr, peer_ifname)
+        trace.emit("network", "link_set", ifname=peer_ifname, new_ifname=ifname, address=mac)
+        ipr.link("set", index=index, ifname=ifname, address=mac)
+        trace.emit("network", "addr_add", ifname=ifname, address=str(address), prefixlen=prefixlen)
+        ipr.addr("add", index=index, address=str(address), prefixlen=prefixlen)
+        trace.emit("network", "link_set", ifname=ifname, state="up")
+        ipr.link("set", index=index, state="up")
+        if gateway is not None:
+            trace.emit("network", "route_add", dst="default", gateway=str(gateway), oif=ifname)
+            ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index)
+
+
+def has_default_route() -> bool:
+    with _netlink("listing routes") as ipr:
+        return any(r["dst_len"] == 0 for r in ipr.route("dump", family=2, table=MAIN_ROUTING_TABLE))

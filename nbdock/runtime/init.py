@@ -1,0 +1,214 @@
+"""What a container's process does between fork() and execve().
+
+:func:`run_container` runs as PID 1 of the new PID namespace, already
+inside the new mount, UTS, IPC and network namespaces (its parent made them,
+see spawner.py).  It builds the root file system, waits for the daemon to
+finish the parts only the host can do (the network), then turns itself into
+the user's command with execve -- keeping PID 1, which is why a container's
+first process is the user's program and why, like every PID 1, it ignores
+signals it has no handler for (``sh -c 'kill -9 $$'`` does nothing).
+
+:func:`run_exec` does the same for ``docker exec``: a process that joined a
+running container's namespaces.
+
+Neither ever returns: they exec, or report why they could not and _exit.
+Errors travel back on the "errors" pipe, which is close-on-exec: if the
+daemon reads EOF without a message, the execve succeeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import stat
+
+from . import capabilities, libc, namespaces, rootfs, terminal, users
+from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
+from .trace import Trace
+
+
+class StartError(Exception):
+    """The process could not be started; ``exit_code`` is what Docker's CLI would exit with."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+#: What a new container process writes on its "ready" pipe once it is inside its namespaces.
+READY = b"ready"
+
+
+def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> None:
+    """PID 1 of a new container.  The spawner made our PID namespace; we make the others."""
+    trace = Trace(fd=channels.get("trace"))
+    try:
+        others = {kind: mode for kind, mode in spec.namespaces.items() if kind not in ("pid", "cgroup")}
+        namespaces.create(others, trace)
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(ready, e)
+    _signal_ready(ready)
+    try:
+        _connect_stdio(channels)
+        os.setsid()  # a new session: the console (if any) becomes our controlling terminal
+        rootfs.prepare(spec, trace)
+        rootfs.pivot(spec.rootfs.mountpoint, trace)
+        rootfs.finalize(spec, trace)
+        if spec.namespaces.get("uts") == "new":
+            trace.emit("namespace", "sethostname", name=spec.hostname)
+            libc.sethostname(spec.hostname)
+        user = _resolve_user(spec.process)
+        if spec.process.tty:
+            master, slave = terminal.open_pty(user.uid, user.gid)
+            trace.emit("device", "openpty", master="/dev/ptmx", slave=slave)
+            rootfs.bind_console(slave, trace)
+            _send_console(channels["console"], master)
+            terminal.make_controlling_terminal(slave)
+        _enter_workdir(spec.process.cwd, create=True)
+        _wait_for_go(channels["gate"])
+        if spec.namespaces.get("cgroup") == "new":
+            # Only now has the daemon moved us into our cgroup, and a new cgroup
+            # namespace is rooted at the cgroup its creator is in.
+            trace.emit("namespace", "unshare", flags="CLONE_NEWCGROUP")
+            libc.unshare(libc.CLONE_NEWCGROUP)
+            rootfs.mount_cgroup2("/sys/fs/cgroup", trace)
+        _exec(spec.process, user, trace)
+    except BaseException as e:  # noqa: BLE001 - everything must be reported, then _exit
+        _report_and_exit(channels.get("errors"), e)
+
+
+def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
+    """A process joining a running container.  The spawner put us in its PID namespace."""
+    trace = Trace(fd=channels.get("trace"))
+    try:
+        namespaces.join_all(spec.target_pid, [k for k in spec.namespaces if k != "pid"], trace)
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(ready, e)
+    _signal_ready(ready)
+    try:
+        _connect_stdio(channels)
+        os.setsid()
+        user = _resolve_user(spec.process)
+        if spec.process.tty:
+            master, slave = terminal.open_pty(user.uid, user.gid)
+            _send_console(channels["console"], master)
+            terminal.make_controlling_terminal(slave)
+        _enter_workdir(spec.process.cwd, create=False)
+        _wait_for_go(channels["gate"])
+        _exec(spec.process, user, trace)
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(channels.get("errors"), e)
+
+
+# ---------------------------------------------------------------------------
+
+
+def _signal_ready(ready: int) -> None:
+    os.write(ready, READY)
+    os.close(ready)
+
+
+def _connect_stdio(channels: dict[str, int]) -> None:
+    """Make the daemon's pipes our fds 0, 1 and 2 (stdin is /dev/null unless -i)."""
+    stdin = channels.get("stdin")
+    if stdin is None:
+        stdin = os.open("/dev/null", os.O_RDONLY)
+    for target, fd in ((0, stdin), (1, channels.get("stdout")), (2, channels.get("stderr"))):
+        if fd is not None and fd != target:
+            os.dup2(fd, target)
+
+
+def _send_console(console_socket: int, master: int) -> None:
+    """Hand the pty master to the daemon over a unix socket (SCM_RIGHTS passes the descriptor itself)."""
+    with socket.socket(fileno=console_socket) as sock:
+        socket.send_fds(sock, [b"console"], [master])
+    os.close(master)
+
+
+def _resolve_user(process: Process) -> users.ExecUser:
+    try:
+        return users.resolve(process.user)
+    except users.UserLookupError as e:
+        raise StartError(str(e)) from None
+
+
+def _enter_workdir(cwd: str, create: bool) -> None:
+    if create:
+        os.makedirs(cwd or "/", 0o755, exist_ok=True)
+    try:
+        os.chdir(cwd or "/")
+    except OSError as e:
+        raise StartError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror.lower()}', 126) from None
+
+
+def _wait_for_go(gate: int) -> None:
+    """Block until the daemon has done its part (cgroup, network) and says "go"."""
+    message = os.read(gate, 16)
+    if message != b"go":
+        os._exit(0)  # the daemon gave up on this start; nobody is waiting for our errors
+
+
+def _environment(process: Process, user: users.ExecUser) -> dict[str, str]:
+    env = {}
+    for item in process.env:
+        key, _, value = item.partition("=")
+        env[key] = value
+    env.setdefault("PATH", DEFAULT_PATH)
+    env.setdefault("HOME", user.home)
+    return env
+
+
+def find_executable(name: str, path: str) -> str:
+    """Where execve should look for ``name``, with the error messages runc (and so Docker) gives."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            raise StartError(f'exec: "{name}": stat {name}: no such file or directory', 127) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise StartError(f'exec: "{name}": is a directory', 126)
+        if not os.access(name, os.X_OK):
+            raise StartError(f'exec: "{name}": permission denied', 126)
+        return name
+    for directory in path.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise StartError(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
+    if not process.args:
+        raise StartError("no command specified", 125)
+    env = _environment(process, user)
+    executable = find_executable(process.args[0], env["PATH"])
+    dropped = capabilities.limit_bounding_set(process.capabilities)
+    trace.emit("capability", "prctl", option="PR_CAPBSET_DROP", dropped=dropped)
+    trace.emit("process", "setuid", uid=user.uid, gid=user.gid, groups=user.groups)
+    os.setgroups(user.groups)
+    os.setgid(user.gid)
+    os.setuid(user.uid)  # leaving uid 0 empties the permitted and effective sets by itself
+    if user.uid == 0:
+        trace.emit("capability", "capset", effective=hex(process.capabilities), inheritable="0x0")
+        capabilities.set_process_capabilities(process.capabilities)
+    trace.emit("process", "execve", path=executable, argv=process.args)
+    try:
+        os.execve(executable, process.args, env)
+    except OSError as e:
+        code = 127 if e.errno == errno.ENOENT else 126
+        raise StartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
+
+
+def _report_and_exit(errors_fd: int | None, error: BaseException) -> None:
+    if isinstance(error, StartError):
+        message, code = str(error), error.exit_code
+    else:
+        message, code = f"{type(error).__name__}: {error}", 1
+    if errors_fd is not None:
+        try:
+            os.write(errors_fd, json.dumps({"message": message, "exit_code": code}).encode())
+        except OSError:
+            pass
+    os._exit(code)

@@ -1,0 +1,314 @@
+"""The system calls a container runtime needs and Python's ``os`` module lacks.
+
+Each wrapper calls the C library (or the raw system call, where glibc has no
+wrapper) through ctypes with ``use_errno=True``, so that a failure raises
+:class:`SyscallError` carrying the call, its arguments and ``strerror(errno)``,
+for example::
+
+    SyscallError: mount('overlay', '/var/lib/nbdock/containers/ab12/rootfs', 'overlay', 0,
+                         'lowerdir=...') failed: [Errno 2] No such file or directory
+
+Each docstring states what the kernel requires before the call can succeed:
+most "mysterious" EINVAL and EPERM errors in container runtimes are one of
+these preconditions not being met.
+
+The constants come from the kernel's UAPI headers; the header each one was
+pulled from is named beside it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+# --- include/uapi/linux/sched.h: namespace flags for clone(2), unshare(2), setns(2)
+CLONE_NEWNS = 0x00020000  # mount namespace (the first namespace, hence the generic name)
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000  # hostname and NIS domain name
+CLONE_NEWIPC = 0x08000000  # System V IPC objects and POSIX message queues
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+#: The name each namespace has under /proc/PID/ns/, by flag.
+NAMESPACE_FILES = {
+    CLONE_NEWNS: "mnt",
+    CLONE_NEWUTS: "uts",
+    CLONE_NEWIPC: "ipc",
+    CLONE_NEWNET: "net",
+    CLONE_NEWPID: "pid",
+    CLONE_NEWCGROUP: "cgroup",
+    CLONE_NEWUSER: "user",
+}
+
+# --- include/uapi/linux/mount.h: mount(2) flags
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_BIND = 4096
+MS_MOVE = 8192
+MS_REC = 16384
+MS_SILENT = 32768
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+# umount2(2) flags
+MNT_FORCE = 1
+MNT_DETACH = 2  # "lazy" unmount: detach now, clean up when no longer busy
+UMOUNT_NOFOLLOW = 8
+
+# --- include/uapi/linux/prctl.h
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+PR_CAPBSET_READ = 23
+PR_CAPBSET_DROP = 24
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+# --- include/uapi/linux/openat2.h: resolve flags for openat2(2)
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+# System call numbers for the calls glibc does not wrap.  x86_64 has its own
+# historical table; aarch64 (and every architecture added since) uses the
+# generic one in include/uapi/asm-generic/unistd.h.  Calls added after 2019
+# (openat2, pidfd_*) have the same number everywhere.
+_SYSCALLS = {
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91},
+}
+SYS_openat2 = 437
+
+
+def _syscall_number(name: str) -> int:
+    machine = platform.machine()
+    try:
+        return _SYSCALLS[machine][name]
+    except KeyError:
+        raise OSError(f"nbdock does not know the number of {name}(2) on {machine}") from None
+
+
+class SyscallError(OSError):
+    """A system call failed.  ``str()`` shows the call as it was made and why it failed."""
+
+    def __init__(self, call: str, args: tuple, err: int):
+        super().__init__(err, os.strerror(err))
+        self.call = call
+        self.call_args = args
+
+    def __str__(self) -> str:
+        shown = ", ".join(repr(a) for a in self.call_args)
+        return f"{self.call}({shown}) failed: [Errno {self.errno}] {self.strerror}"
+
+
+def _check(result: int, call: str, *args) -> int:
+    if result == -1:
+        raise SyscallError(call, args, ctypes.get_errno())
+    return result
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    if value is None:
+        return None
+    return os.fsencode(value)
+
+
+# ---------------------------------------------------------------------------
+# Namespaces
+
+
+def unshare(flags: int) -> None:
+    """Move the calling process into new namespaces of the kinds in ``flags``.
+
+    Preconditions (unshare(2)):
+
+    * CAP_SYS_ADMIN for every kind but CLONE_NEWUSER.
+    * CLONE_NEWPID does not move the caller: it decides the namespace of the
+      caller's *next child*, which becomes PID 1 there.  That is why a
+      container's init is always a child of the process that unshared.
+    * CLONE_NEWNS copies the caller's mounts; whether later mounts travel back
+      to the host depends on each mount's propagation, so runtimes make the
+      whole tree private straight afterwards (see :func:`mount`).
+    * The caller must be single-threaded for CLONE_NEWUSER (and, in practice,
+      for every kind: the other threads stay behind in the old namespaces).
+    """
+    _check(_libc.unshare(ctypes.c_int(flags)), "unshare", flags)
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Move the calling *thread* into the namespace that ``fd`` refers to.
+
+    ``fd`` is an open /proc/PID/ns/<kind> file.  ``nstype`` 0 accepts any kind;
+    a CLONE_NEW* flag makes the kernel check the kind.
+
+    Preconditions (setns(2)):
+
+    * CAP_SYS_ADMIN in the caller's and (for most kinds) the target's user namespace.
+    * A mount namespace can only be entered by a single-threaded process that
+      does not share its filesystem attributes (no CLONE_FS siblings).
+    * Entering a PID namespace, like unshare(CLONE_NEWPID), only affects
+      children created afterwards: fork after setns to get a process inside.
+    * A network namespace affects only the calling thread, so a thread can
+      enter a container's network namespace, open a netlink socket there, and
+      come back: the socket stays bound to the container's namespace.
+    """
+    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns", fd, nstype)
+
+
+def sethostname(name: str) -> None:
+    """Set the hostname of the caller's UTS namespace.
+
+    Preconditions: CAP_SYS_ADMIN in the user namespace that owns the UTS
+    namespace; ``name`` at most 64 bytes.  Call it only after
+    unshare(CLONE_NEWUTS), or you rename the host.
+    """
+    raw = name.encode()
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname", name)
+
+
+# ---------------------------------------------------------------------------
+# Mounts
+
+
+def mount(source: str | None, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None) -> None:
+    """Attach a file system (or change an existing mount) at ``target``.
+
+    Preconditions (mount(2)):
+
+    * CAP_SYS_ADMIN in the user namespace owning the mount namespace.
+    * ``target`` must exist (a directory, or a file for a bind mount of a file).
+    * MS_BIND: ``source`` is an existing path; without MS_REC only that one
+      mount is bound, not the mounts below it.  The flags of a bind mount
+      (MS_RDONLY...) are ignored by the first call: a read-only bind mount
+      is made by binding, then remounting with MS_REMOUNT|MS_BIND|MS_RDONLY.
+    * MS_PRIVATE / MS_SLAVE / MS_SHARED (propagation changes): ``source``,
+      ``fstype`` and ``data`` are ignored and ``target`` must be a mount point.
+    * overlay: ``data`` is "lowerdir=A:B,upperdir=U,workdir=W"; lowerdirs are
+      listed top-most first, and upperdir and workdir must be empty-or-ours
+      directories on the same file system.  The whole option string must fit
+      in one page (4096 bytes), which limits how many layers can be listed.
+    """
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data))
+    _check(result, "mount", source, target, fstype, flags, data)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    """Detach the mount at ``target``.
+
+    Preconditions: CAP_SYS_ADMIN; ``target`` is a mount point.  Without
+    MNT_DETACH the call fails with EBUSY while any process has a file open
+    (or its working directory) on that file system; with MNT_DETACH the mount
+    disappears from the tree at once and is freed when it is no longer busy.
+    """
+    _check(_libc.umount2(_bytes(target), ctypes.c_int(flags)), "umount2", target, flags)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """Make ``new_root`` the root of the caller's mount namespace; the old root moves to ``put_old``.
+
+    Unlike chroot(2), which only changes how one process resolves "/",
+    pivot_root changes the root *mount* for the whole namespace, so the old
+    root can afterwards be unmounted and is gone: there is nothing left to
+    escape to.  glibc has no wrapper; this is the raw system call.
+
+    Preconditions (pivot_root(2)) -- each one is a classic EINVAL:
+
+    * ``new_root`` must be a mount point (a freshly mounted overlay is; a
+      plain directory must first be bind-mounted onto itself).
+    * ``new_root`` and ``put_old`` must be directories, and ``put_old`` must
+      be at or underneath ``new_root``.
+    * ``new_root`` must not be on the same mount as the current root.
+    * The propagation of ``new_root``, of its parent mount and of the current
+      root must not be MS_SHARED: make the tree private first (systemd makes
+      "/" shared, which is why this fails on most distributions otherwise).
+    * The current root must be a mount point (not true inside a chroot).
+    * The caller needs CAP_SYS_ADMIN in the mount namespace's user namespace.
+    """
+    nr = _syscall_number("pivot_root")
+    result = _libc.syscall(ctypes.c_long(nr), _bytes(new_root), _bytes(put_old))
+    _check(result, "pivot_root", new_root, put_old)
+
+
+# ---------------------------------------------------------------------------
+# Process attributes
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
+    """prctl(2): the grab-bag of per-process settings (subreaper, death signal, capability bounds)."""
+    result = _libc.prctl(
+        ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)
+    )
+    return _check(result, "prctl", option, arg2, arg3, arg4, arg5)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522  # include/uapi/linux/capability.h: 64-bit sets, two structs
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set the calling thread's effective, permitted and inheritable capability sets.
+
+    Preconditions (capset(2)): the new permitted set must be a subset of the
+    current permitted set, the new effective set a subset of the new
+    permitted set, and the new inheritable set a subset of the old
+    inheritable set plus the bounding set (unless CAP_SETPCAP).
+    """
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    for i in range(2):
+        shift = 32 * i
+        data[i].effective = (effective >> shift) & 0xFFFFFFFF
+        data[i].permitted = (permitted >> shift) & 0xFFFFFFFF
+        data[i].inheritable = (inheritable >> shift) & 0xFFFFFFFF
+    result = _libc.syscall(ctypes.c_long(_syscall_number("capset")), ctypes.byref(header), data)
+    _check(result, "capset", hex(effective), hex(permitted), hex(inheritable))
+
+
+# ---------------------------------------------------------------------------
+# Opening paths inside a container's root, safely
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = RESOLVE_IN_ROOT) -> int:
+    """Open ``path`` relative to ``dirfd`` with restrictions on how it is resolved.
+
+    With RESOLVE_IN_ROOT the kernel treats ``dirfd`` as the root directory
+    while resolving: ".." cannot climb above it and an absolute symlink such
+    as ``/etc -> /`` is resolved inside it.  This is how nbdock follows a
+    path inside a container's (untrusted) file system without ever being
+    redirected to the host's.
+
+    Preconditions: Linux 5.6 or newer; ``flags`` must not contain unknown
+    bits; ``mode`` must be 0 unless O_CREAT or O_TMPFILE is in ``flags``.
+    """
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    fd = _libc.syscall(
+        ctypes.c_long(SYS_openat2), ctypes.c_int(dirfd), _bytes(path), ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))
+    )
+    return _check(fd, "openat2", dirfd, path, flags, resolve)

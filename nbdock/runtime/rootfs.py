@@ -1,0 +1,257 @@
+"""The container's root file system: an overlay, the standard mounts, and pivot_root.
+
+Everything here runs inside the container's new mount namespace (in the
+container's init process, before it execs the user's command), so every
+mount made here vanishes by itself when the container's last process exits:
+the host's mount table never sees them.
+
+The steps, in order (:func:`prepare`, :func:`pivot`, :func:`finalize`):
+
+1. make every mount private, so nothing we mount propagates back to the host;
+2. mount the overlay: the image's layers as read-only ``lowerdir``\\ s and the
+   container's own ``upperdir`` on top -- writes land in the upper directory
+   (copy-up), deletions become "whiteouts" there, the image is never touched;
+3. mount /proc, a tmpfs /dev with device nodes, devpts, /dev/shm, /dev/mqueue,
+   a read-only /sys, the container's cgroup at /sys/fs/cgroup;
+4. bind-mount /etc/hostname, /etc/hosts, /etc/resolv.conf and the volumes;
+5. ``pivot_root`` into the overlay and detach the old root;
+6. hide Docker's masked paths and make its read-only paths read-only.
+
+Mount targets come from the image (an untrusted file tree), so every target
+is resolved with openat2(RESOLVE_IN_ROOT): a symlink such as
+``/etc/hosts -> /../../host/etc/passwd`` stays inside the container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+
+from . import devices, libc
+from .libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME
+from .spec import ContainerSpec, Mount, Rootfs
+from .trace import NO_TRACE, Trace
+
+
+def _mount(trace: Trace, source, target, fstype=None, flags=0, data=None, *, shown_target=None) -> None:
+    trace.emit("mount", "mount", source=source, target=shown_target or target, fstype=fstype, flags=_flag_names(flags), data=data)
+    libc.mount(source, target, fstype, flags, data)
+
+
+def _flag_names(flags: int) -> str:
+    names = [name for name in ("MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_REMOUNT", "MS_BIND",
+                               "MS_REC", "MS_PRIVATE", "MS_STRICTATIME") if flags & getattr(libc, name)]
+    return "|".join(names) or "0"
+
+
+# --------------------------------------------------------------------------
+# Resolving paths inside the container's root
+
+
+@contextlib.contextmanager
+def target_in_root(root: str, path: str, create: str | None = None):
+    """Yield a path naming ``path`` inside ``root`` that is safe to mount on.
+
+    The path is resolved with RESOLVE_IN_ROOT (symlinks cannot leave
+    ``root``), missing components are created (``create`` = "dir" or "file"
+    for the last one), and the result is handed out as /proc/self/fd/N: the
+    kernel follows that "magic link" straight to the inode we resolved, so no
+    symlink swapped in afterwards can redirect the mount.
+    """
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = _open_in_root(root_fd, path, create)
+    finally:
+        os.close(root_fd)
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def _open_in_root(root_fd: int, path: str, create: str | None) -> int:
+    relative = os.path.normpath("/" + path).lstrip("/") or "."
+    try:
+        return libc.openat2(root_fd, relative, os.O_PATH)
+    except libc.SyscallError as e:
+        if e.errno != errno.ENOENT or create is None or relative == ".":
+            raise
+    parent, name = os.path.split(relative)
+    parent_fd = _open_in_root(root_fd, parent or ".", "dir")
+    try:
+        if create == "dir":
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=parent_fd)
+        else:
+            # O_NOFOLLOW|O_EXCL: if a dangling symlink sits here, fail rather than create its target.
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755, dir_fd=parent_fd))
+    finally:
+        os.close(parent_fd)
+    return libc.openat2(root_fd, relative, os.O_PATH)
+
+
+# --------------------------------------------------------------------------
+# Before pivot_root
+
+
+def make_mounts_private(trace: Trace = NO_TRACE) -> None:
+    """Stop mount events from travelling between our new namespace and the host's.
+
+    unshare(CLONE_NEWNS) copies the host's mounts *with their propagation*:
+    on systemd hosts "/" is shared, so without this every mount we make would
+    appear on the host too, and pivot_root would fail with EINVAL.
+    """
+    _mount(trace, None, "/", None, MS_REC | MS_PRIVATE)
+
+
+def overlay_options(rootfs: Rootfs) -> str:
+    """The overlay's option string.  lowerdirs are listed top-most first."""
+    lower = ":".join(rootfs.lowerdirs)
+    return f"lowerdir={lower},upperdir={rootfs.upperdir},workdir={rootfs.workdir}"
+
+
+def mount_overlay(rootfs: Rootfs, trace: Trace = NO_TRACE) -> None:
+    if not rootfs.lowerdirs:
+        raise ValueError("an overlay needs at least one lower directory (the image has no layers)")
+    _mount(trace, "overlay", rootfs.mountpoint, "overlay", 0, overlay_options(rootfs))
+
+
+def mount_proc(root: str, trace: Trace = NO_TRACE) -> None:
+    """A new proc file system: since we are in a new PID namespace, it lists only our processes."""
+    with target_in_root(root, "/proc", "dir") as target:
+        _mount(trace, "proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/proc")
+
+
+def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE) -> None:
+    """A fresh /dev: a small tmpfs holding only the nodes a process needs."""
+    with target_in_root(root, "/dev", "dir") as target:
+        _mount(trace, "tmpfs", target, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", shown_target="/dev")
+    dev = os.path.join(root, "dev")  # a tmpfs we just made: it holds no symlinks of the image's
+    for device in devices.DEFAULT_DEVICES:
+        trace.emit("device", "mknod", path=f"/dev/{device.name}", type="c", major=device.major, minor=device.minor, mode=oct(device.mode))
+        devices.make_device_node(dev, device)
+    for name, target_path in devices.DEFAULT_SYMLINKS:
+        trace.emit("device", "symlink", path=f"/dev/{name}", target=target_path)
+        os.symlink(target_path, os.path.join(dev, name))
+    for name in ("pts", "shm", "mqueue"):
+        os.mkdir(os.path.join(dev, name), 0o755)
+    # newinstance: a devpts of our own, so the container's ptys are numbered from 0 and
+    # invisible to the host's /dev/pts; gid=5 is the "tty" group.
+    _mount(trace, "devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
+           "newinstance,ptmxmode=0666,mode=0620,gid=5", shown_target="/dev/pts")
+    _mount(trace, "shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+           f"mode=1777,size={shm_size // 1024}k", shown_target="/dev/shm")
+    _mount(trace, "mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/dev/mqueue")
+    if tty:
+        # The console's mount point; the pty slave is bound onto it once it exists.
+        os.close(os.open(os.path.join(dev, "console"), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+
+
+def mount_sys(root: str, spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
+    """A read-only sysfs, and the container's own cgroup at /sys/fs/cgroup.
+
+    sysfs shows the network devices of the network namespace of whoever
+    mounts it: ours, so /sys/class/net lists only the container's interfaces.
+    """
+    with target_in_root(root, "/sys", "dir") as target:
+        _mount(trace, "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/sys")
+    if spec.cgroup_version == 2:
+        return  # mounted at the very end, inside the container's cgroup namespace (mount_cgroup2)
+    cgroup_dir = os.path.join(root, "sys/fs/cgroup")  # inside the sysfs we just mounted
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _mount(trace, "tmpfs", cgroup_dir, "tmpfs", flags, "mode=755", shown_target="/sys/fs/cgroup")
+    for host_dir, name in spec.cgroup_view:
+        target = os.path.join(cgroup_dir, name)
+        os.mkdir(target, 0o755)
+        _mount(trace, host_dir, target, None, MS_BIND, shown_target=f"/sys/fs/cgroup/{name}")
+        _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, shown_target=f"/sys/fs/cgroup/{name}")
+        if "," in name:  # co-mounted controllers (cpu,cpuacct): each name is a symlink, as on the host
+            for part in name.split(","):
+                os.symlink(name, os.path.join(cgroup_dir, part))
+
+
+def mount_cgroup2(target: str, trace: Trace = NO_TRACE) -> None:
+    """cgroup v2: mount the unified hierarchy read-only.  Mounted from inside a cgroup
+    namespace, its root is the container's own cgroup, so the container sees its
+    limits (memory.max, cpu.max...) at the top of /sys/fs/cgroup."""
+    _mount(trace, "cgroup", target, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE) -> None:
+    """A bind mount or tmpfs at ``mount.destination`` inside the container."""
+    if mount.type == "tmpfs":
+        with target_in_root(root, mount.destination, "dir") as target:
+            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (MS_RDONLY if mount.readonly else 0)
+            _mount(trace, "tmpfs", target, "tmpfs", flags, mount.data or None, shown_target=mount.destination)
+        return
+    kind = "dir" if os.path.isdir(mount.source) else "file"
+    with target_in_root(root, mount.destination, kind) as target:
+        _mount(trace, mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
+        if mount.readonly:
+            # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call.
+            _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, shown_target=mount.destination)
+
+
+def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
+    """Build the container's whole tree under spec.rootfs.mountpoint (steps 1-4)."""
+    root = spec.rootfs.mountpoint
+    make_mounts_private(trace)
+    mount_overlay(spec.rootfs, trace)
+    mount_proc(root, trace)
+    mount_dev(root, spec.process.tty, spec.shm_size, trace)
+    mount_sys(root, spec, trace)
+    for destination, host_file in spec.etc_files.items():
+        bind_mount(root, Mount(destination=destination, source=host_file), trace)
+    for mount in spec.mounts:
+        bind_mount(root, mount, trace)
+
+
+# --------------------------------------------------------------------------
+# pivot_root and after
+
+
+def pivot(root: str, trace: Trace = NO_TRACE) -> None:
+    """Make ``root`` the root of our mount namespace and detach the old one.
+
+    The trick (runc's): ``pivot_root(".", ".")`` with the new root as the
+    working directory.  The old root ends up mounted *on top of* the new one
+    at "/", so one lazy unmount of "/" removes it -- no temporary put_old
+    directory to create in the image and delete again.
+    """
+    os.chdir(root)
+    trace.emit("rootfs", "pivot_root", new_root=root, put_old=".")
+    libc.pivot_root(".", ".")
+    trace.emit("rootfs", "umount2", target="/", flags="MNT_DETACH", why="detach the old root stacked on top")
+    libc.umount2("/", libc.MNT_DETACH)
+    os.chdir("/")
+
+
+def mask_paths(paths, trace: Trace = NO_TRACE) -> None:
+    """Hide each existing path: /dev/null over a file, an empty read-only tmpfs over a directory."""
+    for path in paths:
+        if os.path.isdir(path):
+            _mount(trace, "tmpfs", path, "tmpfs", MS_RDONLY)
+        elif os.path.exists(path):
+            _mount(trace, "/dev/null", path, None, MS_BIND)
+
+
+def make_readonly(paths, trace: Trace = NO_TRACE) -> None:
+    """Bind each existing path onto itself, then remount that bind read-only."""
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        _mount(trace, path, path, None, MS_BIND | MS_REC)
+        _mount(trace, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def finalize(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
+    make_readonly(spec.readonly_paths, trace)
+    mask_paths(spec.masked_paths, trace)
+    if spec.rootfs.readonly:
+        _mount(trace, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+
+
+def bind_console(slave_path: str, trace: Trace = NO_TRACE) -> None:
+    """Bind the pty slave onto /dev/console (``docker run -t`` shows it in /dev)."""
+    _mount(trace, slave_path, "/dev/console", None, MS_BIND)

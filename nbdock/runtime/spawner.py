@@ -1,0 +1,306 @@
+"""The spawner: a small single-threaded process that forks every container process.
+
+Why it exists: the daemon runs many threads (asyncio plus workers), and
+fork() in a multi-threaded program copies only the calling thread -- any
+lock another thread held at that moment stays locked forever in the child,
+which then hangs at a random point.  So the daemon never forks containers
+itself.  It starts this process once (``python -m nbdock.runtime.spawner``)
+and asks it, over a unix socket, to fork each container process.
+
+How a container's PID 1 is born::
+
+    spawner: unshare(CLONE_NEWPID)      -- moves only the spawner's *future children*
+             fork() ───────────────▶ child: PID 1 of the new PID namespace (init.py):
+             setns(own PID namespace)       unshare(CLONE_NEWNS|NEWUTS|NEWIPC|NEWNET),
+               -- back to normal for          writes "ready", then builds its root
+                  the next child              file system and waits for "go"
+             reads "ready", answers the daemon with the pid
+
+unshare(CLONE_NEWPID) is the odd one out among namespaces: it does not move
+the caller (a process's pid can never change) but sets the namespace its
+next children are born in, recorded in /proc/self/ns/pid_for_children.
+``docker exec`` uses the same idea with setns: the spawner sets its
+children's PID namespace to the container's, forks, and sets it back.
+
+The protocol: datagrams on a SOCK_SEQPACKET socket pair (message boundaries
+are kept, and file descriptors travel with SCM_RIGHTS).  The daemon sends
+``{"op": "create"|"exec", "id": n, "spec": {...}, "fds": [names]}`` with
+those descriptors attached; the spawner answers ``{"id": n, "pid": p}``
+with a pidfd attached (a handle on exactly that process, immune to pid
+reuse) or ``{"id": n, "error": "..."}``, and later sends
+``{"op": "exit", "pid": p, "status": s}`` when the process ends.  The
+spawner only answers once the child is inside its new namespaces, so the
+daemon can configure /proc/<pid>/ns/net at once.
+
+If the daemon goes away (the socket reaches end-of-file), the spawner
+SIGKILLs every process it started and exits, so no container outlives the
+engine unwatched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from . import init, libc
+from .spec import ContainerSpec, ExecSpec
+
+MAX_MESSAGE = 1 << 20
+MAX_FDS = 16
+
+
+# ===========================================================================
+# The spawner process
+
+
+class _SpawnerProcess:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.children: set[int] = set()  # container processes whose exits we report
+        self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)  # SIGCHLD writes a byte here, waking select()
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the daemon ends us by closing the socket
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        selector = selectors.DefaultSelector()
+        selector.register(self.control, selectors.EVENT_READ)
+        selector.register(wake_r, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj is self.control:
+                    message, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, MAX_FDS)
+                    if not message:
+                        self._daemon_gone()
+                    self._handle(json.loads(message), fds)
+                else:
+                    while True:
+                        try:
+                            os.read(wake_r, 4096)
+                        except BlockingIOError:
+                            break
+                    self._reap()
+
+    def _handle(self, request: dict, fds: list[int]) -> None:
+        channels = dict(zip(request.get("fds", []), fds))
+        try:
+            if request["op"] == "create":
+                spec = ContainerSpec.from_dict(request["spec"])
+                new_pid_namespace = spec.namespaces.get("pid") == "new"
+                pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
+                                 pid_namespace="new" if new_pid_namespace else None)
+            elif request["op"] == "exec":
+                spec = ExecSpec.from_dict(request["spec"])
+                pid = self._fork(channels, lambda ready: init.run_exec(spec, channels, ready),
+                                 pid_namespace=f"/proc/{spec.target_pid}/ns/pid")
+            else:
+                raise ValueError(f"unknown request {request['op']!r}")
+        except Exception as e:  # noqa: BLE001 - reported to the daemon, which raises it
+            self._send({"id": request.get("id"), "error": str(e)})
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)  # the spawner keeps none of a container's descriptors
+        pidfd = os.pidfd_open(pid)
+        try:
+            self.children.add(pid)
+            self._send({"id": request["id"], "pid": pid}, [pidfd])
+        finally:
+            os.close(pidfd)
+
+    def _fork(self, channels: dict[str, int], child_main: Callable[[int], None], pid_namespace: str | None) -> int:
+        """Fork a child into ``pid_namespace`` ("new", a /proc/PID/ns/pid path, or None for ours),
+        run ``child_main(ready_fd)`` in it, and return its pid once it reports ready."""
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        if pid_namespace == "new":
+            libc.unshare(libc.CLONE_NEWPID)
+        elif pid_namespace is not None:
+            with open(pid_namespace, "rb") as ns:
+                libc.setns(ns.fileno(), libc.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+        except BaseException:
+            self._restore_pid_namespace(pid_namespace)
+            raise
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                _reset_inherited_state(keep={ready_w, *channels.values()})
+                child_main(ready_w)
+            finally:
+                os._exit(1)  # not reached: child_main execs or exits
+        self._restore_pid_namespace(pid_namespace)
+        os.close(ready_w)
+        with os.fdopen(ready_r, "rb") as ready:
+            answer = ready.read()
+        if answer != init.READY:
+            error = json.loads(answer or b'{"message": "the container process died while creating its namespaces"}')
+            raise RuntimeError(error["message"])
+        return pid
+
+    def _restore_pid_namespace(self, pid_namespace: str | None) -> None:
+        if pid_namespace is not None:
+            libc.setns(self.own_pid_namespace, libc.CLONE_NEWPID)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.children:
+                self.children.discard(pid)
+                self._send({"op": "exit", "pid": pid, "status": status})
+
+    def _send(self, message: dict, fds: list[int] = ()) -> None:
+        socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+
+    def _daemon_gone(self) -> None:
+        for pid in self.children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        os._exit(0)
+
+
+def _reset_inherited_state(keep: set[int]) -> None:
+    """In a freshly forked child: drop the spawner's descriptors and signal settings.
+
+    Python ignores SIGPIPE by default; an ignored signal stays ignored across
+    execve, so without this ``yes | head -1`` would never end in a container.
+    """
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    _SpawnerProcess(control).serve()
+
+
+# ===========================================================================
+# The daemon's side
+
+
+@dataclass
+class Spawned:
+    pid: int  # host pid
+    pidfd: int  # a pidfd: signal it with signal.pidfd_send_signal, no pid-reuse race
+
+
+class SpawnerError(RuntimeError):
+    pass
+
+
+class Spawner:
+    """The daemon's handle on the spawner process.  Thread-safe."""
+
+    def __init__(self):
+        self._process: subprocess.Popen | None = None
+        self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._pending: dict[int, dict] = {}
+        self._watchers: dict[int, Callable[[int], None]] = {}
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "nbdock.runtime.spawner", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._socket = ours
+        self._reader = threading.Thread(target=self._read_loop, name="spawner-reader", daemon=True)
+        self._reader.start()
+
+    def stop(self) -> None:
+        """Close the socket: the spawner kills whatever it still runs and exits."""
+        if self._socket is not None:
+            self._socket.shutdown(socket.SHUT_RDWR)
+            self._socket.close()
+            self._socket = None
+        if self._process is not None:
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def create(self, spec: ContainerSpec, channels: dict[str, int], on_exit: Callable[[int], None]) -> Spawned:
+        """Fork a new container's PID 1; ``on_exit(wait_status)`` is called (from another thread) when it ends."""
+        return self._request("create", spec.to_dict(), channels, on_exit)
+
+    def exec(self, spec: ExecSpec, channels: dict[str, int], on_exit: Callable[[int], None]) -> Spawned:
+        return self._request("exec", spec.to_dict(), channels, on_exit)
+
+    def _request(self, op: str, spec: dict, channels: dict[str, int], on_exit) -> Spawned:
+        if self._socket is None:
+            raise SpawnerError("the spawner is not running")
+        done = threading.Event()
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            self._pending[request_id] = {"done": done, "on_exit": on_exit}
+            names = list(channels)
+            message = json.dumps({"op": op, "id": request_id, "spec": spec, "fds": names}).encode()
+            socket.send_fds(self._socket, [message], [channels[n] for n in names])
+        if not done.wait(60):
+            raise SpawnerError(f"the spawner did not answer a {op} request within 60 s")
+        reply = self._pending.pop(request_id)["reply"]
+        if "error" in reply:
+            raise SpawnerError(reply["error"])
+        return Spawned(reply["pid"], reply["pidfd"])
+
+    def _read_loop(self) -> None:
+        while self._socket is not None:
+            try:
+                message, fds, _, _ = socket.recv_fds(self._socket, MAX_MESSAGE, MAX_FDS)
+            except OSError:
+                break
+            if not message:
+                break
+            reply = json.loads(message)
+            if reply.get("op") == "exit":
+                watcher = self._watchers.pop(reply["pid"], None)
+                if watcher is not None:
+                    watcher(reply["status"])
+                continue
+            pending = self._pending.get(reply.get("id"))
+            if pending is None:
+                for fd in fds:
+                    os.close(fd)
+                continue
+            if "pid" in reply:
+                reply["pidfd"] = fds[0]
+                # Registered before the next message is read, so no exit can slip past.
+                self._watchers[reply["pid"]] = pending["on_exit"]
+            pending["reply"] = reply
+            pending["done"].set()
+        for pending in list(self._pending.values()):
+            pending["reply"] = {"error": "the spawner exited"}
+            pending["done"].set()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""IPAM rules, without root: subnets avoid routes, addresses and MACs follow Docker's."""
+
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from nbdock.network import ipam
+from nbdock.network.errors import InvalidNetworkArgument, NetworkConflict, NetworkForbidden
+
+
+def test_first_pool_subnet_that_overlaps_no_route_is_chosen():
+    routes = [IPv4Network("172.17.0.0/16"), IPv4Network("172.18.5.0/24"), IPv4Network("192.0.2.0/24")]
+    assert ipam.choose_subnet(routes) == IPv4Network("172.19.0.0/16")
+
+
+def test_pool_moves_on_to_192_168_when_172_is_full():
+    routes = [IPv4Network("172.16.0.0/12"), IPv4Network("192.168.0.0/24")]
+    assert ipam.choose_subnet(routes) == IPv4Network("192.168.16.0/20")
+
+
+def test_exhausted_pool_is_refused():
+    with pytest.raises(NetworkForbidden, match="non-overlapping IPv4 address pool"):
+        ipam.choose_subnet([IPv4Network("0.0.0.0/1"), IPv4Network("128.0.0.0/1")])
+
+
+def test_user_subnet_overlapping_a_route_is_refused_in_dockers_words():
+    with pytest.raises(NetworkForbidden, match="^Pool overlaps with other one on this address space$"):
+        ipam.check_subnet_free(IPv4Network("172.17.3.0/24"), [IPv4Network("172.17.0.0/16")])
+
+
+@pytest.mark.parametrize("text", ["nonsense", "10.0.0.0/33", "fd00::/64", "10.0.0.0/31"])
+def test_bad_subnets_are_named_in_the_error(text):
+    with pytest.raises(InvalidNetworkArgument, match=f"invalid subnet '{text}'"):
+        ipam.parse_subnet(text)
+
+
+def test_subnet_host_bits_are_cleared():
+    assert ipam.parse_subnet("10.99.3.4/16") == IPv4Network("10.99.0.0/16")
+
+
+def test_gateway_outside_the_subnet_is_refused():
+    with pytest.raises(InvalidNetworkArgument, match="no matching subnet for gateway 10.97.0.1"):
+        ipam.check_gateway(IPv4Address("10.97.0.1"), IPv4Network("10.98.0.0/16"))
+
+
+def test_addresses_are_handed_out_lowest_first_skipping_the_gateway():
+    subnet, gateway = IPv4Network("10.1.0.0/29"), IPv4Address("10.1.0.1")
+    taken = [IPv4Address("10.1.0.2"), IPv4Address("10.1.0.4")]
+    assert ipam.allocate_address(subnet, gateway, taken) == IPv4Address("10.1.0.3")
+    everything = [IPv4Address(f"10.1.0.{i}") for i in range(2, 7)]
+    with pytest.raises(NetworkConflict, match="no available IPv4 addresses"):
+        ipam.allocate_address(subnet, gateway, everything)
+
+
+def test_requested_address_checks():
+    subnet, gateway = IPv4Network("10.1.0.0/24"), IPv4Address("10.1.0.1")
+    assert ipam.allocate_address(subnet, gateway, [], IPv4Address("10.1.0.50")) == IPv4Address("10.1.0.50")
+    with pytest.raises(NetworkConflict, match="^Address already in use$"):
+        ipam.allocate_address(subnet, gateway, [], IPv4Address("10.1.0.1"))
+    with pytest.raises(InvalidNetworkArgument, match="does not belong to any of this network's subnets"):
+        ipam.allocate_address(subnet, gateway, [], IPv4Address("10.2.0.5"))
+    with pytest.raises(InvalidNetworkArgument, match="does not belong"):
+        ipam.allocate_address(subnet, gateway, [], IPv4Address("10.1.0.255"))
+
+
+def test_mac_is_02_42_then_the_address():
+    assert ipam.mac_address(IPv4Address("172.18.0.2")) == "02:42:ac:12:00:02"
