@@ -38,3 +38,57 @@ def host_busybox():
     if not os.path.exists(path):
         pytest.fail("busybox-static is not installed (apt-get install busybox-static)")
     return path
+
+
+@pytest.fixture(scope="session")
+def nbdock_host(tmp_path_factory):
+    """unix:// address of an nbdock daemon started for this test session.
+
+    NBDOCK_TEST_HOST points the tests at an already running daemon instead.
+    The daemon is ended by its pid (SIGTERM, then SIGKILL) when the session ends.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if os.environ.get("NBDOCK_TEST_HOST"):
+        yield os.environ["NBDOCK_TEST_HOST"]
+        return
+    base = tmp_path_factory.mktemp("nbdockd")
+    socket_path = base / "nbdock.sock"
+    log = open(base / "daemon.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nbdock", "daemon", "--host", f"unix://{socket_path}", "--data-root", str(base / "root")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    host = f"unix://{socket_path}"
+    deadline = time.time() + 60
+    while not _pings(str(socket_path)):
+        if process.poll() is not None or time.time() > deadline:
+            log.flush()
+            pytest.fail(f"nbdock daemon did not start:\n{(base / 'daemon.log').read_text()[-3000:]}")
+        time.sleep(0.1)
+    yield host
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def _pings(socket_path: str) -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(2)
+            s.connect(socket_path)
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: nbdock\r\nConnection: close\r\n\r\n")
+            return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False

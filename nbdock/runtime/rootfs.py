@@ -27,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
+import stat
 
 from . import devices, libc
 from .libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME
@@ -106,8 +108,14 @@ def make_mounts_private(trace: Trace = NO_TRACE) -> None:
 
 
 def overlay_options(rootfs: Rootfs) -> str:
-    """The overlay's option string.  lowerdirs are listed top-most first."""
+    """The overlay's option string.  lowerdirs are listed top-most first.
+
+    Without an upperdir the overlay is read-only: a merged view of the lower
+    directories alone (``docker export`` reads a container that way).
+    """
     lower = ":".join(rootfs.lowerdirs)
+    if not rootfs.upperdir:
+        return f"lowerdir={lower}"
     return f"lowerdir={lower},upperdir={rootfs.upperdir},workdir={rootfs.workdir}"
 
 
@@ -178,19 +186,82 @@ def mount_cgroup2(target: str, trace: Trace = NO_TRACE) -> None:
     _mount(trace, "cgroup", target, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
+#: tmpfs options that are mount *flags* (the rest go to the file system as its data string).
+_FLAG_OPTIONS = {
+    "ro": (MS_RDONLY, True), "rw": (MS_RDONLY, False), "nosuid": (MS_NOSUID, True), "suid": (MS_NOSUID, False),
+    "nodev": (MS_NODEV, True), "dev": (MS_NODEV, False), "noexec": (MS_NOEXEC, True), "exec": (MS_NOEXEC, False),
+}
+
+
+def tmpfs_flags_and_data(options: str, readonly: bool) -> tuple[int, str]:
+    """Split "size=64m,exec,mode=1777" into mount flags and tmpfs's own options.
+
+    A tmpfs is nosuid, nodev and noexec unless the options say otherwise (Docker's default).
+    """
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (MS_RDONLY if readonly else 0)
+    data = []
+    for option in filter(None, options.split(",")):
+        if option in _FLAG_OPTIONS:
+            bit, on = _FLAG_OPTIONS[option]
+            flags = flags | bit if on else flags & ~bit
+        else:
+            data.append(option)
+    return flags, ",".join(data)
+
+
 def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE) -> None:
     """A bind mount or tmpfs at ``mount.destination`` inside the container."""
     if mount.type == "tmpfs":
         with target_in_root(root, mount.destination, "dir") as target:
-            flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (MS_RDONLY if mount.readonly else 0)
-            _mount(trace, "tmpfs", target, "tmpfs", flags, mount.data or None, shown_target=mount.destination)
+            flags, data = tmpfs_flags_and_data(mount.data, mount.readonly)
+            _mount(trace, "tmpfs", target, "tmpfs", flags, data or None, shown_target=mount.destination)
         return
     kind = "dir" if os.path.isdir(mount.source) else "file"
     with target_in_root(root, mount.destination, kind) as target:
+        if mount.copy_up:
+            copy_up(target, mount.source, trace, shown=mount.destination)
         _mount(trace, mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
         if mount.readonly:
             # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call.
             _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, shown_target=mount.destination)
+
+
+def copy_up(image_dir: str, volume_dir: str, trace: Trace = NO_TRACE, *, shown: str = "") -> None:
+    """Fill an empty volume with what the image holds where it is about to be mounted.
+
+    This is what makes ``VOLUME /data`` in a Dockerfile useful: the files the
+    image put in /data appear in the new volume, and survive the container.
+    A volume that already holds anything is left alone.  ``image_dir`` is the
+    /proc/self/fd path of the resolved mount target, so nothing here can be
+    redirected out of the container's root by a symlink.
+    """
+    if os.listdir(volume_dir) or not os.path.isdir(image_dir) or not os.listdir(image_dir):
+        return
+    trace.emit("mount", "copy_up", source=shown, volume=volume_dir)
+    _copy_tree(image_dir, volume_dir)
+    st = os.stat(image_dir)
+    os.chown(volume_dir, st.st_uid, st.st_gid)
+    os.chmod(volume_dir, stat.S_IMODE(st.st_mode))
+
+
+def _copy_tree(source: str, target: str) -> None:
+    """Copy a directory's content preserving symlinks (never followed), modes, owners and times."""
+    for entry in os.scandir(source):
+        src, dst = entry.path, os.path.join(target, entry.name)
+        st = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(dst)
+            _copy_tree(src, dst)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(src, dst, follow_symlinks=False)
+        else:
+            continue  # devices, sockets and fifos stay in the image
+        os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
+        if not entry.is_symlink():
+            os.chmod(dst, stat.S_IMODE(st.st_mode))
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
 def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:

@@ -50,7 +50,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from . import init, libc
+from . import fsaccess, init, libc
 from .spec import ContainerSpec, ExecSpec
 
 MAX_MESSAGE = 1 << 20
@@ -103,6 +103,9 @@ class _SpawnerProcess:
                 spec = ExecSpec.from_dict(request["spec"])
                 pid = self._fork(channels, lambda ready: init.run_exec(spec, channels, ready),
                                  pid_namespace=f"/proc/{spec.target_pid}/ns/pid")
+            elif request["op"] == "fs":
+                spec = fsaccess.FsRequest.from_dict(request["spec"])
+                pid = self._fork(channels, lambda ready: fsaccess.run(spec, channels, ready), pid_namespace=None)
             else:
                 raise ValueError(f"unknown request {request['op']!r}")
         except Exception as e:  # noqa: BLE001 - reported to the daemon, which raises it
@@ -253,6 +256,10 @@ class Spawner:
 
     def exec(self, spec: ExecSpec, channels: dict[str, int], on_exit: Callable[[int], None]) -> Spawned:
         return self._request("exec", spec.to_dict(), channels, on_exit)
+
+    def fs(self, request: "fsaccess.FsRequest", channels: dict[str, int], on_exit: Callable[[int], None]) -> Spawned:
+        """A helper working on a container's files from inside its root (see fsaccess.py)."""
+        return self._request("fs", request.to_dict(), channels, on_exit)
 
     def _request(self, op: str, spec: dict, channels: dict[str, int], on_exit) -> Spawned:
         if self._socket is None:

@@ -50,7 +50,9 @@ class Mount:
     type: str = "bind"  # "bind" or "tmpfs"
     source: str = ""  # host path for "bind"
     readonly: bool = False
-    data: str = ""  # tmpfs options, e.g. "size=65536k,mode=1777"
+    data: str = ""  # tmpfs options, e.g. "size=64m,mode=1777,exec"
+    #: A new, empty volume takes a copy of what the image has at the destination (Docker's VOLUME semantics).
+    copy_up: bool = False
 
 
 @dataclass

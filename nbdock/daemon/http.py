@@ -1,0 +1,211 @@
+"""The HTTP shapes of the Docker Engine API that are more than a JSON body.
+
+* JSON replies and errors (``{"message": ...}``, Content-Type exactly
+  ``application/json``: the docker CLI checks it byte for byte);
+* JSON message streams (build, pull, push, load): one object per line,
+  flushed as it happens, errors with both ``error`` and ``errorDetail``;
+* the multiplexed stream: without a TTY, stdout and stderr travel on one
+  connection as frames with an 8-byte header -- stream type (1 stdout, 2
+  stderr), three zero bytes, and the payload length as a big-endian uint32;
+* the hijacked connection: ``attach`` and ``exec start`` answer
+  ``101 UPGRADED`` and then the HTTP connection becomes a raw, two-way pipe
+  between the client's terminal and the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from typing import Any, AsyncIterator
+
+from aiohttp import web
+
+STREAM_TYPES = {"stdin": 0, "stdout": 1, "stderr": 2, "system": 3}
+MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
+RAW = "application/vnd.docker.raw-stream"
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(), content_type="application/json")
+
+
+def error_response(status: int, message: str) -> web.Response:
+    if status == 304:
+        return web.Response(status=304)
+    return web.Response(status=status, body=json.dumps({"message": message}).encode(), content_type="application/json")
+
+
+def frame(stream: str, data: bytes) -> bytes:
+    """One frame of Docker's multiplexed stream."""
+    return struct.pack(">BxxxL", STREAM_TYPES[stream], len(data)) + data
+
+
+async def query_json(request: web.Request, name: str, default=None):
+    value = request.query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return json.loads(value)
+    except ValueError:
+        from ..errors import InvalidArgument
+
+        raise InvalidArgument(f"invalid JSON in the {name} parameter: {value!r}") from None
+
+
+async def body_json(request: web.Request, default=None):
+    """The request's JSON body (an empty body gives ``default``), with a clear error when malformed."""
+    from ..errors import InvalidArgument
+
+    raw = await request.read()
+    if not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid JSON in the request body: {e}") from None
+
+
+def flag(request: web.Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter as Docker reads them: "1", "true", "True" are true."""
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    return value.lower() not in ("0", "false", "no")
+
+
+def integer(request: web.Request, name: str, default: int | None = None) -> int | None:
+    from ..errors import InvalidArgument
+
+    value = request.query.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for {name}: {value!r} is not an integer") from None
+
+
+class JSONStream:
+    """A streamed reply of JSON messages, one per line, each flushed at once."""
+
+    def __init__(self, request: web.Request, status: int = 200):
+        self.request = request
+        self.response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+        self.prepared = False
+
+    async def send(self, message: dict) -> None:
+        if not self.prepared:
+            await self.response.prepare(self.request)
+            self.prepared = True
+        await self.response.write((json.dumps(message) + "\r\n").encode())
+
+    async def error(self, message: str, code: int | None = None) -> None:
+        detail: dict[str, Any] = {"message": message}
+        if code is not None:
+            detail["code"] = code
+        await self.send({"errorDetail": detail, "error": message})
+
+    async def finish(self) -> web.StreamResponse:
+        if not self.prepared:
+            await self.response.prepare(self.request)
+        await self.response.write_eof()
+        return self.response
+
+
+class _HijackedProtocol(asyncio.Protocol):
+    """Receives what the client sends once its HTTP connection is hijacked."""
+
+    def __init__(self, incoming: asyncio.Queue):
+        self.incoming = incoming
+
+    def data_received(self, data: bytes) -> None:
+        self.incoming.put_nowait(data)
+
+    def eof_received(self) -> bool:
+        # The client closed its sending side (the docker CLI does when its stdin ends) but
+        # still reads: keep the connection open for the rest of the output.
+        self.incoming.put_nowait(b"")
+        return True
+
+    def connection_lost(self, exc) -> None:
+        self.incoming.put_nowait(None)
+
+
+class Hijacked:
+    """A connection taken over from HTTP: raw bytes in both directions."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse):
+        self.request = request
+        self.response = response
+        self.transport = request.transport
+        self.incoming: asyncio.Queue = asyncio.Queue()
+
+    @classmethod
+    async def upgrade(cls, request: web.Request, content_type: str) -> "Hijacked":
+        """Answer 101 UPGRADED and take the socket over from HTTP.
+
+        Both the docker CLI and docker-py ask for the upgrade (``Connection:
+        Upgrade``, ``Upgrade: tcp``) and require, respectively accept, 101.
+        """
+        response = web.StreamResponse(status=101, reason="UPGRADED",
+                                      headers={"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"})
+        await response.prepare(request)
+        hijacked = cls(request, response)
+        protocol = request.protocol
+        leftover = getattr(protocol, "_message_tail", b"")  # bytes the client sent right behind its request
+        hijacked.transport.set_protocol(_HijackedProtocol(hijacked.incoming))
+        if leftover:
+            hijacked.incoming.put_nowait(leftover)
+        return hijacked
+
+    def write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    async def drain(self) -> None:
+        # The transport buffers writes; yield so a slow client applies back-pressure in steps.
+        while self.transport.get_write_buffer_size() > 1 << 20 and not self.transport.is_closing():
+            await asyncio.sleep(0.01)
+
+    async def read_input(self) -> AsyncIterator[bytes]:
+        """What the client sends, until it half-closes (or goes away)."""
+        while True:
+            data = await self.incoming.get()
+            if not data:
+                return
+            yield data
+
+    def close(self) -> None:
+        """End the connection (and tell aiohttp it carries no further requests)."""
+        self.request.protocol.force_close()
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.is_closing()
+
+
+def normalize_filters(filters) -> dict[str, list[str]]:
+    """Docker sends filters as {"name": {"x": true}} (or, from older clients, {"name": ["x"]})."""
+    result = {}
+    for key, values in (filters or {}).items():
+        result[key] = list(values) if isinstance(values, (list, dict)) else [str(values)]
+    return result
+
+
+async def stream_bytes(request: web.Request, chunks, headers: dict | None = None) -> web.StreamResponse:
+    """A tar (or other bytes) streamed as it is produced; the first chunk is awaited before the
+    headers go out, so an error that comes at once is still a proper HTTP error."""
+    iterator = chunks.__aiter__()
+    try:
+        first = await iterator.__anext__()
+    except StopAsyncIteration:
+        first = b""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar", **(headers or {})})
+    await response.prepare(request)
+    if first:
+        await response.write(first)
+        async for chunk in iterator:
+            await response.write(chunk)
+    await response.write_eof()
+    return response

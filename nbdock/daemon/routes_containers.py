@@ -1,0 +1,373 @@
+"""/containers/... and /exec/...: the Docker API's container and exec endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+
+from aiohttp import web
+
+from ..engine import Engine, filesystem, stats
+from ..engine.clock import parse_rfc3339
+from ..engine.execs import ExecStartError
+from ..errors import InvalidArgument
+from .http import (MULTIPLEXED, RAW, Hijacked, body_json, flag, frame, integer, json_response, normalize_filters,
+                   query_json, stream_bytes)
+
+routes = web.RouteTableDef()
+
+
+def engine_of(request: web.Request) -> Engine:
+    return request.app["engine"]
+
+
+# ---------------------------------------------------------------------------
+# create, list, inspect
+
+
+@routes.post("/containers/create")
+async def create(request: web.Request) -> web.Response:
+    body = await body_json(request, {})
+    if not isinstance(body, dict):
+        raise InvalidArgument("the request body must be a JSON object (a container config)")
+    result = await engine_of(request).containers.create(body, request.query.get("name") or None)
+    return json_response(result, status=201)
+
+
+@routes.get("/containers/json")
+async def list_containers(request: web.Request) -> web.Response:
+    filters = await query_json(request, "filters", {})
+    limit = integer(request, "limit", -1)
+    containers = engine_of(request).containers.list(
+        all=flag(request, "all"), filters=normalize_filters(filters), limit=limit, size=flag(request, "size"))
+    return json_response(containers)
+
+
+@routes.get("/containers/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    return json_response(engine_of(request).containers.inspect(request.match_info["id"], size=flag(request, "size")))
+
+
+# ---------------------------------------------------------------------------
+# life cycle
+
+
+@routes.post("/containers/{id}/start")
+async def start(request: web.Request) -> web.Response:
+    await engine_of(request).containers.start(request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/stop")
+async def stop(request: web.Request) -> web.Response:
+    await engine_of(request).containers.stop(request.match_info["id"], integer(request, "t"), request.query.get("signal"))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/restart")
+async def restart(request: web.Request) -> web.Response:
+    await engine_of(request).containers.restart(request.match_info["id"], integer(request, "t"))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/kill")
+async def kill(request: web.Request) -> web.Response:
+    await engine_of(request).containers.kill(request.match_info["id"], request.query.get("signal"))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/pause")
+async def pause(request: web.Request) -> web.Response:
+    await engine_of(request).containers.pause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/unpause")
+async def unpause(request: web.Request) -> web.Response:
+    await engine_of(request).containers.unpause(request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/rename")
+async def rename(request: web.Request) -> web.Response:
+    await engine_of(request).containers.rename(request.match_info["id"], request.query.get("name", ""))
+    return web.Response(status=204)
+
+
+@routes.delete("/containers/{id}")
+async def remove(request: web.Request) -> web.Response:
+    await engine_of(request).containers.remove(request.match_info["id"], force=flag(request, "force"), volumes=flag(request, "v"))
+    return web.Response(status=204)
+
+
+@routes.post("/containers/prune")
+async def prune(request: web.Request) -> web.Response:
+    filters = normalize_filters(await query_json(request, "filters", {}))
+    return json_response(await engine_of(request).containers.prune(filters))
+
+
+@routes.post("/containers/{id}/wait")
+async def wait(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    container_id = request.match_info["id"]
+    engine.containers.get(container_id)  # a 404 must come before the headers
+    # The docker CLI waits for these headers before it starts the container: send them now.
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    result = await engine.containers.wait(container_id, request.query.get("condition") or "not-running")
+    with contextlib.suppress(ConnectionError):
+        await response.write(json.dumps(result).encode() + b"\n")
+        await response.write_eof()
+    return response
+
+
+@routes.post("/containers/{id}/resize")
+async def resize(request: web.Request) -> web.Response:
+    from ..runtime.terminal import set_window_size
+
+    container = engine_of(request).containers.get(request.match_info["id"])
+    height, width = integer(request, "h", 0), integer(request, "w", 0)
+    if container.run is not None and container.run.started.console is not None and height and width:
+        set_window_size(container.run.started.console, height, width)
+    return web.Response(status=200)
+
+
+# ---------------------------------------------------------------------------
+# attach and logs
+
+
+@routes.post("/containers/{id}/attach")
+async def attach(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    container = engine.containers.get(request.match_info["id"])
+    config = container.record.Config
+    tty = bool(config.get("Tty"))
+    wanted = {s for s in ("stdout", "stderr") if flag(request, s)}
+    use_stdin = flag(request, "stdin") and bool(config.get("OpenStdin"))
+    stream = flag(request, "stream")
+    # Listen before answering, so that output of a container started right after is not missed.
+    output = container.listeners.listen() if stream else None
+    if stream and not container.running and container.record.State.StartedAt != "0001-01-01T00:00:00Z":
+        output.put_nowait(None)  # an exited container: nothing more will come
+    hijacked = await Hijacked.upgrade(request, RAW if tty else MULTIPLEXED)
+
+    def send(stream_name: str, data: bytes) -> None:
+        if stream_name in wanted:
+            hijacked.write(data if tty else frame(stream_name, data))
+
+    async def pass_input() -> None:
+        async for data in hijacked.read_input():
+            if use_stdin:
+                container.listeners.stdin.put_nowait(data)
+        if use_stdin and config.get("StdinOnce"):
+            container.listeners.stdin.put_nowait(None)  # the client's input ended: so does the container's
+
+    input_task = asyncio.get_running_loop().create_task(pass_input())
+    try:
+        if flag(request, "logs"):
+            async for entry in engine.containers.logs(container.id):
+                send(entry.stream, entry.data)
+        while output is not None:
+            item = await output.get()
+            if item is None or hijacked.closed:
+                break
+            send(*item)
+            await hijacked.drain()
+    finally:
+        if output is not None:
+            container.listeners.unlisten(output)
+        input_task.cancel()
+        hijacked.close()
+    return hijacked.response
+
+
+@routes.get("/containers/{id}/logs")
+async def container_logs(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    container = engine.containers.get(request.match_info["id"])
+    wanted = {s for s in ("stdout", "stderr") if flag(request, s)}
+    if not wanted:
+        raise InvalidArgument("Bad parameters: you must choose at least one stream")
+    tty = bool(container.record.Config.get("Tty"))
+    tail = request.query.get("tail", "all")
+    try:
+        tail_count = None if tail in ("all", "") else int(tail)
+    except ValueError:
+        raise InvalidArgument(f"invalid value for tail: {tail!r}") from None
+    response = web.StreamResponse(status=200, headers={"Content-Type": RAW if tty else MULTIPLEXED})
+    await response.prepare(request)
+    timestamps = flag(request, "timestamps")
+    entries = engine.containers.logs(
+        container.id, follow=flag(request, "follow"), tail=tail_count,
+        since=_time_param(request.query.get("since")), until=_time_param(request.query.get("until")))
+    async for entry in entries:
+        if entry.stream not in wanted:
+            continue
+        data = entry.data
+        if timestamps:
+            data = entry.time.encode() + b" " + data
+        await response.write(data if tty else frame(entry.stream, data))
+    await response.write_eof()
+    return response
+
+
+def _time_param(value: str | None) -> float:
+    """since/until: Unix seconds (possibly fractional) or an RFC 3339 time."""
+    if not value:
+        return 0
+    try:
+        return float(value)
+    except ValueError:
+        return parse_rfc3339(value)
+
+
+# ---------------------------------------------------------------------------
+# exec
+
+
+@routes.post("/containers/{id}/exec")
+async def exec_create(request: web.Request) -> web.Response:
+    body = await body_json(request, {})
+    exec_id = engine_of(request).execs.create(request.match_info["id"], body or {})
+    return json_response({"Id": exec_id}, status=201)
+
+
+@routes.post("/exec/{id}/start")
+async def exec_start(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    body = await body_json(request, {}) or {}
+    instance = engine.execs.get(request.match_info["id"])
+    if body.get("Detach"):
+        await engine.execs.start(instance.id, detach=True)
+        return web.Response(status=200)
+    tty = bool(instance.config.get("Tty"))
+    output = instance.listeners.listen()
+    hijacked = await Hijacked.upgrade(request, RAW if tty else MULTIPLEXED)
+    wanted = {s for s, key in (("stdout", "AttachStdout"), ("stderr", "AttachStderr")) if instance.config.get(key, True)}
+
+    async def pass_input() -> None:
+        async for data in hijacked.read_input():
+            if instance.config.get("AttachStdin"):
+                instance.listeners.stdin.put_nowait(data)
+        if instance.config.get("AttachStdin"):
+            instance.listeners.stdin.put_nowait(None)
+
+    input_task = asyncio.get_running_loop().create_task(pass_input())
+    try:
+        try:
+            await engine.execs.start(instance.id)
+        except ExecStartError as e:
+            # Docker reports a failed exec on the stream itself; the exit code (126) is in exec inspect.
+            message = (str(e) + "\r\n").encode()
+            hijacked.write(message if tty else frame("stdout", message))
+            return hijacked.response
+        while True:
+            item = await output.get()
+            if item is None or hijacked.closed:
+                break
+            stream, data = item
+            if stream in wanted:
+                hijacked.write(data if tty else frame(stream, data))
+                await hijacked.drain()
+        await instance.done.wait()  # the exit code is recorded before the client learns the stream ended
+    finally:
+        instance.listeners.unlisten(output)
+        input_task.cancel()
+        hijacked.close()
+    return hijacked.response
+
+
+@routes.post("/exec/{id}/resize")
+async def exec_resize(request: web.Request) -> web.Response:
+    engine_of(request).execs.resize(request.match_info["id"], integer(request, "h", 0), integer(request, "w", 0))
+    return web.Response(status=200)
+
+
+@routes.get("/exec/{id}/json")
+async def exec_inspect(request: web.Request) -> web.Response:
+    return json_response(engine_of(request).execs.get(request.match_info["id"]).to_inspect())
+
+
+# ---------------------------------------------------------------------------
+# looking inside: top, stats, changes, export, archive
+
+
+@routes.get("/containers/{id}/top")
+async def top(request: web.Request) -> web.Response:
+    return json_response(await stats.top(engine_of(request), request.match_info["id"], request.query.get("ps_args") or "-ef"))
+
+
+@routes.get("/containers/{id}/stats")
+async def container_stats(request: web.Request) -> web.StreamResponse:
+    engine = engine_of(request)
+    container = engine.containers.get(request.match_info["id"])
+    streaming = flag(request, "stream", True) and not flag(request, "one-shot")
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    async for sample in stats.samples(engine, container, streaming=streaming, one_shot=flag(request, "one-shot")):
+        await response.write(json.dumps(sample).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+@routes.get("/containers/{id}/changes")
+async def changes(request: web.Request) -> web.Response:
+    return json_response(await filesystem.changes(engine_of(request), request.match_info["id"]))
+
+
+@routes.get("/containers/{id}/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    return await stream_bytes(request, filesystem.export(engine_of(request), request.match_info["id"]))
+
+
+@routes.head("/containers/{id}/archive")
+async def archive_head(request: web.Request) -> web.Response:
+    stat = await filesystem.stat_path(engine_of(request), request.match_info["id"], request.query.get("path", ""))
+    return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _encode_stat(stat), "Content-Type": "application/json"})
+
+
+@routes.get("/containers/{id}/archive", allow_head=False)
+async def archive_get(request: web.Request) -> web.StreamResponse:
+    engine, container_id, path = engine_of(request), request.match_info["id"], request.query.get("path", "")
+    stat = await filesystem.stat_path(engine, container_id, path)  # a missing path is a 404, before any byte
+    return await stream_bytes(request, filesystem.get_archive(engine, container_id, path),
+                               {"X-Docker-Container-Path-Stat": _encode_stat(stat)})
+
+
+@routes.put("/containers/{id}/archive")
+async def archive_put(request: web.Request) -> web.Response:
+    await filesystem.put_archive(
+        engine_of(request), request.match_info["id"], request.query.get("path", ""), request.content.iter_chunked(1 << 16),
+        no_overwrite_dir_non_dir=flag(request, "noOverwriteDirNonDir"), copy_uid_gid=flag(request, "copyUIDGID"))
+    return web.Response(status=200)
+
+
+def _encode_stat(stat: dict) -> str:
+    return base64.b64encode(json.dumps(stat).encode()).decode()
+
+
+# ---------------------------------------------------------------------------
+# commit
+
+
+@routes.post("/commit")
+async def commit(request: web.Request) -> web.Response:
+    engine = engine_of(request)
+    container = engine.containers.get(request.query.get("container", ""))
+    config_override = await body_json(request, None)
+    pause_it = flag(request, "pause", True) and container.running and not container.record.State.Paused
+    if pause_it:
+        await engine.containers.pause(container.id)
+    try:
+        image_id = await asyncio.to_thread(
+            engine.images.commit, container, repo=request.query.get("repo", ""), tag=request.query.get("tag", ""),
+            comment=request.query.get("comment", ""), author=request.query.get("author", ""),
+            changes=request.query.getall("changes", []), config_override=config_override)
+    finally:
+        if pause_it:
+            await engine.containers.unpause(container.id)
+    return json_response({"Id": image_id}, status=201)
+
+

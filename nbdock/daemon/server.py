@@ -1,0 +1,214 @@
+"""The daemon: the Docker Engine API over HTTP, on a unix socket, in front of the engine.
+
+    python -m nbdock daemon --host unix:///run/nbdock/nbdock.sock --data-root /var/lib/nbdock
+
+Every route is reachable both unversioned (``/containers/json``) and with
+any version prefix (``/v1.44/containers/json``), as in Docker.  Errors from
+the engine are translated here, once: ``{"message": ...}`` with the status
+the error class carries (404 no such container, 409 conflict...), which is
+exactly what makes the docker CLI print "Error response from daemon: ..."
+and exit with its usual codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import grp
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+from .. import __version__
+from ..engine import API_VERSION, MIN_API_VERSION, Engine
+from ..errors import InvalidArgument, NbdockError, NotModified
+from . import routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
+from .http import error_response
+
+log = logging.getLogger("nbdock.daemon")
+
+DEFAULT_HOST = "unix:///run/nbdock/nbdock.sock"
+DEFAULT_DATA_ROOT = "/var/lib/nbdock"
+ROUTE_TABLES = (routes_system.routes, routes_containers.routes, routes_images.routes, routes_volumes_networks.routes,
+                routes_nbdock.routes)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="nbdock daemon", description="Run the nbdock engine (the Docker Engine API).")
+    parser.add_argument("-H", "--host", action="append", default=[],
+                        help=f"where to listen: unix:///path or tcp://127.0.0.1:PORT (repeatable; default {DEFAULT_HOST})")
+    parser.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help=f"where images, containers and volumes live (default {DEFAULT_DATA_ROOT})")
+    parser.add_argument("--offline", action="store_true", help="never contact a registry; busybox comes from the host")
+    parser.add_argument("--registry-mirror", action="append", default=[], help="a mirror for docker.io (repeatable)")
+    parser.add_argument("--insecure-registry", action="append", default=[], help="a registry to reach over plain HTTP (repeatable)")
+    parser.add_argument("--allow-nonlocal-tcp", action="store_true",
+                        help="allow tcp:// hosts other than loopback (the API has no authentication!)")
+    parser.add_argument("--debug", action="store_true", help="log every request")
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------
+# the HTTP application
+
+
+@web.middleware
+async def translate_errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except NotModified:
+        return web.Response(status=304)
+    except NbdockError as e:
+        if e.status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, e.message)
+        return error_response(e.status, e.message)
+    except web.HTTPNotFound:
+        return error_response(404, "page not found")
+    except web.HTTPMethodNotAllowed:
+        return error_response(404, "page not found")
+    except web.HTTPException:
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception as e:  # noqa: BLE001 - the client gets a message, the log the traceback
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(500, f"{type(e).__name__}: {e}")
+
+
+@web.middleware
+async def check_api_version(request: web.Request, handler):
+    version = request.match_info.get("version")
+    if version:
+        requested = _version_tuple(version)
+        if requested > _version_tuple(API_VERSION):
+            return error_response(400, f"client version {version} is too new. Maximum supported API version is {API_VERSION}")
+        if requested < _version_tuple(MIN_API_VERSION):
+            return error_response(
+                400, f"client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, "
+                     "please upgrade your client to a newer version")
+    return await handler(request)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        return (0,)
+
+
+async def _standard_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The headers dockerd adds to every response (the CLI reads the OS from Server)."""
+    response.headers["Api-Version"] = API_VERSION
+    response.headers["Ostype"] = "linux"
+    response.headers["Docker-Experimental"] = "false"
+    response.headers["Server"] = f"Docker/nbdock-{__version__} (linux)"
+
+
+def make_app(engine: Engine, *, debug: bool = False) -> web.Application:
+    app = web.Application(middlewares=[translate_errors, check_api_version], client_max_size=0)
+    app["engine"] = engine
+    for table in ROUTE_TABLES:
+        for route in table:
+            for path in (route.path, "/v{version:[0-9.]+}" + route.path):
+                if route.method == "GET":
+                    app.router.add_get(path, route.handler, **route.kwargs)
+                else:
+                    app.router.add_route(route.method, path, route.handler, **route.kwargs)
+    app.on_response_prepare.append(_standard_headers)
+    return app
+
+
+# ---------------------------------------------------------------------------
+# sockets
+
+
+def _listen_unix(path: str) -> socket.socket:
+    """A unix socket at ``path``, mode 0660, group "nbdock" if that group exists (as dockerd's "docker")."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if os.path.exists(path):
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(1)
+            probe.connect(path)
+            raise SystemExit(f"nbdock daemon: another daemon is already listening at {path}")
+        os.unlink(path)  # a stale socket from a daemon that died
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o660)
+    with contextlib.suppress(KeyError):
+        os.chown(path, -1, grp.getgrnam("nbdock").gr_gid)
+    return sock
+
+
+def _listen_tcp(host: str, port: int, allow_nonlocal: bool) -> socket.socket:
+    if not allow_nonlocal and not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
+        raise SystemExit(f"nbdock daemon: refusing to listen on tcp://{host}:{port}: the API has no authentication "
+                         "(use a loopback address, or --allow-nonlocal-tcp if you really mean it)")
+    return socket.create_server((host, port))
+
+
+async def serve(args: argparse.Namespace) -> None:
+    data_root = os.path.abspath(args.data_root)
+    os.makedirs(data_root, exist_ok=True)
+    lock = open(os.path.join(data_root, "nbdock.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"nbdock daemon: another daemon is using the data root {data_root}") from None
+
+    sockets = []
+    unix_paths = []
+    for host in args.host or [DEFAULT_HOST]:
+        url = urlparse(host)
+        if url.scheme == "unix":
+            sockets.append(_listen_unix(url.path))
+            unix_paths.append(url.path)
+        elif url.scheme == "tcp":
+            sockets.append(_listen_tcp(url.hostname or "127.0.0.1", url.port or 2375, args.allow_nonlocal_tcp))
+        else:
+            raise SystemExit(f"nbdock daemon: unsupported host {host!r} (use unix:///path or tcp://127.0.0.1:PORT)")
+
+    engine = Engine(data_root, offline=args.offline, registry_mirrors=args.registry_mirror,
+                    insecure_registries=args.insecure_registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(make_app(engine, debug=args.debug), access_log=log if args.debug else None, handle_signals=False)
+    try:
+        await engine.start()
+        await runner.setup()
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
+        log.info("nbdock %s: serving the Docker Engine API %s at %s (data root %s)", __version__, API_VERSION,
+                 ", ".join(args.host or [DEFAULT_HOST]), data_root)
+        await stop.wait()
+        log.info("nbdock: shutting down (stopping containers)")
+    finally:
+        await runner.shutdown()
+        await engine.shutdown()
+        await runner.cleanup()
+        for path in unix_paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        lock.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if os.geteuid() != 0:
+        print("nbdock daemon: must run as root (it makes namespaces, mounts and cgroups)", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(serve(args))
+    except InvalidArgument as e:
+        print(f"nbdock daemon: {e.message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,964 @@
+"""Containers as the engine manages them: create, start, wait, stop, kill, remove...
+
+The runtime (nbdock/runtime) knows how to make a process inside namespaces
+and a cgroup.  This module adds everything a user of ``docker`` expects on
+top: names, images, logs, attached clients, volumes, networks, restart
+policies, and a record on disk that survives the daemon.
+
+Kernel work (mounts, cgroups, netlink, fork) is blocking, so it runs in
+worker threads (``asyncio.to_thread``); the event loop keeps serving other
+clients meanwhile.  Each container has an ``asyncio.Lock`` so that two
+requests never change the same container at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from .. import errors
+from ..errors import Conflict, InvalidArgument, NotFound, NotModified
+from ..image import reference
+from ..network import Endpoint
+from ..runtime import capabilities, cgroups, namespaces
+from ..runtime.cgroups import Resources
+from ..runtime.container import Container as RuntimeContainer
+from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
+from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
+from ..runtime.trace import Trace
+from . import clock, createconfig, logs, mounts, names
+from .records import ContainerRecord, State
+from .streams import Listeners, OutputPump, StdinPump
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("nbdock.engine")
+
+#: How long to wait for a process's output to drain after it exited.
+OUTPUT_DRAIN_TIMEOUT = 10
+
+
+def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
+    """"KILL", "SIGKILL", "9" or 9 -> 9, with Docker's error for anything else."""
+    if value in (None, ""):
+        return default
+    text = str(value).upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signal.NSIG:
+            return number
+    else:
+        try:
+            return signal.Signals("SIG" + text.removeprefix("SIG")).value
+        except ValueError:
+            pass
+    raise InvalidArgument(f"Invalid signal: {value}")
+
+
+@dataclass
+class Run:
+    """What exists only while a container runs."""
+
+    runtime: RuntimeContainer
+    started: Started
+    trace: Trace
+    log: logs.LogWriter
+    endpoints: list[Endpoint]
+    exited: asyncio.Future  # resolves to the wait status
+    pump: OutputPump | None = None
+    stdin: StdinPump | None = None
+    log_followers: set[asyncio.Queue] = field(default_factory=set)
+
+
+class ManagedContainer:
+    """A container record plus the live objects the engine keeps for it."""
+
+    def __init__(self, record: ContainerRecord):
+        self.record = record
+        self.lock = asyncio.Lock()
+        self.listeners = Listeners()
+        self.run: Run | None = None
+        self.changed = asyncio.Condition()  # notified at every exit and at removal
+        self.exits = 0
+        self.removed = False
+        self.restart_task: asyncio.Task | None = None
+
+    @property
+    def id(self) -> str:
+        return self.record.Id
+
+    @property
+    def running(self) -> bool:
+        return self.run is not None
+
+    async def notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+
+class ContainerService:
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self.root = engine.root
+        self._by_id: dict[str, ManagedContainer] = {}
+        self._by_name: dict[str, str] = {}
+
+    # ------------------------------------------------------------------
+    # Looking containers up
+
+    def get(self, ref: str) -> ManagedContainer:
+        """By full id, name (with or without "/") or unique id prefix, as Docker resolves them."""
+        ref = (ref or "").strip()
+        if ref in self._by_id:
+            return self._by_id[ref]
+        name = ref.lstrip("/")
+        if name in self._by_name:
+            return self._by_id[self._by_name[name]]
+        if ref:
+            matches = [c for cid, c in self._by_id.items() if cid.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def all(self) -> list[ManagedContainer]:
+        return list(self._by_id.values())
+
+    def using_image(self, image_id: str) -> list[ManagedContainer]:
+        return [c for c in self._by_id.values() if c.record.Image == image_id]
+
+    def using_volume(self, name: str) -> list[str]:
+        return [c.id for c in self._by_id.values() if any(m.get("Name") == name for m in c.record.MountPoints)]
+
+    def _register(self, container: ManagedContainer) -> None:
+        self._by_id[container.id] = container
+        self._by_name[container.record.name] = container.id
+
+    def _forget(self, container: ManagedContainer) -> None:
+        self._by_id.pop(container.id, None)
+        if self._by_name.get(container.record.name) == container.id:
+            del self._by_name[container.record.name]
+
+    # ------------------------------------------------------------------
+    # Restoring state at daemon start
+
+    def restore(self) -> list[ManagedContainer]:
+        """Load every container record; a container that was running when the daemon died is now exited."""
+        directory = os.path.join(self.root, "containers")
+        os.makedirs(directory, exist_ok=True)
+        restored = []
+        for cid in sorted(os.listdir(directory)):
+            path = os.path.join(directory, cid, "container.json")
+            try:
+                record = ContainerRecord.load(path)
+            except (OSError, ValueError, TypeError) as e:
+                log.warning("skipping container %s: unreadable record (%s)", cid, e)
+                continue
+            container = ManagedContainer(record)
+            if record.State.Running or record.State.Status in ("running", "paused", "restarting", "removing"):
+                # Its processes died with the previous daemon (the spawner kills them): clean up after them.
+                self._cleanup_dead_run(record)
+                record.State = State(Status="exited", ExitCode=255, StartedAt=record.State.StartedAt,
+                                     FinishedAt=clock.rfc3339(), Error="the engine stopped while the container ran")
+                self._clear_network_settings(record)
+                record.save(self.root)
+            self._register(container)
+            restored.append(container)
+        return restored
+
+    def _cleanup_dead_run(self, record: ContainerRecord) -> None:
+        cgroup = cgroups.open_cgroup(record.Id)
+        if cgroup.exists():
+            cgroup.destroy()
+
+    # ------------------------------------------------------------------
+    # create
+
+    async def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        config_in = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        host_in = body.get("HostConfig") or {}
+        networking = body.get("NetworkingConfig") or {}
+        if not config_in.get("Image"):
+            raise InvalidArgument("No image was specified")
+        if name:
+            name = names.check(name)
+            if name in self._by_name:
+                other = self._by_name[name]
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container "{other}". '
+                    "You have to remove (or rename) that container to be able to reuse that name."
+                )
+        image = await self.engine.images.find_for_run(config_in["Image"])
+        host_config = createconfig.fill_host_config(host_in)
+        createconfig.validate_host_config(host_config)
+        config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
+        path, args = createconfig.command(config)
+        self._check_network_mode(host_config)
+
+        container_id = secrets.token_hex(32)
+        name = name or names.generate(self._by_name)
+        if not config.get("Hostname"):
+            config["Hostname"] = container_id[:12]
+        if host_config["NetworkMode"] == "host" and not body.get("Hostname"):
+            config["Hostname"] = os.uname().nodename
+        record = ContainerRecord(
+            Id=container_id, Name="/" + name, Created=clock.rfc3339(), Image=image.id,
+            ImageName=config_in["Image"], Path=path, Args=args, Config=config, HostConfig=host_config,
+        )
+        record.NetworkSettings = self._initial_network_settings(host_config, networking)
+        directory = record.directory(self.root)
+        os.makedirs(directory)
+        container = ManagedContainer(record)
+        self._register(container)  # the name is taken from here on
+        try:
+            await asyncio.to_thread(self._prepare_directory, record, image)
+            record.MountPoints = await asyncio.to_thread(
+                mounts.plan, config, host_config, self.engine.volumes, lambda n: self.get(n).record.MountPoints
+            )
+            record.save(self.root)
+        except BaseException:
+            self._forget(container)
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+            raise
+        self.engine.events.publish("container", "create", container_id, self._event_attributes(record))
+        return {"Id": container_id, "Warnings": []}
+
+    def _check_network_mode(self, host_config: dict[str, Any]) -> None:
+        mode = host_config.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            self.get(mode.partition(":")[2])
+        elif mode not in ("default", "bridge", "host", "none"):
+            self.engine.networks.get(mode)  # raises "network X not found"
+        if mode in ("host", "none") or mode.startswith("container:"):
+            if host_config.get("PortBindings") or host_config.get("PublishAllPorts"):
+                if mode != "host":
+                    raise InvalidArgument("conflicting options: port publishing and the container type network mode")
+
+    def _prepare_directory(self, record: ContainerRecord, image) -> None:
+        """The container's directory: its overlay's upper and work dirs, and its "init" layer.
+
+        The init layer (as Docker's "-init" layer) holds empty files and
+        directories where the runtime mounts things -- /etc/hosts,
+        /etc/hostname, /etc/resolv.conf, /proc, /sys, /dev -- so that they are
+        neither missing from an image that lacks them nor counted as the
+        container's own changes by ``docker diff`` and ``docker commit``.
+        """
+        directory = record.directory(self.root)
+        for sub in ("upper", "work", "rootfs"):
+            os.mkdir(os.path.join(directory, sub), 0o755)
+        init = os.path.join(directory, "init")
+        for sub in ("etc", "dev", "dev/pts", "dev/shm", "proc", "sys"):
+            os.makedirs(os.path.join(init, sub), 0o755, exist_ok=True)
+        for empty in (".dockerenv", "etc/hostname", "etc/hosts", "etc/resolv.conf", "dev/console"):
+            mode = 0o755 if empty in (".dockerenv", "dev/console") else 0o644
+            with open(os.path.join(init, empty), "w"):
+                pass
+            os.chmod(os.path.join(init, empty), mode)
+        os.symlink("/proc/mounts", os.path.join(init, "etc/mtab"))
+        for name in ("hostname", "hosts", "resolv.conf"):
+            with open(os.path.join(directory, name), "w"):
+                pass
+        open(os.path.join(directory, f"{record.Id}-json.log"), "w").close()
+        self.engine.images.store.lowerdirs(image.id)  # unpack the layers now, not at first start
+
+    # ------------------------------------------------------------------
+    # networks in the record
+
+    def _network_names(self, record: ContainerRecord) -> list[str]:
+        mode = record.HostConfig.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            return []
+        if mode == "default":
+            mode = "bridge"
+        names_ = [mode]
+        for extra in record.NetworkSettings.get("Networks") or {}:
+            if extra not in names_:
+                names_.append(extra)
+        return names_
+
+    def _initial_network_settings(self, host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
+        mode = host_config.get("NetworkMode") or "default"
+        networks: dict[str, Any] = {}
+        if not mode.startswith("container:"):
+            primary = "bridge" if mode == "default" else mode
+            requested = (networking.get("EndpointsConfig") or {})
+            for name in [primary, *[n for n in requested if n not in (primary, "default")]]:
+                settings = requested.get(name) or requested.get("default") or {}
+                networks[name] = self._blank_endpoint(settings)
+        return {
+            "Bridge": "", "SandboxID": "", "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": {}, "SandboxKey": "", "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+            "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "MacAddress": "", "Networks": networks,
+        }
+
+    @staticmethod
+    def _blank_endpoint(settings: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "IPAMConfig": settings.get("IPAMConfig"), "Links": settings.get("Links"), "Aliases": settings.get("Aliases"),
+            "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": settings.get("DriverOpts"),
+        }
+
+    def _clear_network_settings(self, record: ContainerRecord) -> None:
+        settings = record.NetworkSettings
+        for key in ("Bridge", "SandboxID", "SandboxKey", "EndpointID", "Gateway", "IPAddress", "MacAddress"):
+            settings[key] = ""
+        settings["IPPrefixLen"] = 0
+        settings["Ports"] = {}
+        for name, endpoint in (settings.get("Networks") or {}).items():
+            settings["Networks"][name] = self._blank_endpoint(endpoint)
+
+    # ------------------------------------------------------------------
+    # start
+
+    async def start(self, ref: str) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if container.running:
+                raise NotModified("container already started")
+            if container.record.State.Status == "removing":
+                raise Conflict(f"container {container.id} is marked for removal and cannot be started")
+            await self._start(container)
+
+    async def _start(self, container: ManagedContainer) -> None:
+        record = container.record
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future = loop.create_future()
+
+        def on_exit(status: int) -> None:  # called from the spawner's reader thread
+            loop.call_soon_threadsafe(lambda: exited.done() or exited.set_result(status))
+
+        try:
+            run, output_fds, stdin_fd = await asyncio.to_thread(self._launch, container, exited, on_exit)
+        except ContainerStartError as e:
+            await self._start_failed(container, e.exit_code, str(e))
+            raise _start_error(e) from None
+        except errors.NbdockError as e:
+            await self._start_failed(container, 128, e.message)
+            raise
+        except Exception as e:
+            await self._start_failed(container, 128, str(e))
+            raise errors.HostError(f"failed to start container {record.short_id}: {e}") from None
+
+        def sink(stream: str, data: bytes) -> None:
+            container.listeners.publish(stream, data)
+            for entry in run.log.write(stream, data):
+                for queue in run.log_followers:
+                    queue.put_nowait(entry)
+
+        run.pump = OutputPump(output_fds, sink)
+        if stdin_fd is not None:
+            run.stdin = StdinPump(stdin_fd, container.listeners.stdin, close_on_end=not record.Config.get("Tty"))
+        container.run = run
+        record.State = State(Status="running", Running=True, Pid=run.started.pid, StartedAt=clock.rfc3339())
+        record.ManualStop = False
+        record.save(self.root)
+        self.engine.events.publish("container", "start", record.Id, self._event_attributes(record))
+        loop.create_task(self._supervise(container, run))
+
+    def _launch(self, container: ManagedContainer, exited: asyncio.Future, on_exit):
+        """Blocking: everything the kernel must do to start the container (runs in a worker thread)."""
+        record = container.record
+        directory = record.directory(self.root)
+        trace = Trace(os.path.join(directory, "trace.jsonl"))
+        trace.emit("process", "start", container=record.Id, image=record.ImageName)
+        network = self.engine.networks
+        endpoints: list[Endpoint] = []
+        runtime: RuntimeContainer | None = None
+        ours: list[int] = []  # our ends of the stdio pipes, closed on failure
+        theirs: list[int] = []  # the child's ends, always closed here once it has them
+        try:
+            spec, resources, endpoints = self._build_spec(record, trace)
+            runtime = RuntimeContainer(spec, self.engine.spawner, trace)
+            runtime.create(resources)
+            stdio = Stdio()
+            output_fds: dict[int, str] = {}
+            stdin_fd = None
+            if record.Config.get("OpenStdin"):
+                stdin_r, stdin_fd = os.pipe2(os.O_CLOEXEC)
+                stdio.stdin = stdin_r
+                theirs.append(stdin_r)
+                ours.append(stdin_fd)
+            if not record.Config.get("Tty"):
+                for stream in ("stdout", "stderr"):
+                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                    setattr(stdio, stream, write_end)
+                    theirs.append(write_end)
+                    ours.append(read_end)
+                    output_fds[read_end] = stream
+
+            def before_go(pid: int) -> None:
+                netns = f"/proc/{pid}/ns/net"
+                if spec.namespaces.get("net") == "new":
+                    network.setup_loopback(netns, trace=trace)
+                    for endpoint in endpoints:
+                        network.plug(endpoint, netns, trace=trace)
+                    if endpoints:
+                        ports = network.publish(
+                            record.Id, endpoints[0], record.HostConfig.get("PortBindings"),
+                            (record.Config.get("ExposedPorts") or {}).keys(), bool(record.HostConfig.get("PublishAllPorts")),
+                            trace=trace,
+                        )
+                        record.NetworkSettings["Ports"] = ports
+
+            started = runtime.start(stdio, on_exit, before_go)
+            for fd in theirs:
+                os.close(fd)
+            theirs.clear()
+            if started.console is not None:
+                console_size = record.HostConfig.get("ConsoleSize") or [0, 0]
+                if console_size[0] and console_size[1]:
+                    from ..runtime.terminal import set_window_size
+
+                    set_window_size(started.console, console_size[0], console_size[1])
+                output_fds[os.dup(started.console)] = "stdout"
+                if record.Config.get("OpenStdin"):
+                    stdin_fd = os.dup(started.console)
+            self._fill_network_settings(record, endpoints)
+            run = Run(runtime, started, trace, logs.LogWriter(os.path.join(directory, f"{record.Id}-json.log")), endpoints, exited)
+            return run, output_fds, stdin_fd
+        except BaseException:
+            for fd in ours + theirs:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._teardown_network(record, endpoints, trace)
+            if runtime is not None:
+                with contextlib.suppress(Exception):
+                    runtime.delete()
+            trace.close()
+            raise
+
+    def _build_spec(self, record: ContainerRecord, trace: Trace) -> tuple[ContainerSpec, Resources, list[Endpoint]]:
+        """The runtime's spec for this container, and its network endpoints (addresses reserved)."""
+        directory = record.directory(self.root)
+        config, host = record.Config, record.HostConfig
+        store = self.engine.images.store
+        lowerdirs = [os.path.join(directory, "init")] + store.lowerdirs(record.Image)
+        namespaces_ = {"mnt": "new", "uts": "new", "ipc": "new", "net": "new", "pid": "new"}
+        mode = host.get("NetworkMode") or "default"
+        endpoints: list[Endpoint] = []
+        hostname = config.get("Hostname") or record.short_id
+        network = self.engine.networks
+        if mode == "host":
+            namespaces_["net"] = "host"
+            endpoints = [network.connect("host", record.Id, name=record.name, trace=trace)]
+        elif mode.startswith("container:"):
+            other = self.get(mode.partition(":")[2])
+            if not other.running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            namespaces_["net"] = f"/proc/{other.run.started.pid}/ns/net"
+        else:
+            aliases_for = record.NetworkSettings.get("Networks") or {}
+            for network_name in self._network_names(record):
+                settings = aliases_for.get(network_name) or {}
+                ipam = settings.get("IPAMConfig") or {}
+                endpoints.append(network.connect(
+                    network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
+                    ip=ipam.get("IPv4Address") or None, trace=trace,
+                ))
+        if mode.startswith("container:"):
+            other_dir = other.record.directory(self.root)
+            shutil.copyfile(os.path.join(other_dir, "hosts"), os.path.join(directory, "hosts"))
+            shutil.copyfile(os.path.join(other_dir, "resolv.conf"), os.path.join(directory, "resolv.conf"))
+        else:
+            _write(os.path.join(directory, "hosts"), network.hosts_file(
+                hostname, endpoints, host.get("ExtraHosts") or (), domainname=config.get("Domainname") or ""))
+            _write(os.path.join(directory, "resolv.conf"), network.resolv_conf(endpoints))
+        _write(os.path.join(directory, "hostname"), hostname + "\n")
+
+        mount_specs = []
+        for point in record.MountPoints:
+            if point["Type"] == "tmpfs":
+                mount_specs.append(Mount(point["Destination"], "tmpfs", readonly=not point["RW"], data=point.get("TmpfsOptions", "")))
+            else:
+                mount_specs.append(Mount(point["Destination"], "bind", point["Source"], readonly=not point["RW"],
+                                         copy_up=point["Type"] == "volume" and bool(point.get("CopyData"))))
+        process = Process(
+            args=[record.Path, *record.Args],
+            env=createconfig.environment(config, hostname),
+            cwd=config.get("WorkingDir") or "/",
+            user=config.get("User") or "",
+            tty=bool(config.get("Tty")),
+            capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged"))),
+        )
+        spec = ContainerSpec(
+            id=record.Id,
+            rootfs=Rootfs(lowerdirs, os.path.join(directory, "upper"), os.path.join(directory, "work"),
+                          os.path.join(directory, "rootfs"), readonly=bool(host.get("ReadonlyRootfs"))),
+            process=process,
+            hostname=hostname,
+            namespaces=namespaces_,
+            mounts=mount_specs,
+            etc_files={"/etc/hostname": os.path.join(directory, "hostname"), "/etc/hosts": os.path.join(directory, "hosts"),
+                       "/etc/resolv.conf": os.path.join(directory, "resolv.conf")},
+            masked_paths=list(host.get("MaskedPaths") or []),
+            readonly_paths=list(host.get("ReadonlyPaths") or []),
+            shm_size=host.get("ShmSize") or createconfig.DEFAULT_SHM_SIZE,
+        )
+        pids_limit = host.get("PidsLimit") or 0
+        resources = Resources(
+            memory=host.get("Memory") or 0, memory_swap=host.get("MemorySwap") or 0, nano_cpus=host.get("NanoCpus") or 0,
+            cpu_quota=host.get("CpuQuota") or 0, cpu_period=host.get("CpuPeriod") or 0,
+            cpu_shares=host.get("CpuShares") or 0, pids_limit=pids_limit if pids_limit > 0 else 0,
+        )
+        return spec, resources, endpoints
+
+    def _fill_network_settings(self, record: ContainerRecord, endpoints: list[Endpoint]) -> None:
+        settings = record.NetworkSettings
+        networks = settings.setdefault("Networks", {})
+        for endpoint in endpoints:
+            view = endpoint.to_api()
+            previous = networks.get(endpoint.network_name) or {}
+            view["IPAMConfig"] = previous.get("IPAMConfig")
+            view["Links"] = previous.get("Links")
+            networks[endpoint.network_name] = view
+        if endpoints and endpoints[0].ip_address:
+            first = endpoints[0]
+            settings.update({
+                "Bridge": "", "SandboxKey": f"/proc/{record.State.Pid}/ns/net", "EndpointID": first.endpoint_id,
+                "Gateway": first.gateway or "", "IPAddress": first.ip_address, "IPPrefixLen": first.prefix_len,
+                "MacAddress": first.mac_address or "",
+            })
+
+    def _teardown_network(self, record: ContainerRecord, endpoints: list[Endpoint], trace: Trace) -> None:
+        network = self.engine.networks
+        with contextlib.suppress(Exception):
+            network.unpublish(record.Id, trace=trace)
+        for endpoint in endpoints:
+            try:
+                network.disconnect(endpoint.network_name, record.Id, trace=trace)
+            except Exception as e:  # noqa: BLE001 - cleanup must go on
+                log.warning("disconnecting %s from %s: %s", record.short_id, endpoint.network_name, e)
+
+    async def _start_failed(self, container: ManagedContainer, exit_code: int, message: str) -> None:
+        record = container.record
+        record.State.ExitCode = exit_code
+        record.State.Error = message
+        record.save(self.root)
+        if record.HostConfig.get("AutoRemove"):
+            await self._remove(container, remove_volumes=True)
+
+    # ------------------------------------------------------------------
+    # while it runs, and when it ends
+
+    async def _supervise(self, container: ManagedContainer, run: Run) -> None:
+        status = await run.exited
+        try:
+            await asyncio.wait_for(run.pump.done.wait(), OUTPUT_DRAIN_TIMEOUT)
+        except asyncio.TimeoutError:
+            run.pump.abandon()
+        record = container.record
+        exit_code = exit_code_from_status(status)
+        oom_killed = False
+        with contextlib.suppress(Exception):
+            oom_killed = (await asyncio.to_thread(run.runtime.cgroup.stats)).oom_kills > 0
+        await asyncio.to_thread(self._release_run, record, run)
+        for entry in run.log.flush():
+            for queue in run.log_followers:
+                queue.put_nowait(entry)
+        run.log.close()
+        for queue in run.log_followers:
+            queue.put_nowait(None)
+        if run.stdin is not None:
+            run.stdin.stop()
+        container.run = None
+        record.State = State(Status="exited", ExitCode=exit_code, OOMKilled=oom_killed, StartedAt=record.State.StartedAt,
+                             FinishedAt=clock.rfc3339())
+        self._clear_network_settings(record)
+        record.save(self.root)
+        attributes = self._event_attributes(record)
+        attributes["exitCode"] = str(exit_code)
+        if oom_killed:
+            self.engine.events.publish("container", "oom", record.Id, self._event_attributes(record))
+        self.engine.events.publish("container", "die", record.Id, attributes)
+        container.listeners.end()
+        container.exits += 1
+        await container.notify()
+        if self._should_restart(container, exit_code):
+            container.restart_task = asyncio.get_running_loop().create_task(self._restart_later(container))
+        elif record.HostConfig.get("AutoRemove"):
+            async with container.lock:
+                if not container.removed:
+                    await self._remove(container, remove_volumes=True)
+
+    def _release_run(self, record: ContainerRecord, run: Run) -> None:
+        self._teardown_network(record, run.endpoints, run.trace)
+        try:
+            run.runtime.delete()
+        except Exception as e:  # noqa: BLE001
+            log.warning("removing the cgroup of %s: %s", record.short_id, e)
+        run.runtime.release()
+        run.trace.emit("process", "exited", container=record.Id)
+        run.trace.close()
+
+    # ------------------------------------------------------------------
+    # restart policies
+
+    def _should_restart(self, container: ManagedContainer, exit_code: int) -> bool:
+        record = container.record
+        policy = record.HostConfig.get("RestartPolicy") or {}
+        name = policy.get("Name") or "no"
+        if record.ManualStop or container.removed or self.engine.shutting_down:
+            return False
+        if name in ("always", "unless-stopped"):
+            return True
+        if name == "on-failure" and exit_code != 0:
+            limit = policy.get("MaximumRetryCount") or 0
+            return not limit or record.RestartCount < limit
+        return False
+
+    async def _restart_later(self, container: ManagedContainer) -> None:
+        # Docker waits 100 ms, doubling after each quick failure; a simple version of that back-off.
+        delay = min(0.1 * (2 ** min(container.record.RestartCount, 8)), 60)
+        container.record.State.Restarting = True
+        container.record.State.Status = "restarting"
+        await asyncio.sleep(delay)
+        async with container.lock:
+            if container.removed or container.running or container.record.ManualStop:
+                return
+            container.record.RestartCount += 1
+            try:
+                await self._start(container)
+            except errors.NbdockError as e:
+                log.warning("restarting %s failed: %s", container.record.short_id, e)
+
+    async def start_on_boot(self) -> None:
+        """Start the containers whose policy says they should be running (always, unless-stopped)."""
+        for container in self.all():
+            policy = (container.record.HostConfig.get("RestartPolicy") or {}).get("Name")
+            if policy == "always" or (policy == "unless-stopped" and not container.record.ManualStop):
+                with contextlib.suppress(errors.NbdockError):
+                    await self.start(container.id)
+
+    # ------------------------------------------------------------------
+    # wait, stop, kill, restart, pause
+
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        container = self.get(ref)
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise InvalidArgument(f"invalid condition: {condition}")
+        async with container.changed:
+            if condition == "removed":
+                await container.changed.wait_for(lambda: container.removed)
+            elif condition == "next-exit":
+                seen = container.exits
+                await container.changed.wait_for(lambda: container.exits > seen or container.removed)
+            elif container.running:
+                seen = container.exits
+                await container.changed.wait_for(lambda: container.exits > seen or container.removed)
+        state = container.record.State
+        return {"StatusCode": state.ExitCode, "Error": {"Message": state.Error} if state.Error else None}
+
+    async def _wait_exit(self, container: ManagedContainer, timeout: float | None) -> bool:
+        run = container.run
+        if run is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(run.exited), timeout)
+        except asyncio.TimeoutError:
+            return False
+        async with container.changed:
+            await container.changed.wait_for(lambda: container.run is not run)
+        return True
+
+    async def stop(self, ref: str, timeout: int | None = None, signal_name: str | None = None) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if not container.running:
+                raise NotModified("container already stopped")
+            await self._stop(container, timeout, signal_name)
+
+    async def _stop(self, container: ManagedContainer, timeout: int | None, signal_name: str | None) -> None:
+        record = container.record
+        record.ManualStop = True
+        if container.restart_task is not None:
+            container.restart_task.cancel()
+        stop_signal = parse_signal(signal_name or record.Config.get("StopSignal"), signal.SIGTERM)
+        if timeout is None:
+            timeout = record.Config.get("StopTimeout") or 10
+        run = container.run
+        with contextlib.suppress(ProcessLookupError):
+            run.runtime.kill(stop_signal)
+        if timeout < 0 or not await self._wait_exit(container, timeout):
+            # PID 1 ignores signals it has no handler for (the kernel's rule for namespace init
+            # processes), so a `sleep` never dies of SIGTERM: SIGKILL cannot be ignored.
+            if container.run is run:
+                with contextlib.suppress(ProcessLookupError):
+                    run.runtime.kill(signal.SIGKILL)
+            await self._wait_exit(container, None)
+        self.engine.events.publish("container", "stop", record.Id, self._event_attributes(record))
+
+    async def kill(self, ref: str, signal_name: str | None = None) -> None:
+        container = self.get(ref)
+        number = parse_signal(signal_name, signal.SIGKILL)
+        if not container.running:
+            raise Conflict(f"Container {container.id} is not running")
+        if number == signal.SIGKILL:
+            container.record.ManualStop = True
+        with contextlib.suppress(ProcessLookupError):
+            container.run.runtime.kill(number)
+        attributes = self._event_attributes(container.record)
+        attributes["signal"] = str(number)
+        self.engine.events.publish("container", "kill", container.id, attributes)
+        if number == signal.SIGKILL:
+            await self._wait_exit(container, None)
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if container.running:
+                await self._stop(container, timeout, None)
+            await self._start(container)
+        self.engine.events.publish("container", "restart", container.id, self._event_attributes(container.record))
+
+    async def pause(self, ref: str) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if not container.running:
+                raise Conflict(f"Container {container.id} is not running")
+            if container.record.State.Paused:
+                raise Conflict(f"Container {container.id} is already paused")
+            await asyncio.to_thread(container.run.runtime.pause)
+            container.record.State.Paused = True
+            container.record.State.Status = "paused"
+            container.record.save(self.root)
+        self.engine.events.publish("container", "pause", container.id, self._event_attributes(container.record))
+
+    async def unpause(self, ref: str) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if not container.record.State.Paused or not container.running:
+                raise Conflict(f"Container {container.id} is not paused")
+            await asyncio.to_thread(container.run.runtime.resume)
+            container.record.State.Paused = False
+            container.record.State.Status = "running"
+            container.record.save(self.root)
+        self.engine.events.publish("container", "unpause", container.id, self._event_attributes(container.record))
+
+    # ------------------------------------------------------------------
+    # remove, rename, prune
+
+    async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        container = self.get(ref)
+        async with container.lock:
+            if container.removed:
+                return
+            if container.running:
+                if not force:
+                    raise Conflict(
+                        f"You cannot remove a running container {container.id}. Stop the container before "
+                        "attempting removal or force remove"
+                    )
+                container.record.ManualStop = True
+                with contextlib.suppress(ProcessLookupError):
+                    container.run.runtime.kill(signal.SIGKILL)
+                await self._wait_exit(container, None)
+            await self._remove(container, remove_volumes=volumes)
+
+    async def _remove(self, container: ManagedContainer, *, remove_volumes: bool) -> None:
+        """Delete a stopped container's directory and (with -v/--rm) its anonymous volumes.  Lock held."""
+        record = container.record
+        record.State.Status = "removing"
+        if container.restart_task is not None:
+            container.restart_task.cancel()
+        await asyncio.to_thread(shutil.rmtree, record.directory(self.root), True)
+        self._forget(container)
+        if remove_volumes:
+            for point in record.MountPoints:
+                if point.get("Anonymous") and point.get("Name") and not self.using_volume(point["Name"]):
+                    with contextlib.suppress(errors.NbdockError):
+                        await asyncio.to_thread(self.engine.volumes.remove, point["Name"], users=[])
+        container.removed = True
+        self.engine.events.publish("container", "destroy", record.Id, self._event_attributes(record))
+        await container.notify()
+
+    async def rename(self, ref: str, new_name: str) -> None:
+        container = self.get(ref)
+        new_name = names.check(new_name)
+        if new_name == container.record.name:
+            raise InvalidArgument(f"Renaming a container with the same name as its current name")
+        if new_name in self._by_name:
+            raise Conflict(
+                f'Conflict. The container name "/{new_name}" is already in use by container '
+                f'"{self._by_name[new_name]}". You have to remove (or rename) that container to be able to reuse that name.'
+            )
+        old = container.record.name
+        del self._by_name[old]
+        container.record.Name = "/" + new_name
+        self._by_name[new_name] = container.id
+        container.record.save(self.root)
+        attributes = self._event_attributes(container.record)
+        attributes["oldName"] = "/" + old
+        self.engine.events.publish("container", "rename", container.id, attributes)
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        deleted, reclaimed = [], 0
+        for container in self.all():
+            if container.running or not _matches_labels(container.record, filters):
+                continue
+            reclaimed += await asyncio.to_thread(_dir_size, os.path.join(container.record.directory(self.root), "upper"))
+            await self.remove(container.id)
+            deleted.append(container.id)
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ------------------------------------------------------------------
+    # reading: inspect, list, logs
+
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        container = self.get(ref)
+        view = container.record.to_inspect(self.root)
+        if size:
+            view["SizeRw"] = _dir_size(os.path.join(container.record.directory(self.root), "upper"))
+            view["SizeRootFs"] = view["SizeRw"] + self.engine.images.store.get(container.record.Image).size
+        return view
+
+    def list(self, *, all: bool = False, filters: dict[str, list[str]] | None = None, limit: int = -1,
+             size: bool = False) -> list[dict[str, Any]]:
+        filters = filters or {}
+        chosen = [c for c in self.all() if (all or c.running or "status" in filters or "exited" in filters)]
+        chosen = [c for c in chosen if _matches(c, filters)]
+        chosen.sort(key=lambda c: c.record.Created, reverse=True)
+        if limit is not None and limit > 0:
+            chosen = chosen[:limit]
+        result = []
+        for container in chosen:
+            summary = container.record.to_summary()
+            if size:
+                summary["SizeRw"] = _dir_size(os.path.join(container.record.directory(self.root), "upper"))
+            result.append(summary)
+        return result
+
+    async def logs(self, ref: str, *, follow: bool = False, tail: int | None = None, since: float = 0,
+                   until: float = 0) -> AsyncIterator[logs.LogEntry]:
+        """The container's log entries, then (with follow) new ones until it stops."""
+        container = self.get(ref)
+        path = os.path.join(container.record.directory(self.root), f"{container.id}-json.log")
+        queue = None
+        end = None
+        run = container.run
+        if follow and run is not None and not until:
+            queue = asyncio.Queue()
+            run.log_followers.add(queue)
+            end = run.log.position  # read the file this far; the queue has everything after
+        try:
+            entries = await asyncio.to_thread(logs.read_entries, path, end=end)
+            for entry in logs.select(entries, tail=tail, since=since, until=until):
+                yield entry
+            while queue is not None:
+                entry = await queue.get()
+                if entry is None:
+                    break
+                if not since or entry.timestamp >= since:
+                    yield entry
+        finally:
+            if queue is not None and run is not None:
+                run.log_followers.discard(queue)
+
+    # ------------------------------------------------------------------
+    # helpers
+
+    def _event_attributes(self, record: ContainerRecord) -> dict[str, str]:
+        attributes = {"image": record.ImageName, "name": record.name}
+        attributes.update(record.Config.get("Labels") or {})
+        return attributes
+
+    def runtime_of(self, ref: str) -> RuntimeContainer:
+        container = self.get(ref)
+        if container.run is None:
+            raise Conflict(f"Container {container.id} is not running")
+        return container.run.runtime
+
+    def namespaces(self, ref: str) -> list[dict[str, Any]]:
+        container = self.get(ref)
+        if container.run is None:
+            raise Conflict(f"Container {container.id} is not running")
+        return namespaces.compare_with_host(container.run.started.pid)
+
+    async def shutdown(self) -> None:
+        """Stop every running container: SIGTERM (or its stop signal), SIGKILL after its timeout."""
+        running = [c for c in self.all() if c.running]
+        await asyncio.gather(*(self._stop_for_shutdown(c) for c in running), return_exceptions=True)
+
+    async def _stop_for_shutdown(self, container: ManagedContainer) -> None:
+        async with container.lock:
+            if container.running:
+                await self._stop(container, None, None)
+                container.record.ManualStop = False  # a daemon restart is not the user's stop
+
+
+def _start_error(error: ContainerStartError) -> errors.NbdockError:
+    """The API error for a process that could not start; its wording decides the CLI's exit code."""
+    message = f"failed to create task for container: unable to start container process: {error}"
+    if error.exit_code == 127:
+        return errors.CommandNotFound(message)
+    if error.exit_code == 126:
+        return errors.CommandNotExecutable(message)
+    return errors.InvalidArgument(message)
+
+
+def _write(path: str, content: str) -> None:
+    """Rewrite a file *in place*: it may be bind-mounted into a container, and a rename would
+    swap the inode out from under that mount."""
+    with open(path, "w") as f:
+        f.write(content)
+
+
+def _dir_size(path: str) -> int:
+    total = 0
+    for directory, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
+def _matches_labels(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
+    labels = record.Config.get("Labels") or {}
+    for wanted in filters.get("label", []):
+        key, _, value = wanted.partition("=")
+        if key not in labels or (value and labels[key] != value):
+            return False
+    return True
+
+
+def _matches(container: ManagedContainer, filters: dict[str, list[str]]) -> bool:
+    """``docker ps --filter``: name, id, status, label, ancestor, exited, volume, network."""
+    record = container.record
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "name" and not any(v.lstrip("/") in record.name for v in values):
+            return False
+        if key == "id" and not any(record.Id.startswith(v) for v in values):
+            return False
+        if key == "status" and record.State.Status not in values:
+            return False
+        if key == "exited" and (record.State.Running or str(record.State.ExitCode) not in values
+                                or record.State.StartedAt == clock.ZERO_TIME):
+            return False
+        if key == "ancestor" and not any(_is_ancestor(record, v) for v in values):
+            return False
+        if key == "volume" and not any(any(m.get("Name") == v or m.get("Destination") == v for m in record.MountPoints) for v in values):
+            return False
+        if key == "network" and not any(v in (record.NetworkSettings.get("Networks") or {}) for v in values):
+            return False
+    return _matches_labels(record, filters)
+
+
+def _is_ancestor(record: ContainerRecord, wanted: str) -> bool:
+    if record.Image == wanted or record.Image.removeprefix("sha256:").startswith(wanted.removeprefix("sha256:")):
+        return True
+    with contextlib.suppress(Exception):
+        return reference.normalize(record.ImageName) == reference.normalize(wanted)
+    return False

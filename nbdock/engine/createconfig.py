@@ -1,0 +1,152 @@
+"""From ``docker create``'s request and the image's config to the container's effective config.
+
+The rules here are Docker's (moby's daemon/create.go and runconfig):
+
+* the image supplies defaults: Env (by key), Cmd, Entrypoint, WorkingDir,
+  User, ExposedPorts, Volumes, Labels, StopSignal;
+* ENTRYPOINT and CMD combine into the process's argv: entrypoint + cmd, where
+  ``docker run IMAGE args`` replaces CMD, and ``--entrypoint`` replaces
+  ENTRYPOINT *and* drops the image's CMD;
+* HostConfig gets the defaults ``docker inspect`` shows, and the resource
+  limits are checked with Docker's messages.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from ..errors import InvalidArgument
+from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS
+
+MIN_MEMORY = 6 * 1024 * 1024
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+RESTART_POLICIES = ("", "no", "always", "on-failure", "unless-stopped")
+
+
+def merge_image_config(requested: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """The container's Config: what the client asked for, completed by the image's defaults."""
+    config = copy.deepcopy(requested)
+    for key, default in (("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False),
+                         ("AttachStdout", False), ("AttachStderr", False), ("Tty", False), ("OpenStdin", False),
+                         ("StdinOnce", False), ("Image", ""), ("WorkingDir", "")):
+        config.setdefault(key, default)
+        if config[key] is None:
+            config[key] = default
+    if not config["User"]:
+        config["User"] = image.get("User") or ""
+    if not config["WorkingDir"]:
+        config["WorkingDir"] = image.get("WorkingDir") or ""
+
+    user_env = list(config.get("Env") or [])
+    user_keys = {entry.partition("=")[0] for entry in user_env}
+    config["Env"] = user_env + [e for e in image.get("Env") or [] if e.partition("=")[0] not in user_keys]
+
+    for key in ("ExposedPorts", "Volumes"):
+        merged = dict(image.get(key) or {})
+        merged.update(config.get(key) or {})
+        config[key] = merged or None
+    labels = dict(image.get("Labels") or {})
+    labels.update(config.get("Labels") or {})
+    config["Labels"] = labels
+
+    if not config.get("Entrypoint"):
+        if not config.get("Cmd"):
+            config["Cmd"] = image.get("Cmd")
+        if config.get("Entrypoint") is None:
+            config["Entrypoint"] = image.get("Entrypoint")
+    if not config.get("StopSignal") and image.get("StopSignal"):
+        config["StopSignal"] = image["StopSignal"]
+    if config.get("Healthcheck") is None and image.get("Healthcheck"):
+        config["Healthcheck"] = image["Healthcheck"]
+    if image.get("OnBuild"):
+        config.setdefault("OnBuild", None)
+    return config
+
+
+def command(config: dict[str, Any]) -> tuple[str, list[str]]:
+    """(Path, Args) of the container's first process: ENTRYPOINT followed by CMD."""
+    entrypoint = [e for e in (config.get("Entrypoint") or [])]
+    if entrypoint == [""]:
+        entrypoint = []  # --entrypoint "": no entrypoint at all
+    argv = entrypoint + list(config.get("Cmd") or [])
+    if not argv:
+        raise InvalidArgument("No command specified")
+    return argv[0], argv[1:]
+
+
+def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
+    """HostConfig with every default ``docker inspect`` shows."""
+    host = copy.deepcopy(requested or {})
+    defaults = {
+        "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
+        "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
+        "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
+        "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
+        "ShmSize": DEFAULT_SHM_SIZE, "Runtime": "nbdock", "ConsoleSize": [0, 0], "Isolation": "", "CpuShares": 0,
+        "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [],
+        "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [],
+        "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "",
+        "CpusetMems": "", "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "KernelMemory": 0,
+        "KernelMemoryTCP": 0, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": None,
+        "OomKillDisable": False, "PidsLimit": None, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0,
+        "IOMaximumIOps": 0, "IOMaximumBandwidth": 0, "MaskedPaths": list(MASKED_PATHS),
+        "ReadonlyPaths": list(READONLY_PATHS),
+    }
+    for key, value in defaults.items():
+        if host.get(key) is None and value is not None:
+            host[key] = value
+        host.setdefault(key, value)
+    if not host["LogConfig"].get("Type"):
+        host["LogConfig"] = {"Type": "json-file", "Config": host["LogConfig"].get("Config") or {}}
+    if not host["RestartPolicy"].get("Name"):
+        host["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": host["RestartPolicy"].get("MaximumRetryCount", 0)}
+    if host.get("Privileged"):
+        host["MaskedPaths"], host["ReadonlyPaths"] = [], []
+    return host
+
+
+def validate_host_config(host: dict[str, Any]) -> None:
+    """Docker's checks of resource limits and policies, with Docker's messages."""
+    memory, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+    if memory and memory < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if swap > 0 and not memory:
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
+    if swap > 0 and swap < memory:
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+    nano_cpus = host.get("NanoCpus") or 0
+    if nano_cpus:
+        if host.get("CpuQuota") or host.get("CpuPeriod"):
+            raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+        cpus = os.cpu_count() or 1
+        if nano_cpus < 10_000_000 or nano_cpus > cpus * 1_000_000_000:
+            raise InvalidArgument(f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
+    policy = host.get("RestartPolicy") or {}
+    if policy.get("Name") not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy '{policy.get('Name')}'")
+    if policy.get("Name") not in ("", "no") and host.get("AutoRemove"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
+        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{policy.get('Name')}'")
+    if (host.get("PidsLimit") or 0) < -1:
+        raise InvalidArgument("invalid PIDs limit")
+
+
+def environment(config: dict[str, Any], hostname: str) -> list[str]:
+    """The process environment: what Docker always sets (PATH, HOSTNAME, TERM with a tty), then Config.Env.
+
+    As in Docker, a Config.Env entry replaces a default of the same name in
+    place, and is appended otherwise.
+    """
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    if config.get("Tty"):
+        env["TERM"] = "xterm"
+    for entry in config.get("Env") or []:
+        key, sep, value = entry.partition("=")
+        if sep:
+            env[key] = value
+    return [f"{key}={value}" for key, value in env.items()]

@@ -1,0 +1,182 @@
+"""The Engine: the one object behind the daemon's API.
+
+It owns the stores and services and wires them together: the image store,
+volumes, networks, the registry client, the runtime's spawner, and the
+services for containers, execs and images.  The daemon (nbdock/daemon) is
+a thin HTTP layer that turns requests into calls on this object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+import socket
+import threading
+import sys
+
+from .. import __version__
+from ..image.store import ImageStore
+from ..network import NetworkManager
+from ..registry import RegistryClient, RegistryConfig
+from ..runtime import cgroups
+from ..runtime.spawner import Spawner
+from .containers import ContainerService
+from .events import EventBus
+from .execs import ExecService
+from .images import ImageService
+from .volumes import VolumeStore
+
+log = logging.getLogger("nbdock.engine")
+
+#: The Docker Engine API version nbdock speaks, and the oldest it accepts.
+API_VERSION = "1.44"
+MIN_API_VERSION = "1.24"
+
+
+class Engine:
+    def __init__(self, data_root: str, *, offline: bool = False, registry_mirrors=(), insecure_registries=()):
+        self.root = os.path.abspath(data_root)
+        os.makedirs(self.root, exist_ok=True)
+        os.chmod(self.root, 0o711)
+        self.offline = offline
+        self.shutting_down = False
+        self.events = EventBus()
+        self.spawner = Spawner()
+        self.volumes = VolumeStore(self.root)
+        self.networks = NetworkManager(self.root)
+        store = ImageStore(self.root)
+        self.registry = RegistryClient(store, RegistryConfig(
+            insecure_registries=list(insecure_registries), mirrors=list(registry_mirrors), offline=offline))
+        self.images = ImageService(self, store)
+        self.containers = ContainerService(self)
+        self.execs = ExecService(self)
+        self.cgroup_version = cgroups.detect()
+
+    async def start(self) -> None:
+        """Bring the engine up: the spawner, the networks, and every container remembered on disk."""
+        self.spawner.start()
+        await asyncio.to_thread(self.networks.start)
+        await asyncio.to_thread(self.containers.restore)
+        await self.containers.start_on_boot()
+
+    async def shutdown(self) -> None:
+        """Stop every container, then take down what the engine set up on the host."""
+        self.shutting_down = True
+        await self.containers.shutdown()
+        await asyncio.to_thread(self.networks.shutdown)
+        self.spawner.stop()
+
+    # ------------------------------------------------------------------
+    # system
+
+    def version(self) -> dict:
+        details = {
+            "ApiVersion": API_VERSION, "Arch": _go_arch(), "BuildTime": "", "Experimental": "false",
+            "GitCommit": "nbdock", "GoVersion": f"python{platform.python_version()}", "KernelVersion": platform.release(),
+            "MinAPIVersion": MIN_API_VERSION, "Os": "linux",
+        }
+        return {
+            "Platform": {"Name": "nbdock"},
+            "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+            "Version": __version__,
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "GitCommit": "nbdock",
+            "GoVersion": f"python{platform.python_version()}",
+            "Os": "linux",
+            "Arch": _go_arch(),
+            "KernelVersion": platform.release(),
+            "BuildTime": "",
+        }
+
+    def info(self) -> dict:
+        containers = self.containers.all()
+        running = sum(1 for c in containers if c.running and not c.record.State.Paused)
+        paused = sum(1 for c in containers if c.record.State.Paused)
+        return {
+            "ID": _engine_id(self.root),
+            "Containers": len(containers),
+            "ContainersRunning": running,
+            "ContainersPaused": paused,
+            "ContainersStopped": len(containers) - running - paused,
+            "Images": len(self.images.store.list()),
+            "Driver": "overlay2",
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
+                        "Log": ["json-file"]},
+            "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True,
+            "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
+            "BridgeNfIp6tables": True, "Debug": False, "NFd": len(os.listdir("/proc/self/fd")),
+            "OomKillDisable": False, "NGoroutines": threading.active_count(), "SystemTime": _now_rfc3339(),
+            "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs",
+            "CgroupVersion": str(self.cgroup_version),
+            "NEventsListener": 0,
+            "KernelVersion": platform.release(),
+            "OperatingSystem": _operating_system(),
+            "OSVersion": "",
+            "OSType": "linux",
+            "Architecture": platform.machine(),
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": list(self.registry.config.mirrors)},
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": cgroups.host_memory(),
+            "GenericResources": None,
+            "DockerRootDir": self.root,
+            "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": socket.gethostname(),
+            "Labels": [],
+            "ExperimentalBuild": False,
+            "ServerVersion": __version__,
+            "Runtimes": {"nbdock": {"path": f"{sys.executable} -m nbdock.runtime.spawner"}},
+            "DefaultRuntime": "nbdock",
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                      "Error": "", "RemoteManagers": None},
+            "LiveRestoreEnabled": False,
+            "Isolation": "",
+            "InitBinary": "",
+            "ContainerdCommit": {"ID": "", "Expected": ""},
+            "RuncCommit": {"ID": "", "Expected": ""},
+            "InitCommit": {"ID": "", "Expected": ""},
+            "SecurityOptions": [],
+            "Warnings": [],
+        }
+
+
+def _go_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def _engine_id(root: str) -> str:
+    path = os.path.join(root, "engine-id")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        import uuid
+
+        value = str(uuid.uuid4()).upper()
+        with open(path, "w") as f:
+            f.write(value)
+        return value
+
+
+def _operating_system() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def _now_rfc3339() -> str:
+    from .clock import rfc3339
+
+    return rfc3339()
+

@@ -1,0 +1,202 @@
+"""``docker exec``: more processes inside a running container.
+
+An exec instance is created first (``POST /containers/{id}/exec``: what to
+run, with which user, directory, environment and tty), then started
+(``POST /exec/{id}/start``), which is when the runtime's spawner forks a
+process that joins every namespace of the container's PID 1 and its cgroup.
+The exec's output goes only to the client that started it -- it is not part
+of the container's logs -- and its exit code is kept for ``GET /exec/{id}/json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Conflict, InvalidArgument, NotFound
+from ..runtime import capabilities
+from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
+from ..runtime.spec import ExecSpec, Process
+from . import createconfig
+from .streams import Listeners, OutputPump, StdinPump
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+NAMESPACES = ["ipc", "uts", "net", "pid", "mnt"]
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container_id: str
+    config: dict[str, Any]
+    listeners: Listeners = field(default_factory=Listeners)
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    process: Started | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def to_inspect(self) -> dict[str, Any]:
+        cmd = self.config.get("Cmd") or [""]
+        return {
+            "ID": self.id,
+            "Running": self.running,
+            "ExitCode": self.exit_code,
+            "ProcessConfig": {"tty": bool(self.config.get("Tty")), "entrypoint": cmd[0], "arguments": cmd[1:],
+                              "privileged": bool(self.config.get("Privileged")), "user": self.config.get("User") or ""},
+            "OpenStdin": bool(self.config.get("AttachStdin")),
+            "OpenStderr": bool(self.config.get("AttachStderr")),
+            "OpenStdout": bool(self.config.get("AttachStdout")),
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": self.config.get("DetachKeys") or "",
+            "Pid": self.pid,
+        }
+
+
+class ExecService:
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
+        self._instances: dict[str, ExecInstance] = {}
+
+    def get(self, exec_id: str) -> ExecInstance:
+        instance = self._instances.get(exec_id)
+        if instance is None:
+            matches = [e for i, e in self._instances.items() if exec_id and i.startswith(exec_id)]
+            if len(matches) != 1:
+                raise NotFound(f"No such exec instance: {exec_id}")
+            instance = matches[0]
+        return instance
+
+    def create(self, container_ref: str, body: dict[str, Any]) -> str:
+        container = self.engine.containers.get(container_ref)
+        if not container.running:
+            raise Conflict(f"Container {container.id} is not running")
+        if container.record.State.Paused:
+            raise Conflict(f"Container {container.id} is paused, unpause the container before exec")
+        if not body.get("Cmd"):
+            raise InvalidArgument("No exec command specified")
+        instance = ExecInstance(secrets.token_hex(32), container.id, dict(body))
+        self._instances[instance.id] = instance
+        self.engine.events.publish("container", f"exec_create: {' '.join(body['Cmd'])}", container.id,
+                                   {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
+        return instance.id
+
+    async def start(self, exec_id: str, *, detach: bool = False) -> ExecInstance:
+        """Start the process.  Errors starting it are recorded (exit code 126) and raised."""
+        instance = self.get(exec_id)
+        if instance.started:
+            raise Conflict(f"Exec command {exec_id} has already run")
+        container = self.engine.containers.get(instance.container_id)
+        if not container.running:
+            raise Conflict(f"Container {container.id} is not running")
+        instance.started = True
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future = loop.create_future()
+
+        def on_exit(status: int) -> None:
+            loop.call_soon_threadsafe(lambda: exited.done() or exited.set_result(status))
+
+        try:
+            started, output_fds, stdin_fd = await asyncio.to_thread(self._launch, container, instance, on_exit)
+        except ContainerStartError as e:
+            instance.exit_code = 126
+            instance.done.set()
+            raise ExecStartError(f"OCI runtime exec failed: exec failed: unable to start container process: {e}") from None
+        instance.process = started
+        instance.pid = started.pid
+        instance.running = True
+        pump = OutputPump(output_fds, instance.listeners.publish)
+        stdin = StdinPump(stdin_fd, instance.listeners.stdin, close_on_end=not instance.config.get("Tty")) if stdin_fd is not None else None
+        self.engine.events.publish("container", f"exec_start: {' '.join(instance.config['Cmd'])}", container.id,
+                                   {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
+        loop.create_task(self._supervise(instance, container, exited, pump, stdin))
+        return instance
+
+    def _launch(self, container, instance: ExecInstance, on_exit):
+        record = container.record
+        config = instance.config
+        user = config.get("User") or record.Config.get("User") or ""
+        env = createconfig.environment({**record.Config, "Env": list(record.Config.get("Env") or []) + list(config.get("Env") or []),
+                                        "Tty": config.get("Tty")}, record.Config.get("Hostname") or record.short_id)
+        host = record.HostConfig
+        process = Process(
+            args=list(config["Cmd"]), env=env, cwd=config.get("WorkingDir") or record.Config.get("WorkingDir") or "/",
+            user=user, tty=bool(config.get("Tty")),
+            capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (),
+                                                    bool(host.get("Privileged") or config.get("Privileged"))),
+        )
+        runtime = container.run.runtime
+        kinds = list(NAMESPACES)
+        if runtime.spec.namespaces.get("cgroup") == "new":
+            kinds.append("cgroup")
+        spec = ExecSpec(container_id=record.Id, target_pid=container.run.started.pid, process=process, namespaces=kinds)
+        stdio, ours, theirs, output_fds, stdin_fd = Stdio(), [], [], {}, None
+        try:
+            if config.get("AttachStdin"):
+                read_end, stdin_fd = os.pipe2(os.O_CLOEXEC)
+                stdio.stdin = read_end
+                theirs.append(read_end)
+                ours.append(stdin_fd)
+            if not config.get("Tty"):
+                for stream in ("stdout", "stderr"):
+                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                    setattr(stdio, stream, write_end)
+                    theirs.append(write_end)
+                    ours.append(read_end)
+                    output_fds[read_end] = stream
+            started = runtime.exec(spec, stdio, on_exit)
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        if started.console is not None:
+            output_fds[os.dup(started.console)] = "stdout"
+            if config.get("AttachStdin"):
+                stdin_fd = os.dup(started.console)
+        return started, output_fds, stdin_fd
+
+    async def _supervise(self, instance: ExecInstance, container, exited, pump: OutputPump, stdin) -> None:
+        status = await exited
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(pump.done.wait(), 10)
+        if not pump.done.is_set():
+            pump.abandon()
+        if stdin is not None:
+            stdin.stop()
+        instance.exit_code = exit_code_from_status(status)
+        instance.running = False
+        if container.run is not None and instance.process is not None:
+            container.run.runtime.release(instance.process)
+        instance.process = None
+        self.engine.events.publish("container", "exec_die", container.id,
+                                   {"image": container.record.ImageName, "name": container.record.name,
+                                    "execID": instance.id, "exitCode": str(instance.exit_code)})
+        instance.listeners.end()
+        instance.done.set()
+
+    def resize(self, exec_id: str, height: int, width: int) -> None:
+        from ..runtime.terminal import set_window_size
+
+        instance = self.get(exec_id)
+        if instance.process is None or instance.process.console is None:
+            return
+        set_window_size(instance.process.console, height, width)
+
+    def forget_container(self, container_id: str) -> None:
+        for exec_id in [i for i, e in self._instances.items() if e.container_id == container_id]:
+            del self._instances[exec_id]
+
+
+class ExecStartError(Conflict):
+    """The exec's process could not start (Docker reports it on the stream, exit code 126)."""

@@ -1,0 +1,162 @@
+"""A container's files from the outside: ``docker cp`` (both ways), ``export`` and ``diff``.
+
+``diff`` only compares directories the engine owns (the overlay's upper
+directory against the image's layers), so it runs here.  Everything that
+follows paths *inside* the container -- where a symlink may point anywhere
+-- runs in a helper process inside the container's own root (see
+nbdock/runtime/fsaccess.py); this module starts those helpers through the
+spawner and moves their data to and from the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from typing import TYPE_CHECKING, AsyncIterator
+
+from ..errors import Conflict, InvalidArgument, NotFound
+from ..image import layers
+from ..runtime.fsaccess import FsRequest
+from ..runtime.spec import Mount, Rootfs
+from . import pipes
+
+if TYPE_CHECKING:
+    from .containers import ManagedContainer
+    from .engine import Engine
+
+#: Docker's ``Kind`` numbers in GET /containers/{id}/changes.
+CHANGE_KINDS = {"C": 0, "A": 1, "D": 2}
+
+
+async def changes(engine: "Engine", ref: str) -> list[dict]:
+    container = engine.containers.get(ref)
+    record = container.record
+    directory = record.directory(engine.root)
+    lowerdirs = [os.path.join(directory, "init")] + engine.images.store.lowerdirs(record.Image)
+    found = await asyncio.to_thread(layers.changes_from_upper, os.path.join(directory, "upper"), lowerdirs)
+    return [{"Path": path, "Kind": CHANGE_KINDS[kind]} for path, kind in found]
+
+
+def _request(engine: "Engine", container: "ManagedContainer", action: str, *, writable: bool, with_mounts: bool,
+             **options) -> FsRequest:
+    """Where the helper works: inside the running container, or in a fresh mount of a stopped one."""
+    if container.running and action != "export":
+        return FsRequest(action, target_pid=container.run.started.pid, **options)
+    record = container.record
+    directory = record.directory(engine.root)
+    lowerdirs = [os.path.join(directory, "init")] + engine.images.store.lowerdirs(record.Image)
+    upper, work = os.path.join(directory, "upper"), os.path.join(directory, "work")
+    if writable:
+        root = Rootfs(lowerdirs, upper, work, os.path.join(directory, "rootfs"))
+    else:
+        root = Rootfs([upper] + lowerdirs, "", "", os.path.join(directory, "rootfs"))
+    mounts = []
+    if with_mounts:
+        for point in record.MountPoints:
+            if point["Type"] in ("bind", "volume"):
+                mounts.append(Mount(point["Destination"], "bind", point["Source"], readonly=not point["RW"]))
+    return FsRequest(action, rootfs=root, mounts=mounts, **options)
+
+
+async def _run_helper(engine: "Engine", request: FsRequest, *, upload: AsyncIterator[bytes] | None = None) -> AsyncIterator[bytes]:
+    """Run one helper; yield what it writes on its data pipe, feed it ``upload``; raise its error."""
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
+    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    ours, theirs = (data_w, data_r) if upload is not None else (data_r, data_w)
+    try:
+        await asyncio.to_thread(
+            engine.spawner.fs, request, {"data": theirs, "errors": errors_w},
+            lambda status: loop.call_soon_threadsafe(lambda: exited.done() or exited.set_result(status)))
+    except Exception as e:
+        os.close(ours)
+        os.close(errors_r)
+        raise _translate({"message": str(e).removeprefix("RuntimeError: "), "kind": "invalid"}) from None
+    finally:
+        os.close(theirs)
+        os.close(errors_w)
+    try:
+        if upload is not None:
+            await pipes.write_fd(ours, upload)
+        else:
+            async for chunk in pipes.read_fd(ours):
+                yield chunk
+        await exited
+        failure = await asyncio.to_thread(_read_all, errors_r)
+        if failure:
+            raise _translate(json.loads(failure))
+    finally:
+        os.close(errors_r)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _translate(failure: dict) -> Exception:
+    if failure.get("kind") == "not_found":
+        return NotFound(failure["message"])
+    return InvalidArgument(failure["message"])
+
+
+# ---------------------------------------------------------------------------
+
+
+async def stat_path(engine: "Engine", ref: str, path: str) -> dict:
+    container = engine.containers.get(ref)
+    if not path:
+        raise InvalidArgument("Path cannot be empty")
+    async with _access(container):
+        raw = b"".join([c async for c in _run_helper(engine, _request(engine, container, "stat", writable=False, with_mounts=True, path=path))])
+    return json.loads(raw)
+
+
+async def get_archive(engine: "Engine", ref: str, path: str) -> AsyncIterator[bytes]:
+    container = engine.containers.get(ref)
+    async with _access(container):
+        request = _request(engine, container, "get", writable=False, with_mounts=True, path=path)
+        async for chunk in _run_helper(engine, request):
+            yield chunk
+
+
+async def put_archive(engine: "Engine", ref: str, path: str, body: AsyncIterator[bytes], *,
+                      no_overwrite_dir_non_dir: bool = False, copy_uid_gid: bool = False, owner: str | None = None) -> None:
+    """Extract a tar into directory ``path`` of the container.
+
+    Files belong to root (0:0) unless ``copy_uid_gid`` keeps the archive's
+    ids, or ``owner`` ("user[:group]", resolved in the container's own
+    /etc/passwd -- the builder's ``COPY --chown``) names someone else.
+    """
+    container = engine.containers.get(ref)
+    if container.record.HostConfig.get("ReadonlyRootfs"):
+        raise Conflict("container rootfs is marked read-only")
+    if owner is None:
+        owner = "" if copy_uid_gid else "0:0"
+    async with _access(container):
+        request = _request(engine, container, "put", writable=True, with_mounts=True, path=path,
+                           owner=owner, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+        async for _ in _run_helper(engine, request, upload=body):
+            pass
+
+
+async def export(engine: "Engine", ref: str) -> AsyncIterator[bytes]:
+    container = engine.containers.get(ref)
+    request = _request(engine, container, "export", writable=False, with_mounts=False)
+    async for chunk in _run_helper(engine, request):
+        yield chunk
+
+
+@contextlib.asynccontextmanager
+async def _access(container: "ManagedContainer"):
+    """A stopped container's overlay is mounted by the helper: hold its lock so it cannot start meanwhile."""
+    if container.running:
+        yield
+        return
+    async with container.lock:
+        yield

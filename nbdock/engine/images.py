@@ -1,0 +1,210 @@
+"""Image operations that need more than the store: containers (in use?), the registry, events.
+
+The store (nbdock/image/store.py) keeps blobs, layers and tags; this module
+is the engine's side of ``docker images/pull/push/rmi/tag/history/save/
+load/import/commit``: it checks what containers use, talks to registries,
+falls back to the embedded busybox when offline, and publishes events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import os
+from typing import TYPE_CHECKING, Any, AsyncIterator, BinaryIO
+
+from ..build import config_instructions
+from ..errors import NbdockError, NotFound
+from ..image import archive, busybox, reference
+from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, full_container_config
+from ..registry import AuthConfig
+from . import clock
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+class ImageService:
+    def __init__(self, engine: "Engine", store: ImageStore):
+        self.engine = engine
+        self.store = store
+
+    # -- finding images
+    async def find_for_run(self, ref: str) -> Image:
+        """The image to create a container from; NotFound with Docker's message makes clients pull."""
+        try:
+            return await asyncio.to_thread(self.store.get, ref)
+        except NotFound:
+            shown = ref if ("@" in ref or ":" in ref.rsplit("/", 1)[-1]) else f"{ref}:latest"
+            raise NotFound(f"No such image: {shown}") from None
+
+    def in_use(self, image_id: str) -> str | None:
+        users = self.engine.containers.using_image(image_id)
+        return users[0].id if users else None
+
+    def running(self, image_id: str) -> str | None:
+        users = [c for c in self.engine.containers.using_image(image_id) if c.running]
+        return users[0].id if users else None
+
+    # -- listing and inspecting
+    def list(self, *, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        filters = filters or {}
+        result = []
+        for image in self.store.list(all=all):
+            if not _image_matches(image, filters, self.store):
+                continue
+            summary = image.to_api_summary()
+            summary["Containers"] = len(self.engine.containers.using_image(image.id))
+            result.append(summary)
+        result.sort(key=lambda s: s["Created"], reverse=True)
+        return result
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        image = self.store.get(ref)
+        return image.to_api_inspect(self.store.lowerdirs(image.id))
+
+    # -- tags and deletion
+    def tag(self, source: str, repo: str, tag: str = "") -> None:
+        image = self.store.get(source)
+        target = reference.parse_repository_and_tag(repo, tag)
+        name = self.store.tag(image.id, str(target))
+        self.engine.events.publish("image", "tag", image.id, {"name": name})
+
+    def remove(self, ref: str, *, force: bool = False, prune: bool = True) -> list[dict]:
+        records = self.store.delete(ref, force=force, in_use=self.in_use, running=self.running)
+        for record in records:
+            for action, value in record.items():
+                self.engine.events.publish("image", action.lower().replace("untagged", "untag").replace("deleted", "delete"),
+                                           value, {"name": value})
+        return records
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        deleted, reclaimed = self.store.prune(in_use=self.in_use)
+        for record in deleted:
+            for value in record.values():
+                self.engine.events.publish("image", "delete", value, {"name": value})
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def history(self, ref: str) -> list[dict]:
+        return self.store.history(self.store.resolve(ref))
+
+    # -- registries
+    async def pull(self, ref: str, auth: AuthConfig | None = None, platform: str = "") -> AsyncIterator[dict]:
+        """Docker's pull progress messages; the embedded busybox when the registry cannot give busybox."""
+        parsed = reference.parse(ref).with_default_tag()
+        embedded = str(parsed) == busybox.REFERENCE
+        if embedded and self.engine.offline:
+            yield await self._embedded_busybox_message()
+            return
+        try:
+            async for message in self.engine.registry.pull(parsed, auth, platform or None):
+                yield message
+        except NbdockError:
+            if not embedded:
+                raise
+            yield await self._embedded_busybox_message()
+            return
+        with contextlib.suppress(NotFound):
+            image_id = self.store.resolve(str(parsed))
+            self.engine.events.publish("image", "pull", str(parsed.familiar()), {"name": parsed.familiar()})
+            del image_id
+
+    async def _embedded_busybox_message(self) -> dict:
+        image_id, message = await asyncio.to_thread(busybox.ensure_busybox, self.store)
+        text = message or f"busybox:latest is the embedded default ({image_id[7:19]})"
+        return {"status": f"nbdock: {text}"}
+
+    async def push(self, ref: str, auth: AuthConfig | None = None) -> AsyncIterator[dict]:
+        async for message in self.engine.registry.push(ref, auth):
+            yield message
+        self.engine.events.publish("image", "push", ref, {"name": ref})
+
+    # -- archives
+    def save(self, names: list[str], out: BinaryIO) -> None:
+        archive.save(self.store, names, out)
+
+    def load(self, fileobj: BinaryIO) -> list[str]:
+        messages = archive.load(self.store, fileobj)
+        self.engine.events.publish("image", "load", "", {})
+        return messages
+
+    def import_rootfs(self, fileobj: BinaryIO, *, repo: str = "", tag: str = "", changes: list[str] = (), message: str = "") -> str:
+        repo_tag = str(reference.parse_repository_and_tag(repo, tag)) if repo else None
+        image_id = archive.import_rootfs(self.store, fileobj, repo_tag=repo_tag,
+                                         changes=config_instructions.apply_changes({}, list(changes)), message=message)
+        self.engine.events.publish("image", "import", image_id, {"name": repo_tag or image_id})
+        return image_id
+
+    # -- commit
+    def commit(self, container, *, repo: str = "", tag: str = "", comment: str = "", author: str = "",
+               changes: list[str] = (), config_override: dict | None = None) -> str:
+        """A container's changes (its overlay upper directory) become a new image on top of its image."""
+        record = container.record
+        parent = self.store.get(record.Image)
+        directory = record.directory(self.engine.root)
+        layer = self.store.add_layer_from_dir(os.path.join(directory, "upper"))
+        config = dict(full_container_config(record.Config))
+        config.update(config_override or {})
+        config = config_instructions.apply_changes(config, list(changes))
+        config["Image"] = record.ImageName
+        created = clock.rfc3339()
+        base = parent.config
+        empty = layer.diff_id == EMPTY_LAYER_DIFF_ID
+        history = list(base.get("history") or [])
+        entry = {"created": created, "created_by": " ".join([record.Path, *record.Args])}
+        if author:
+            entry["author"] = author
+        if comment:
+            entry["comment"] = comment
+        if empty:
+            entry["empty_layer"] = True
+        history.append(entry)
+        image_config = {
+            "architecture": base.get("architecture", archive.host_architecture()),
+            "config": config,
+            "container": record.Id,
+            "container_config": full_container_config(record.Config),
+            "created": created,
+            "docker_version": archive.DOCKER_VERSION,
+            "history": history,
+            "os": base.get("os", "linux"),
+            "rootfs": {"type": "layers", "diff_ids": list(base["rootfs"]["diff_ids"]) + ([] if empty else [layer.diff_id])},
+        }
+        if author:
+            image_config["author"] = author
+        if comment:
+            image_config["comment"] = comment
+        image_id = self.store.create_image(image_config, parent=parent.id)
+        if repo:
+            self.store.tag(image_id, str(reference.parse_repository_and_tag(repo, tag)))
+        attributes = {"comment": comment, "imageID": image_id, "image": record.ImageName, "name": record.name}
+        self.engine.events.publish("container", "commit", record.Id, attributes)
+        return image_id
+
+
+def _image_matches(image: Image, filters: dict[str, list[str]], store: ImageStore) -> bool:
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "dangling":
+            dangling = not image.repo_tags
+            if any(v.lower() in ("true", "1") for v in values) != dangling:
+                return False
+        elif key == "reference":
+            names = [t for t in image.repo_tags] + [t.rsplit(":", 1)[0] for t in image.repo_tags]
+            if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
+                return False
+        elif key == "label":
+            labels = (image.config.get("config") or {}).get("Labels") or {}
+            for wanted in values:
+                k, _, v = wanted.partition("=")
+                if k not in labels or (v and labels[k] != v):
+                    return False
+        elif key in ("before", "since"):
+            other = store.get(values[0])
+            if key == "before" and not image.created < other.created:
+                return False
+            if key == "since" and not image.created > other.created:
+                return False
+    return True

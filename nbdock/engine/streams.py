@@ -1,0 +1,139 @@
+"""Moving a container's standard streams between its pipes (or pty) and the clients.
+
+The daemon holds the other ends of every container process's stdio: pipes
+for stdout and stderr (or, with ``-t``, the master side of a pseudo-terminal)
+and a pipe for stdin with ``-i``.  Everything here runs on the event loop,
+reading and writing those descriptors without ever blocking it:
+
+* :class:`OutputPump` reads stdout/stderr as data arrives (``add_reader``) and
+  hands each chunk on -- to the log file and to whoever is attached;
+* :class:`Listeners` is the set of attached clients of one container (or one
+  exec), kept across runs so that ``docker run``, which attaches *before* it
+  starts the container, misses nothing;
+* :class:`StdinPump` copies what attached clients type into the container's
+  stdin, and closes it when the client is done (``docker run -i`` with a pipe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+from typing import Callable
+
+
+class Listeners:
+    """The clients attached to a container's output, and the input they send."""
+
+    def __init__(self):
+        self._queues: set[asyncio.Queue] = set()
+        #: What attached clients typed, in order; None means "end of input".
+        self.stdin: asyncio.Queue = asyncio.Queue()
+
+    def listen(self) -> asyncio.Queue:
+        """A queue receiving (stream, bytes) pairs, then None when the current run's output ends."""
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues.add(queue)
+        return queue
+
+    def unlisten(self, queue: asyncio.Queue) -> None:
+        self._queues.discard(queue)
+
+    def publish(self, stream: str, data: bytes) -> None:
+        for queue in self._queues:
+            queue.put_nowait((stream, data))
+
+    def end(self) -> None:
+        """The output of this run is over: tell every listener, and forget them."""
+        for queue in self._queues:
+            queue.put_nowait(None)
+        self._queues.clear()
+
+
+class OutputPump:
+    """Reads a process's output descriptors until each reaches end-of-file.
+
+    ``sources`` maps each descriptor to its stream name ("stdout", "stderr");
+    ``sink(stream, data)`` receives every chunk; ``done`` is set once all
+    sources are exhausted -- that, not the process's exit, is when its output
+    is complete (a child it left behind may still hold the pipe open).
+    """
+
+    def __init__(self, sources: dict[int, str], sink: Callable[[str, bytes], None]):
+        self._loop = asyncio.get_running_loop()
+        self._open = dict(sources)
+        self._sink = sink
+        self.done = asyncio.Event()
+        for fd in sources:
+            os.set_blocking(fd, False)
+            self._loop.add_reader(fd, self._readable, fd)
+        if not sources:
+            self.done.set()
+
+    def _readable(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            # A pty master reads EIO once every slave descriptor is closed: its end-of-file.
+            if e.errno != errno.EIO:
+                raise
+            data = b""
+        if data:
+            self._sink(self._open[fd], data)
+        else:
+            self._close(fd)
+
+    def _close(self, fd: int) -> None:
+        self._loop.remove_reader(fd)
+        del self._open[fd]
+        os.close(fd)
+        if not self._open:
+            self.done.set()
+
+    def abandon(self) -> None:
+        """Stop reading (the daemon is shutting down)."""
+        for fd in list(self._open):
+            self._close(fd)
+
+
+class StdinPump:
+    """Copies bytes from a queue into a descriptor (a stdin pipe, or a pty master).
+
+    None in the queue closes the descriptor: the process reads end-of-file.
+    With a pty, ``close_on_end`` is False -- closing the master would hang up
+    the terminal -- and end of input is sent as the terminal's EOF character.
+    """
+
+    def __init__(self, fd: int, queue: asyncio.Queue, *, close_on_end: bool = True):
+        self._fd = fd
+        self._queue = queue
+        self._close_on_end = close_on_end
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        pipe = os.fdopen(self._fd, "wb", buffering=0, closefd=True)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        try:
+            while True:
+                data = await self._queue.get()
+                if data is None:
+                    if not self._close_on_end:
+                        writer.write(b"\x04")  # ^D: end of input, to a terminal
+                        await writer.drain()
+                        continue
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the process has gone; what it was sent no longer matters
+        finally:
+            with contextlib.suppress(Exception):
+                transport.close()
+
+    def stop(self) -> None:
+        self._task.cancel()

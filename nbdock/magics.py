@@ -1,0 +1,242 @@
+"""The notebook front end: ``%dock`` and ``%%dockerfile``.
+
+    %load_ext nbdock
+    %dock run --rm busybox echo hello        # any docker command, output streamed into the cell
+    %dock ps -a                              # listings come back as pandas DataFrames
+    %%dockerfile myimage:1 --context .       # the cell is the Dockerfile
+
+and nbdock's views of what the kernel does: ``%dock layers IMAGE``,
+``%dock stats NAME --plot``, ``%dock ns NAME``, ``%dock cgroup NAME``,
+``%dock trace NAME``, ``%dock attach NAME``, ``%dock api on|off``.
+
+Errors: a failing command raises IPython's ``UsageError`` -- one line, no
+traceback, and it stops "run all" the way an exception does.  A container
+that merely exits non-zero is not an error of ours: it prints
+``[exit code N]``.  Settings are traitlets, set with ``%config``::
+
+    %config NbdockMagics.host = "unix:///tmp/other.sock"
+    %config NbdockMagics.show_api = True
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import docker
+import requests
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.display import HTML, display
+from traitlets import Bool, Unicode, observe
+from traitlets.config import Configurable
+
+from nbdock.client import stats as stats_math
+from nbdock.client.commands import Session, parse_words, run_parsed
+from nbdock.client.commands.images import build_image
+from nbdock.client.connection import ApiCall, Connection
+from nbdock.client.errors import CommandError
+from nbdock.client.flags import Command, Flag, UsageError as SyntaxError_, parse
+from nbdock.errors import NbdockError
+from nbdock.views import data
+from nbdock.views.notebook_console import NotebookConsole
+
+PROGRAM = "%dock"
+
+#: Commands whose exit code is the container's (or exec's) own, not a failure of ours.
+CONTAINER_EXIT_COMMANDS = ("run", "start", "attach", "exec", "wait")
+
+DOCKERFILE_SYNTAX = Command(
+    "dockerfile", "TAG [--context DIR] [--no-cache] [--build-arg K=V ...] [--rm=false]",
+    "Build the cell as a Dockerfile, with DIR (default: the notebook's directory) as the build context", (
+        Flag("context", kind="value", help="the build context directory", default="."),
+        Flag("no-cache", help="do not use cached steps"),
+        Flag("build-arg", kind="list", help="a build-time variable K=V"),
+        Flag("rm", help="remove intermediate containers after a successful build", default=True),
+    ), min_args=1, max_args=1,
+)
+
+
+@magics_class
+class NbdockMagics(Magics, Configurable):
+    host = Unicode("", help="The daemon's address (unix:///path.sock); empty: $NBDOCK_HOST, else the default").tag(config=True)
+    show_api = Bool(False, help="Print each HTTP request %dock sends to the daemon, and the status it got").tag(config=True)
+
+    def __init__(self, shell):
+        Configurable.__init__(self, config=shell.config)
+        Magics.__init__(self, shell=shell)
+        # Registering makes `%config NbdockMagics.x = ...` reach this instance.
+        self.shell.configurables.append(self)
+        self._connection: Connection | None = None
+
+    # -- the connection ------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            try:
+                self._connection = Connection.open(self.host or None, announce=print)
+            except NbdockError as error:
+                raise UsageError(error.message) from None
+            if self.show_api:
+                self._connection.observe(_print_api_call)
+        return self._connection
+
+    @observe("host")
+    def _host_changed(self, change) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @observe("show_api")
+    def _show_api_changed(self, change) -> None:
+        if self._connection is not None:
+            if change["new"]:
+                self._connection.observe(_print_api_call)
+            else:
+                self._connection.unobserve(_print_api_call)
+
+    # -- %dock ------------------------------------------------------------------
+
+    @line_magic("dock")
+    def dock(self, line: str):
+        """Run a docker command (``%dock ps -a``) or one of nbdock's views (``%dock layers busybox``)."""
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%dock: {error}") from None
+        if not words:
+            raise UsageError("%dock needs a command: %dock run, ps, images, build, layers, stats, ns, cgroup, trace...")
+        try:
+            parsed = parse_words(words, PROGRAM)
+        except SyntaxError_ as error:
+            raise UsageError(error.message) from None
+        view = getattr(self, "_view_" + parsed.command.name.replace(" ", "_"), None)
+        if view is not None and not parsed.options["help"]:
+            return self._guarded(lambda: view(parsed))
+        console = NotebookConsole()
+        code = self._guarded(lambda: run_parsed(parsed, Session(self.connection, console, PROGRAM)))
+        if code:
+            if parsed.command.name in CONTAINER_EXIT_COMMANDS:
+                print(f"[exit code {code}]")
+            else:
+                raise UsageError(f"{PROGRAM} {parsed.command.name} failed (exit code {code}): see the errors above")
+        return console.frame
+
+    def _guarded(self, action):
+        """Run ``action``; turn every failure of ours into a one-line UsageError (never swallowed)."""
+        try:
+            return action()
+        except CommandError as error:
+            raise UsageError(error.message) from None
+        except SyntaxError_ as error:
+            raise UsageError(error.message) from None
+        except docker.errors.APIError as error:
+            raise UsageError(f"Error response from daemon: {error.explanation or error}") from None
+        except NbdockError as error:
+            raise UsageError(error.message) from None
+        except requests.exceptions.ConnectionError:
+            raise UsageError(f"Cannot connect to the nbdock daemon at {self.connection.host}. Is the daemon running?") from None
+
+    # -- nbdock's views (methods named _view_<command>) -----------------------
+
+    def _view_api(self, parsed):
+        setting = parsed.args[0].lower()
+        if setting not in ("on", "off"):
+            raise UsageError("%dock api takes on or off")
+        self.show_api = setting == "on"
+        print(f"API requests will {'now' if self.show_api else 'no longer'} be shown")
+
+    def _view_layers(self, parsed):
+        return self._layers_view(parsed.args[0])
+
+    def _layers_view(self, image: str):
+        from nbdock.views.layers import LayersView
+
+        layers = self.connection.image_layers(image)
+        return LayersView(image, layers, lambda diff_id, path: self.connection.layer_file(image, diff_id, path))
+
+    def _view_ns(self, parsed):
+        return data.namespaces_frame(self.connection, parsed.args[0])
+
+    def _view_cgroup(self, parsed):
+        frame = data.cgroup_frame(self.connection, parsed.args[0])
+        display(HTML(f"cgroup v{frame.attrs.get('version')} at <code>{frame.attrs.get('path')}</code>"))
+        return frame
+
+    def _view_trace(self, parsed):
+        return data.trace_frame(self.connection, parsed.args[0])
+
+    def _view_attach(self, parsed):
+        from nbdock.views.attach import AttachView
+
+        return AttachView(self.connection.api, parsed.args[0])
+
+    def _view_stats(self, parsed):
+        """Sampling into a DataFrame (and a live plot); ``--no-stream`` keeps docker's one table."""
+        if parsed.no_stream:
+            console = NotebookConsole()
+            run_parsed(parsed, Session(self.connection, console, PROGRAM))
+            return console.frame
+        if len(parsed.args) != 1:
+            raise UsageError("%dock stats samples one container: %dock stats NAME [--seconds S] [--interval I] [--plot]")
+        seconds, interval = _positive(parsed.seconds, 10.0, "--seconds"), _positive(parsed.interval, 1.0, "--interval")
+        on_sample = None
+        if parsed.plot:
+            from nbdock.views.stats_plot import LivePlot, cpu_quota_percent
+
+            host_config = self.connection.api.inspect_container(parsed.args[0])["HostConfig"]
+            plot = LivePlot(f"{parsed.args[0]}: memory and CPU", cpu_quota_percent(host_config),
+                            memory_limit_set=bool(host_config.get("Memory")))
+            on_sample = plot.update
+        return stats_math.sample(self.connection.api, parsed.args[0], seconds, interval, on_sample)
+
+    # -- %%dockerfile -------------------------------------------------------------
+
+    @cell_magic("dockerfile")
+    def dockerfile(self, line: str, cell: str):
+        """Build the cell as a Dockerfile; show the steps live, then the image's layers."""
+        try:
+            parsed = parse(DOCKERFILE_SYNTAX, shlex.split(line), "%%dockerfile")
+        except (SyntaxError_, ValueError) as error:
+            raise UsageError(getattr(error, "message", str(error))) from None
+        if parsed.options["help"]:
+            print(DOCKERFILE_SYNTAX.help_text("%%"))
+            return None
+        if not cell.strip():
+            raise UsageError("%%dockerfile: the cell is empty; write the Dockerfile in it")
+        tag = parsed.args[0]
+        console = NotebookConsole()
+        session = Session(self.connection, console, "%%dockerfile")
+        build_args = dict(arg.partition("=")[::2] for arg in parsed.build_arg)
+
+        def build() -> str:
+            try:
+                return build_image(session, parsed.context, tags=[tag], dockerfile_text=cell, build_args=build_args,
+                                   no_cache=parsed.no_cache, rm=parsed.rm)
+            except CommandError as error:
+                step = f"{console.last_step} failed: " if console.last_step else ""
+                raise CommandError(f"build of {tag} failed: {step}{error.message} (exit code {error.exit_code})",
+                                   error.exit_code) from None
+
+        image_id = self._guarded(build)
+        print(f"built {tag} ({image_id})")
+        return self._guarded(lambda: self._layers_view(tag))
+
+
+def _positive(text: str | None, default: float, flag: str) -> float:
+    try:
+        value = float(text) if text is not None else default
+    except ValueError:
+        raise UsageError(f"{flag} takes a number of seconds, not {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"{flag} must be more than 0")
+    return value
+
+
+def _print_api_call(call: ApiCall) -> None:
+    print(f"→ {call}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nbdock``."""
+    ipython.register_magics(NbdockMagics(ipython))

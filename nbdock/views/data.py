@@ -1,0 +1,77 @@
+"""The teaching views' data, as pandas DataFrames: what the kernel did for a container.
+
+Each function asks the daemon one of nbdock's own endpoints
+(``/nbdock/v1/...``) and arranges the answer as a table.  The notebook
+shows these tables (and draws from them); the CLI prints them as text.
+"""
+
+from __future__ import annotations
+
+import pandas
+
+from nbdock.client.connection import Connection
+from nbdock.runtime.trace import describe
+
+
+def namespaces_frame(connection: Connection, container: str) -> pandas.DataFrame:
+    """One row per namespace type.
+
+    Every process points at one namespace of each type; ``/proc/PID/ns/net``
+    is a link whose inode number names it.  The container's process and the
+    host's PID 1 having *different* inodes is what "isolated" means; the
+    same inode means the container shares the host's namespace.
+    """
+    rows = [{
+        "type": entry["namespace"],
+        "container_inode": entry["container_inode"],
+        "host_inode": entry["host_inode"],
+        "isolation": "isolated" if entry["isolated"] else "shared with host",
+    } for entry in connection.container_namespaces(container)]
+    return pandas.DataFrame(rows, columns=["type", "container_inode", "host_inode", "isolation"])
+
+
+def cgroup_frame(connection: Connection, container: str) -> pandas.DataFrame:
+    """The cgroup files that limit the container and their values; ``attrs`` hold the version and path."""
+    answer = connection.container_cgroup(container)
+    rows = [{"file": name, "value": str(value).strip()} for name, value in sorted(answer.get("files", {}).items())]
+    frame = pandas.DataFrame(rows, columns=["file", "value"])
+    frame.attrs.update(version=answer.get("version"), path=answer.get("path", ""))
+    return frame
+
+
+def trace_frame(connection: Connection, container: str) -> pandas.DataFrame:
+    """The kernel operations performed for the container, in order, each as a readable call."""
+    events = connection.container_trace(container)
+    start = events[0]["time"] if events else 0.0
+    rows = [{
+        "t_ms": round((event["time"] - start) * 1000, 3),
+        "pid": event.get("pid"),
+        "kind": event.get("kind", ""),
+        "call": describe(event),
+    } for event in events]
+    return pandas.DataFrame(rows, columns=["t_ms", "pid", "kind", "call"])
+
+
+def layers_frame(connection: Connection, image: str) -> pandas.DataFrame:
+    """One row per layer, base first: its instruction, size, and how many files it adds, changes, deletes."""
+    rows = []
+    for index, layer in enumerate(connection.image_layers(image)):
+        kinds = [change.get("kind") for change in layer.get("changes") or []]
+        rows.append({
+            "layer": index,
+            "diff_id": short_digest(layer.get("diff_id", "")),
+            "size": layer.get("size", 0),
+            "created_by": layer.get("created_by", ""),
+            "empty": bool(layer.get("empty_layer")),
+            "added": kinds.count("A"),
+            "changed": kinds.count("C"),
+            "deleted": kinds.count("D"),
+            "shared_with": ", ".join(layer.get("shared_with") or []),
+        })
+    columns = ["layer", "diff_id", "size", "created_by", "empty", "added", "changed", "deleted", "shared_with"]
+    return pandas.DataFrame(rows, columns=columns)
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:3f2a9c...`` -> ``3f2a9c1d0e4b`` (12 hex digits, as Docker shortens ids)."""
+    return digest.removeprefix("sha256:")[:12]

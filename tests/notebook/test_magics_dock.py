@@ -1,0 +1,107 @@
+"""%dock and %%dockerfile in a real IPython shell, against the nbdock_host daemon."""
+
+import time
+
+import pandas
+import pytest
+from IPython.core.error import UsageError
+
+pytestmark = pytest.mark.root
+
+
+def test_run_streams_output_and_a_containers_exit_code_is_not_an_error(shell, capsys):
+    result = shell.run_line_magic("dock", "run --rm busybox sh -c 'echo out; echo err >&2; exit 5'")
+    captured = capsys.readouterr()
+    assert result is None
+    assert captured.out == "out\n[exit code 5]\n" and captured.err == "err\n"
+
+
+def test_listings_are_dataframes(shell, names):
+    name = names("container")
+    shell.run_line_magic("dock", f"create --name {name} busybox true")
+    containers = shell.run_line_magic("dock", "ps -a")
+    assert isinstance(containers, pandas.DataFrame)
+    assert list(containers.columns) == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    assert name in list(containers["NAMES"])
+    images = shell.run_line_magic("dock", "images")
+    assert ("busybox", "latest") in set(zip(images["REPOSITORY"], images["TAG"]))
+    assert list(shell.run_line_magic("dock", "history busybox").columns) == ["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]
+
+
+def test_an_engine_error_is_a_short_usage_error(shell):
+    with pytest.raises(UsageError, match="No such container"):
+        shell.run_line_magic("dock", "logs no-such-container-here")
+    with pytest.raises(UsageError, match="unknown flag: --bogus"):
+        shell.run_line_magic("dock", "ps --bogus")
+    with pytest.raises(UsageError, match="the input device is not a TTY"):
+        shell.run_line_magic("dock", "run -it --rm busybox sh")
+
+
+def test_a_failed_cell_stops_run_all(shell):
+    # What nbclient looks at: the cell's execution reports an error.
+    result = shell.run_cell("%dock logs no-such-container-here")
+    assert isinstance(result.error_in_exec, UsageError)
+
+
+def test_api_on_shows_each_request_and_status(shell, capsys):
+    shell.run_line_magic("dock", "api on")
+    try:
+        shell.run_line_magic("dock", "run --rm busybox true")
+    finally:
+        shell.run_line_magic("dock", "api off")
+    lines = capsys.readouterr().out.splitlines()
+    create = next(line for line in lines if "/containers/create" in line)
+    assert create.startswith("→ POST /v") and create.endswith("-> 201 Created")
+    assert any(line.endswith("/start -> 204 No Content") for line in lines)
+    shell.run_line_magic("dock", "run --rm busybox true")
+    assert "→" not in capsys.readouterr().out
+
+
+def test_config_host_is_used(shell):
+    shell.run_line_magic("config", 'NbdockMagics.host = "unix:///nonexistent/nbdock.sock"')
+    with pytest.raises(UsageError, match="unix:///nonexistent/nbdock.sock"):
+        shell.run_line_magic("dock", "ps")
+
+
+def test_dockerfile_failure_names_the_step_and_code(shell, tmp_path, capsys):
+    with pytest.raises(UsageError) as error:
+        shell.run_cell_magic("dockerfile", f"nbtest-failing:1 --context {tmp_path}", "FROM busybox\nRUN echo before\nRUN exit 7\n")
+    assert "Step 3/3 : RUN exit 7 failed" in str(error.value) and "(exit code 7)" in str(error.value)
+    assert "before\n" in capsys.readouterr().out  # RUN output streamed into the cell
+    # Docker keeps the failed step's container; remove it (and only it).
+    api = shell.find_magic("dock").__self__.connection.api
+    for container in api.containers(all=True, filters={"status": "exited"}):
+        if container["Command"] == "/bin/sh -c exit 7":
+            api.remove_container(container["Id"])
+
+
+def test_dockerfile_syntax_errors(shell):
+    with pytest.raises(UsageError, match="requires 1 argument"):
+        shell.run_cell_magic("dockerfile", "", "FROM busybox\n")
+    with pytest.raises(UsageError, match="the cell is empty"):
+        shell.run_cell_magic("dockerfile", "x:1", "\n")
+
+
+def test_stats_samples_into_a_dataframe(shell, names):
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d --name {name} busybox sleep 60")
+    frame = shell.run_line_magic("dock", f"stats {name} --seconds 2 --interval 0.5")
+    assert {"time", "cpu_percent", "memory_bytes", "memory_limit_bytes", "pids"} <= set(frame.columns)
+    assert len(frame) >= 1 and frame["pids"].iloc[0] >= 1 and frame["memory_limit_bytes"].iloc[0] > 0
+    table = shell.run_line_magic("dock", f"stats --no-stream {name}")
+    assert list(table["NAME"]) == [name]
+
+
+def test_attach_widget_talks_to_stdin_and_stdout(shell, names):
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d -i --name {name} busybox cat")
+    view = shell.run_line_magic("dock", f"attach {name}")
+    view.line.value = "hello from the widget"  # what pressing Enter in the box does
+    assert view.line.value == ""
+    deadline = time.time() + 10
+    while time.time() < deadline and not any("hello from the widget" in o.get("text", "") for o in view.output.outputs):
+        time.sleep(0.1)
+    assert any("hello from the widget" in output.get("text", "") for output in view.output.outputs)
+    view._close_stdin()
+    view.reader.join(10)
+    assert "output ended" in view.status.value
