@@ -14,6 +14,7 @@ other failures.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from nbdock import __version__
@@ -29,7 +30,16 @@ PROGRAM = "nbdock"
 
 
 def main(argv: list[str] | None = None) -> int:
-    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # `nbdock ps | head`: the reader went away.  Point stdout at /dev/null so
+        # that Python's own flush at exit does not complain a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _main(words: list[str]) -> int:
     try:
         host, words = _global_options(words)
     except UsageError as error:
@@ -38,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if words and words[0] == "daemon":
         return _run_daemon(words[1:])
     if not words or words[0] in ("help", "--help"):
-        print(usage())
+        print(usage())  # before any daemon is looked for
         return 0
     if words[0] in ("--version", "-v"):
         print(f"nbdock version {__version__}")
@@ -48,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(_usage_error(error), file=sys.stderr)
         return error.exit_code
+    if parsed.options["help"]:  # help needs no daemon
+        print(parsed.command.help_text(PROGRAM), end="")
+        return 0
     try:
         connection = Connection.open(host, announce=lambda message: print(message, file=sys.stderr))
     except NbdockError as error:

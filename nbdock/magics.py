@@ -31,8 +31,8 @@ from traitlets import Bool, Unicode, observe
 from traitlets.config import Configurable
 
 from nbdock.client import stats as stats_math
-from nbdock.client.commands import Session, parse_words, run_parsed
-from nbdock.client.commands.images import build_image
+from nbdock.client.commands import Session, parse_words, run_parsed, transport_error
+from nbdock.client.commands.images import build_image, parse_build_arg
 from nbdock.client.connection import ApiCall, Connection
 from nbdock.client.errors import CommandError
 from nbdock.client.flags import Command, Flag, UsageError as SyntaxError_, parse
@@ -110,8 +110,11 @@ class NbdockMagics(Magics, Configurable):
             parsed = parse_words(words, PROGRAM)
         except SyntaxError_ as error:
             raise UsageError(error.message) from None
+        if parsed.options["help"]:  # no daemon needed
+            print(parsed.command.help_text(PROGRAM), end="")
+            return None
         view = getattr(self, "_view_" + parsed.command.name.replace(" ", "_"), None)
-        if view is not None and not parsed.options["help"]:
+        if view is not None:
             return self._guarded(lambda: view(parsed))
         console = NotebookConsole()
         code = self._guarded(lambda: run_parsed(parsed, Session(self.connection, console, PROGRAM)))
@@ -134,8 +137,8 @@ class NbdockMagics(Magics, Configurable):
             raise UsageError(f"Error response from daemon: {error.explanation or error}") from None
         except NbdockError as error:
             raise UsageError(error.message) from None
-        except requests.exceptions.ConnectionError:
-            raise UsageError(f"Cannot connect to the nbdock daemon at {self.connection.host}. Is the daemon running?") from None
+        except requests.exceptions.RequestException as error:
+            raise UsageError(transport_error(error, self.connection.host).message) from None
 
     # -- nbdock's views (methods named _view_<command>) -----------------------
 
@@ -180,7 +183,7 @@ class NbdockMagics(Magics, Configurable):
         if len(parsed.args) != 1:
             raise UsageError("%dock stats samples one container: %dock stats NAME [--seconds S] [--interval I] [--plot]")
         seconds, interval = _positive(parsed.seconds, 10.0, "--seconds"), _positive(parsed.interval, 1.0, "--interval")
-        on_sample = None
+        on_sample = _SamplingProgress(parsed.args[0], seconds).update
         if parsed.plot:
             from nbdock.views.stats_plot import LivePlot, cpu_quota_percent
 
@@ -207,7 +210,7 @@ class NbdockMagics(Magics, Configurable):
         tag = parsed.args[0]
         console = NotebookConsole()
         session = Session(self.connection, console, "%%dockerfile")
-        build_args = dict(arg.partition("=")[::2] for arg in parsed.build_arg)
+        build_args = dict(parse_build_arg(arg) for arg in parsed.build_arg)
 
         def build() -> str:
             try:
@@ -221,6 +224,30 @@ class NbdockMagics(Magics, Configurable):
         image_id = self._guarded(build)
         print(f"built {tag} ({image_id})")
         return self._guarded(lambda: self._layers_view(tag))
+
+
+class _SamplingProgress:
+    """One line, redrawn after each sample: how far the sampling has got."""
+
+    def __init__(self, container: str, seconds: float):
+        self.container, self.seconds = container, seconds
+        self.handle = None
+
+    def update(self, frame) -> None:
+        line = _TextLine(f"sampling {self.container}: {len(frame)} samples, "
+                         f"{frame['time'].iloc[-1]:.1f} of {self.seconds:g} s")
+        if self.handle is None:
+            self.handle = display(line, display_id=True)
+        else:
+            self.handle.update(line)
+
+
+class _TextLine:
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def _positive(text: str | None, default: float, flag: str) -> float:

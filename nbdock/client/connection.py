@@ -180,8 +180,8 @@ class Connection:
 
     # -- nbdock's own endpoints (unversioned, JSON) -------------------------
 
-    def _nbdock_get(self, path: str, *args: str, **params) -> requests.Response:
-        response = self.api._get(self.api._url("/nbdock/v1" + path, *args, versioned_api=False), params=params)
+    def _nbdock_get(self, route: str, *args: str, **params) -> requests.Response:
+        response = self.api._get(self.api._url("/nbdock/v1" + route, *args, versioned_api=False), params=params)
         self.api._raise_for_status(response)
         return response
 

@@ -157,7 +157,7 @@ def parse_restart_policy(text: str) -> dict:
     if name not in RESTART_POLICIES:
         raise UsageError(f'invalid restart policy format: "{text}"')
     if count and name != "on-failure":
-        raise UsageError(f"invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+        raise UsageError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
     if count and not count.isdigit():
         raise UsageError(f'invalid restart policy format: maximum retry count must be an integer: "{count}"')
     return {"Name": name, "MaximumRetryCount": int(count or 0)}

@@ -185,6 +185,26 @@ class Hijacked:
         return self.transport.is_closing()
 
 
+async def unless_disconnected(request: web.Request, awaitable):
+    """Await ``awaitable``, giving up (returning None) if the client hangs up meanwhile.
+
+    aiohttp does not cancel a handler when its client goes away, and some
+    requests are left hanging on purpose: ``docker run -d`` abandons its
+    ``wait``.  Without this the daemon would keep such waits forever.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=1)
+            if done:
+                return task.result()
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return None
+    finally:
+        task.cancel()
+
+
 def normalize_filters(filters) -> dict[str, list[str]]:
     """Docker sends filters as {"name": {"x": true}} (or, from older clients, {"name": ["x"]})."""
     result = {}

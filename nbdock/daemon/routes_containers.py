@@ -14,7 +14,7 @@ from ..engine.clock import parse_rfc3339
 from ..engine.execs import ExecStartError
 from ..errors import InvalidArgument
 from .http import (MULTIPLEXED, RAW, Hijacked, body_json, flag, frame, integer, json_response, normalize_filters,
-                   query_json, stream_bytes)
+                   query_json, stream_bytes, unless_disconnected)
 
 routes = web.RouteTableDef()
 
@@ -116,7 +116,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
     # The docker CLI waits for these headers before it starts the container: send them now.
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    result = await engine.containers.wait(container_id, request.query.get("condition") or "not-running")
+    result = await unless_disconnected(request, engine.containers.wait(container_id, request.query.get("condition") or "not-running"))
+    if result is None:
+        return response
     with contextlib.suppress(ConnectionError):
         await response.write(json.dumps(result).encode() + b"\n")
         await response.write_eof()

@@ -13,7 +13,7 @@ from aiohttp import web
 from ..engine import events as engine_events
 from ..errors import InvalidArgument
 from ..registry import AuthConfig
-from .http import body_json, json_response, query_json
+from .http import body_json, json_response, query_json, unless_disconnected
 
 routes = web.RouteTableDef()
 
@@ -84,9 +84,11 @@ async def events(request: web.Request) -> web.StreamResponse:
         while deadline is None or time.time() < deadline:
             timeout = None if deadline is None else max(deadline - time.time(), 0)
             try:
-                event = await asyncio.wait_for(queue.get(), timeout)
+                event = await asyncio.wait_for(unless_disconnected(request, queue.get()), timeout)
             except asyncio.TimeoutError:
                 break
+            if event is None:
+                break  # the client went away
             if engine_events.matches(event, filters):
                 await response.write(json.dumps(event).encode() + b"\n")
         with contextlib.suppress(ConnectionError):

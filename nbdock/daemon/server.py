@@ -180,7 +180,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(make_app(engine, debug=args.debug), access_log=log if args.debug else None, handle_signals=False)
+    runner = web.AppRunner(make_app(engine, debug=args.debug), access_log=log if args.debug else None,
+                           handle_signals=False, shutdown_timeout=5)
     try:
         await engine.start()
         await runner.setup()
@@ -191,7 +192,8 @@ async def serve(args: argparse.Namespace) -> None:
         await stop.wait()
         log.info("nbdock: shutting down (stopping containers)")
     finally:
-        await runner.shutdown()
+        for site in list(runner.sites):
+            await site.stop()  # no new connections; the ones open (attach, wait) end as containers stop
         await engine.shutdown()
         await runner.cleanup()
         for path in unix_paths:

@@ -275,16 +275,8 @@ class ContainerService:
     # networks in the record
 
     def _network_names(self, record: ContainerRecord) -> list[str]:
-        mode = record.HostConfig.get("NetworkMode") or "default"
-        if mode.startswith("container:"):
-            return []
-        if mode == "default":
-            mode = "bridge"
-        names_ = [mode]
-        for extra in record.NetworkSettings.get("Networks") or {}:
-            if extra not in names_:
-                names_.append(extra)
-        return names_
+        """The networks to join at start: the NetworkMode's first, then those added by ``network connect``."""
+        return list(record.NetworkSettings.get("Networks") or {})
 
     def _initial_network_settings(self, host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
         mode = host_config.get("NetworkMode") or "default"
@@ -811,6 +803,71 @@ class ContainerService:
             await self.remove(container.id)
             deleted.append(container.id)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # ------------------------------------------------------------------
+    # networks after create: docker network connect / disconnect
+
+    async def connect_network(self, network_ref: str, container_ref: str, endpoint_config: dict[str, Any]) -> None:
+        """Attach a container to one more network: now if it runs, at its next start otherwise."""
+        container = self.get(container_ref)
+        network = await asyncio.to_thread(self.engine.networks.get, network_ref)
+        name = network["Name"]
+        record = container.record
+        mode = record.HostConfig.get("NetworkMode") or "default"
+        if mode in ("host", "none") or mode.startswith("container:") or name in ("host", "none"):
+            raise errors.Forbidden(f"container cannot be disconnected from host network or connected to host network"
+                                   if "host" in (mode, name) else f"container sharing network namespace with another "
+                                   "container or host cannot be connected to any other network")
+        async with container.lock:
+            networks = record.NetworkSettings.setdefault("Networks", {})
+            if name in networks:
+                raise errors.Forbidden(f"endpoint with name {record.name} already exists in network {name}")
+            networks[name] = self._blank_endpoint(endpoint_config)
+            if container.running:
+                run = container.run
+                ipam = endpoint_config.get("IPAMConfig") or {}
+
+                def plug() -> Endpoint:
+                    endpoint = self.engine.networks.connect(
+                        name, record.Id, name=record.name, aliases=endpoint_config.get("Aliases") or (),
+                        ip=ipam.get("IPv4Address") or None, trace=run.trace)
+                    try:
+                        self.engine.networks.plug(endpoint, f"/proc/{run.started.pid}/ns/net", trace=run.trace)
+                    except BaseException:
+                        self.engine.networks.disconnect(name, record.Id, trace=run.trace)
+                        raise
+                    return endpoint
+
+                try:
+                    endpoint = await asyncio.to_thread(plug)
+                except BaseException:
+                    del networks[name]
+                    raise
+                run.endpoints.append(endpoint)
+                self._fill_network_settings(record, [endpoint])
+            record.save(self.root)
+        self.engine.events.publish("network", "connect", network["Id"], {"container": record.Id, "name": name, "type": "bridge"})
+
+    async def disconnect_network(self, network_ref: str, container_ref: str, force: bool = False) -> None:
+        container = self.get(container_ref)
+        network = await asyncio.to_thread(self.engine.networks.get, network_ref)
+        name = network["Name"]
+        record = container.record
+        async with container.lock:
+            networks = record.NetworkSettings.get("Networks") or {}
+            if name not in networks:
+                raise errors.Forbidden(f"container {record.Id} is not connected to network {name}")
+            if container.running:
+                run = container.run
+                endpoint = next((e for e in run.endpoints if e.network_name == name), None)
+                if endpoint is not None:
+                    if endpoint is run.endpoints[0]:
+                        await asyncio.to_thread(self.engine.networks.unpublish, record.Id, trace=run.trace)
+                    await asyncio.to_thread(self.engine.networks.disconnect, name, record.Id, trace=run.trace)
+                    run.endpoints.remove(endpoint)
+            del networks[name]
+            record.save(self.root)
+        self.engine.events.publish("network", "disconnect", network["Id"], {"container": record.Id, "name": name, "type": "bridge"})
 
     # ------------------------------------------------------------------
     # reading: inspect, list, logs

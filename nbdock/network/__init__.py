@@ -5,6 +5,7 @@ life of a container's networking); the other modules are its parts, one per
 mechanism:
 
 ========== ==============================================================
+instance   one of several nbdock instances on a host: its names, the subnet lock
 ipam       subnets for networks, addresses and MACs for containers
 netlink    bridges, veth pairs, addresses, routes (rtnetlink via pyroute2)
 iptables   nbdock's chains: forwarding, isolation, masquerade, DNAT

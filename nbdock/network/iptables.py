@@ -2,23 +2,36 @@
 
 Every rule nbdock adds lives in a chain of its own; the built-in chains get
 only one jump each into ours.  So nbdock never edits (let alone flushes) a
-chain it does not own, it can live beside dockerd's DOCKER-* chains, and
-removing everything it did is: delete the jumps, flush and delete its chains.
-
-::
+chain it does not own, it can live beside dockerd's DOCKER-* chains and
+beside other nbdock instances' chains (each instance's chain names carry its
+tag, see instance.py), and removing everything it did is: delete the jumps,
+flush and delete its chains.  The names below are the default instance's::
 
     filter FORWARD      -> NBDOCK-FORWARD          (inserted first: dockerd sets FORWARD's policy to DROP)
            NBDOCK-FORWARD   -> NBDOCK-ISOLATION-1  (its first rule)
                                per bridge: replies in, bridge to itself, bridge out (not if internal),
                                per published port: the DNAT'ed traffic to that container port
-           NBDOCK-ISOLATION-1: a packet from one nbdock bridge to another goes to ...-2
-           NBDOCK-ISOLATION-2: ... which drops it if it is headed into an nbdock bridge
+           NBDOCK-ISOLATION-1: per bridge, a packet leaving it for, or entering it from,
+                               another interface goes to ...-2
+           NBDOCK-ISOLATION-2: ... which drops it if that other interface is an nbdock bridge
     nat    PREROUTING  (to a local address)                      -> NBDOCK   (DNAT of published ports)
            OUTPUT      (to a local address, but not 127.0.0.0/8) -> NBDOCK
            POSTROUTING                                           -> NBDOCK-POSTROUTING (MASQUERADE)
 
+**Isolation between instances.**  Docker lists its own bridges in its
+second isolation stage.  An nbdock instance cannot list another instance's
+bridges, so ISOLATION-2 holds one rule instead, ``-i nb+ -o nb+ -j DROP``:
+iptables reads a trailing ``+`` as "any interface whose name starts with
+this", and every nbdock interface's name starts with ``nb``.  A packet only
+gets there if it goes between one of *our* bridges and some other interface,
+so the rule drops exactly the traffic between our bridges and any other
+nbdock bridge, ours or another instance's.  Each instance checks both
+directions (out of and into its bridges) because the instances' jumps sit
+side by side in FORWARD: whichever comes first must not accept, through a
+published port's rule, a packet the other would have dropped.
+
 ``-w`` makes iptables wait for the xtables lock instead of failing while
-dockerd (or another nbdock thread) is changing rules at the same moment.
+dockerd (or another nbdock thread or daemon) is changing rules at the same moment.
 """
 
 from __future__ import annotations
@@ -27,24 +40,10 @@ import subprocess
 from dataclasses import dataclass
 
 from nbdock.network.errors import NetworkHostError
+from nbdock.network.instance import ANY_NBDOCK_INTERFACE, Chains
 from nbdock.runtime.trace import NO_TRACE, Trace
 
 IPTABLES = "iptables"
-
-FORWARD_CHAIN = "NBDOCK-FORWARD"
-ISOLATION_1 = "NBDOCK-ISOLATION-1"
-ISOLATION_2 = "NBDOCK-ISOLATION-2"
-DNAT_CHAIN = "NBDOCK"
-POSTROUTING_CHAIN = "NBDOCK-POSTROUTING"
-
-#: (table, chain) of every chain nbdock owns, in the order they are created.
-OWN_CHAINS = (
-    ("filter", ISOLATION_2),
-    ("filter", ISOLATION_1),
-    ("filter", FORWARD_CHAIN),
-    ("nat", DNAT_CHAIN),
-    ("nat", POSTROUTING_CHAIN),
-)
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,25 @@ class Rule:
         return f"-t {self.table} -A {self.chain} {' '.join(self.spec)}"
 
 
-#: The jumps from built-in chains into nbdock's chains.
-JUMPS = (
-    Rule("filter", "FORWARD", ("-j", FORWARD_CHAIN)),
-    Rule("nat", "PREROUTING", ("-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN)),
-    # Loopback is left out: a DNAT'ed packet from 127.0.0.1 would carry a
-    # loopback source onto the bridge, which the kernel drops as a martian.
-    # The userland proxy carries loopback traffic instead.
-    Rule("nat", "OUTPUT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", DNAT_CHAIN)),
-    Rule("nat", "POSTROUTING", ("-j", POSTROUTING_CHAIN)),
-)
+def jumps(chains: Chains) -> tuple[Rule, ...]:
+    """The jumps from built-in chains into an instance's chains."""
+    return (
+        Rule("filter", "FORWARD", ("-j", chains.forward)),
+        Rule("nat", "PREROUTING", ("-m", "addrtype", "--dst-type", "LOCAL", "-j", chains.dnat)),
+        # Loopback is left out: a DNAT'ed packet from 127.0.0.1 would carry a
+        # loopback source onto the bridge, which the kernel drops as a martian.
+        # The userland proxy carries loopback traffic instead.
+        Rule("nat", "OUTPUT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chains.dnat)),
+        Rule("nat", "POSTROUTING", ("-j", chains.postrouting)),
+    )
+
+
+def _fixed_rules(chains: Chains) -> tuple[Rule, ...]:
+    """The rules an instance's chains hold whatever its networks: isolation first, then the drop."""
+    return (
+        Rule("filter", chains.forward, ("-j", chains.isolation_1)),
+        Rule("filter", chains.isolation_2, ("-i", ANY_NBDOCK_INTERFACE, "-o", ANY_NBDOCK_INTERFACE, "-j", "DROP")),
+    )
 
 
 def _run(args: list[str], trace: Trace, *, check: bool = True) -> bool:
@@ -105,65 +113,65 @@ def chain_exists(table: str, chain: str) -> bool:
     return _run(["-t", table, "-n", "-L", chain], NO_TRACE, check=False)
 
 
-def install_chains() -> None:
-    """Create nbdock's chains (empty) and the jumps into them."""
-    for table, chain in OWN_CHAINS:
+def install_chains(chains: Chains) -> None:
+    """Create an instance's chains, their fixed rules and the jumps into them."""
+    for table, chain in chains.all():
         if not chain_exists(table, chain):
             _run(["-t", table, "-N", chain], NO_TRACE)
-    first = Rule("filter", FORWARD_CHAIN, ("-j", ISOLATION_1))
-    if not exists(first):
-        insert_first(first)
-    for jump in JUMPS:
+    for rule in _fixed_rules(chains):
+        if not exists(rule):
+            append(rule)
+    for jump in jumps(chains):
         if not exists(jump):
             insert_first(jump)
 
 
-def remove_chains() -> None:
-    """Remove the jumps, then flush and delete nbdock's own chains (and nothing else)."""
-    for jump in JUMPS:
+def remove_chains(chains: Chains) -> None:
+    """Remove the jumps, then flush and delete an instance's chains (and nothing else)."""
+    for jump in jumps(chains):
         while exists(jump):
             delete(jump)
-    for table, chain in OWN_CHAINS:
+    for table, chain in chains.all():
         if chain_exists(table, chain):
             _run(["-t", table, "-F", chain], NO_TRACE)
-    for table, chain in OWN_CHAINS:
+    for table, chain in chains.all():
         if chain_exists(table, chain):
             _run(["-t", table, "-X", chain], NO_TRACE)
 
 
-def network_rules(bridge: str, subnet: str, internal: bool) -> list[Rule]:
+def network_rules(chains: Chains, bridge: str, subnet: str, internal: bool) -> list[Rule]:
     """The rules one bridge network needs, in the order they are added."""
     rules = [
-        # Isolation: leaving this bridge for another nbdock bridge is dropped in ISOLATION-2.
-        Rule("filter", ISOLATION_1, ("-i", bridge, "!", "-o", bridge, "-j", ISOLATION_2)),
-        Rule("filter", ISOLATION_2, ("-o", bridge, "-j", "DROP")),
+        # Isolation: ISOLATION-2 drops what goes from this bridge to another nbdock bridge, or back.
+        Rule("filter", chains.isolation_1, ("-i", bridge, "!", "-o", bridge, "-j", chains.isolation_2)),
+        Rule("filter", chains.isolation_1, ("!", "-i", bridge, "-o", bridge, "-j", chains.isolation_2)),
         # Replies to connections the containers opened may come back in.
         Rule(
-            "filter", FORWARD_CHAIN,
+            "filter", chains.forward,
             ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
         ),
         # Containers of the network talk to each other.  With br_netfilter loaded
         # (dockerd loads it) even traffic switched inside the bridge passes FORWARD.
-        Rule("filter", FORWARD_CHAIN, ("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
+        Rule("filter", chains.forward, ("-i", bridge, "-o", bridge, "-j", "ACCEPT")),
     ]
     if internal:
         # An internal network reaches nothing outside itself, and nothing reaches in.
         rules += [
-            Rule("filter", ISOLATION_1, ("!", "-s", subnet, "-o", bridge, "-j", "DROP")),
-            Rule("filter", ISOLATION_1, ("-i", bridge, "!", "-d", subnet, "-j", "DROP")),
+            Rule("filter", chains.isolation_1, ("!", "-s", subnet, "-o", bridge, "-j", "DROP")),
+            Rule("filter", chains.isolation_1, ("-i", bridge, "!", "-d", subnet, "-j", "DROP")),
         ]
     else:
         rules += [
-            Rule("filter", FORWARD_CHAIN, ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT")),
+            Rule("filter", chains.forward, ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT")),
             # Outgoing packets leave with the host's address: the rest of the world
             # has no route back to a container's private address.
-            Rule("nat", POSTROUTING_CHAIN, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE")),
+            Rule("nat", chains.postrouting, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE")),
         ]
     return rules
 
 
 def port_rules(
-    bridge: str, host_ip: str, host_port: int, proto: str, container_ip: str, container_port: int
+    chains: Chains, bridge: str, host_ip: str, host_port: int, proto: str, container_ip: str, container_port: int
 ) -> list[Rule]:
     """DNAT host_ip:host_port to the container, and let the rewritten packets through FORWARD.
 
@@ -175,13 +183,13 @@ def port_rules(
     return [
         Rule(
             "nat",
-            DNAT_CHAIN,
+            chains.dnat,
             (*destination, "!", "-i", bridge, "-p", proto, "-m", proto, "--dport", str(host_port),
              "-j", "DNAT", "--to-destination", f"{container_ip}:{container_port}"),
         ),
         Rule(
             "filter",
-            FORWARD_CHAIN,
+            chains.forward,
             ("-d", f"{container_ip}/32", "!", "-i", bridge, "-o", bridge, "-p", proto, "-m", proto,
              "--dport", str(container_port), "-j", "ACCEPT"),
         ),

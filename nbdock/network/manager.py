@@ -19,8 +19,14 @@ Endpoints live as long as their container runs.  Every container dies with
 the daemon (the spawner kills them), so after a restart no endpoint is
 valid, and :meth:`start` forgets them all.
 
-One NetworkManager per host: the bridge ``nbdock0`` and the iptables chains
-``NBDOCK*`` have fixed names, as dockerd's ``docker0`` and ``DOCKER*`` do.
+Several managers, one per data root, can share a host (a test suite's
+daemon beside a notebook's): every bridge, veth pair and iptables chain a
+manager creates carries its instance's tag (instance.py), and it removes
+only names bearing its own tag.  With the default data root the names are
+the plain ``nbdock0`` and ``NBDOCK*``, as dockerd's are ``docker0`` and
+``DOCKER*``.  Subnets are chosen under a host-wide lock, so two instances
+never take the same one.
+
 All public methods are thread-safe (one lock; the DNS servers read an
 immutable snapshot of the names instead, so they never wait for it).
 """
@@ -28,15 +34,14 @@ immutable snapshot of the names instead, so they never wait for it).
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from nbdock.network import files, ipam, iptables, netlink, ports, records
+from nbdock.network import files, instance, ipam, iptables, netlink, ports, records
 from nbdock.network.errors import (
     InvalidNetworkArgument,
     NetworkConflict,
@@ -49,23 +54,17 @@ from nbdock.network.records import BRIDGE, HOST, NULL, Endpoint, NetworkRecord
 from nbdock.network.services import DnsServer, NameTable, ServiceThread, TcpProxy, UdpProxy, open_dns_sockets
 from nbdock.runtime.trace import NO_TRACE, Trace
 
-DEFAULT_BRIDGE = "nbdock0"
-#: Interfaces nbdock names: user bridges nb-<network id>, veth ends nbv/nbp<endpoint id>.
-USER_BRIDGE_PREFIX = "nb-"
-VETH_HOST_PREFIX = "nbv"
-VETH_PEER_PREFIX = "nbp"
-OWN_LINK = re.compile(rf"^({DEFAULT_BRIDGE}|(nb-|nbv|nbp)[0-9a-f]{{12}})$")
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
-#: Options Docker reports for its default bridge (nbdock's bridge has its own name).
+#: Options Docker reports for its default bridge (plus the bridge's name, which is the instance's).
 DEFAULT_BRIDGE_OPTIONS = {
     "com.docker.network.bridge.default_bridge": "true",
     "com.docker.network.bridge.enable_icc": "true",
     "com.docker.network.bridge.enable_ip_masquerade": "true",
     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-    "com.docker.network.bridge.name": DEFAULT_BRIDGE,
     "com.docker.network.driver.mtu": "1500",
 }
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 
 
 @dataclass
@@ -87,6 +86,8 @@ class NetworkManager:
         """``host_resolv_conf`` names the host's resolver configuration: what containers
         inherit, and where the embedded DNS forwards the names it does not own."""
         self.state_dir = os.path.join(data_root, "networks")
+        #: The names this instance gives the host's interfaces and iptables chains.
+        self.host_names = instance.HostNames.for_data_root(data_root)
         self.host_resolv_conf = host_resolv_conf
         self.host_hosts = host_hosts
         self._lock = threading.RLock()
@@ -97,7 +98,6 @@ class NetworkManager:
         self._names = NameTable()
         self._services = ServiceThread()
         self._ports = ports.PortAllocator()
-        self._enabled_ip_forward = False
         self._started = False
 
     # ------------------------------------------------------------------
@@ -115,17 +115,20 @@ class NetworkManager:
                 for network, _stale_endpoints in stored:
                     self._networks[network.id] = network
                     self._endpoints[network.id] = {}
-                    records.save(self.state_dir, network, [])
                 self._ensure_predefined()
-                self._enable_ip_forward()
-                iptables.install_chains()
-                for network in self._bridge_networks():
-                    self._bring_up(network)
+                self._name_bridges()
+                _enable_ip_forward()
+                iptables.install_chains(self.host_names.chains)
+                with instance.subnet_lock():
+                    self._settle_subnets()
+                    for network in self._bridge_networks():
+                        self._bring_up(network)
+                for network in self._networks.values():
+                    records.save(self.state_dir, network, [])
                 self._services.start()
             except BaseException:
                 # Leave the host as we found it: a half-started manager is of no use.
                 self._remove_leftovers()
-                self._restore_ip_forward()
                 self._services.stop()
                 self._networks.clear()
                 self._endpoints.clear()
@@ -134,7 +137,7 @@ class NetworkManager:
             self._started = True
 
     def shutdown(self) -> None:
-        """Remove everything nbdock made on the host; the network definitions stay on disk."""
+        """Remove everything this instance made on the host; the network definitions stay on disk."""
         with self._lock:
             if not self._started:
                 return
@@ -147,66 +150,77 @@ class NetworkManager:
                 records.save(self.state_dir, self._networks[network_id], [])
             for network in self._bridge_networks():
                 self._tear_down(network)
-            iptables.remove_chains()
-            self._restore_ip_forward()
+            iptables.remove_chains(self.host_names.chains)
             self._services.stop()
             self._refresh_names()
             self._started = False
 
     def _remove_leftovers(self) -> None:
-        """What a crashed run left on the host: nbdock's links and iptables chains.
+        """What a crashed run on this data root left on the host: its links and iptables chains.
 
-        Recognised by name only (nbdock0, nb-*, nbv*, nbp*, NBDOCK*): nothing
-        else is touched.  Containers do not survive the daemon, so none of
-        these can be in use.
+        Recognised by name only -- this instance's names (see instance.py):
+        nothing of another nbdock instance, of dockerd or of anyone else is
+        touched.  Containers do not survive the daemon, so none of these can
+        be in use.
         """
         for name in netlink.link_names():
-            if OWN_LINK.match(name):
+            if self.host_names.owns_link(name):
                 netlink.delete_link(name, NO_TRACE)
-        iptables.remove_chains()
+        iptables.remove_chains(self.host_names.chains)
 
     def _ensure_predefined(self) -> None:
+        """The networks every engine has: bridge (its subnet is chosen later), host and none."""
         present = {network.name for network in self._networks.values() if network.predefined}
-        default = self._find_predefined("bridge")
-        if default is not None and self._overlaps_host(IPv4Network(default.subnet)):
-            # Something else (dockerd?) took our subnet while we were down: move.
-            default.subnet = None
-        if default is None or default.subnet is None:
-            subnet = ipam.choose_subnet(self._subnets_in_use(excluding=default))
-            if default is None:
-                default = NetworkRecord(
-                    id=secrets.token_hex(32), name="bridge", driver=BRIDGE, created=_now(), bridge=DEFAULT_BRIDGE,
-                    predefined=True, options=dict(DEFAULT_BRIDGE_OPTIONS),
-                )
-                self._networks[default.id] = default
-                self._endpoints[default.id] = {}
-            default.subnet = str(subnet)
-            default.gateway = str(ipam.default_gateway(subnet))
-            records.save(self.state_dir, default, [])
-        for name, driver in (("host", HOST), ("none", NULL)):
+        for name, driver in (("bridge", BRIDGE), ("host", HOST), ("none", NULL)):
             if name not in present:
                 network = NetworkRecord(
                     id=secrets.token_hex(32), name=name, driver=driver, created=_now(), predefined=True
                 )
+                if driver == BRIDGE:
+                    network.options = dict(DEFAULT_BRIDGE_OPTIONS)
                 self._networks[network.id] = network
                 self._endpoints[network.id] = {}
-                records.save(self.state_dir, network, [])
+
+    def _name_bridges(self) -> None:
+        """Give each stored bridge network this instance's name for its bridge.
+
+        The name is derived, not trusted from disk: a data root that was
+        moved (so its tag changed) or written by an older nbdock must not
+        bring up a bridge under a name another instance owns.
+        """
+        for network in self._bridge_networks():
+            if network.predefined:
+                network.bridge = self.host_names.default_bridge
+                network.options[BRIDGE_NAME_OPTION] = network.bridge
+            else:
+                network.bridge = self.host_names.user_bridge(network.id)
+
+    def _settle_subnets(self) -> None:
+        """Give every bridge network a subnet that overlaps no route of the host (under the subnet lock).
+
+        While this instance was down, another one (or dockerd, or a VPN) may
+        have taken a subnet it had: one nbdock chose moves to a free one
+        (no endpoint survives a restart, so no address has to be kept); one
+        the user chose stays what the user asked for, as in Docker.
+        """
+        routes = netlink.host_routes()
+        placed = [IPv4Network(n.subnet) for n in self._bridge_networks() if n.user_subnet]
+        for network in self._bridge_networks():
+            if network.user_subnet:
+                continue
+            in_use = routes + placed
+            if network.subnet is not None:
+                subnet = IPv4Network(network.subnet)
+                if not any(subnet.overlaps(other) for other in in_use):
+                    placed.append(subnet)
+                    continue
+            subnet = ipam.choose_subnet(in_use)
+            network.subnet = str(subnet)
+            network.gateway = str(ipam.default_gateway(subnet))
+            placed.append(subnet)
 
     def _find_predefined(self, name: str) -> NetworkRecord | None:
         return next((n for n in self._networks.values() if n.predefined and n.name == name), None)
-
-    def _enable_ip_forward(self) -> None:
-        """Routing between the bridges and the outside needs IPv4 forwarding on, as Docker sets it."""
-        with open(IP_FORWARD) as f:
-            if f.read().strip() == "1":
-                return
-        _write(IP_FORWARD, "1")
-        self._enabled_ip_forward = True
-
-    def _restore_ip_forward(self) -> None:
-        if self._enabled_ip_forward:
-            _write(IP_FORWARD, "0")
-            self._enabled_ip_forward = False
 
     # ------------------------------------------------------------------
     # Networks
@@ -235,23 +249,26 @@ class NetworkManager:
             same_name = [n for n in self._networks.values() if n.name == name]
             if same_name and (check_duplicate or any(n.predefined for n in same_name)):
                 raise NetworkConflict(f"network with name {name} already exists")
-            in_use = self._subnets_in_use()
-            if subnet is None:
-                if gateway is not None:
-                    raise InvalidNetworkArgument("a gateway can only be given with a subnet")
-                chosen = ipam.choose_subnet(in_use)
-            else:
-                chosen = ipam.parse_subnet(subnet)
-                ipam.check_subnet_free(chosen, in_use)
-            gateway_address = ipam.parse_address(gateway, "gateway") if gateway else ipam.default_gateway(chosen)
-            ipam.check_gateway(gateway_address, chosen)
-            network_id = secrets.token_hex(32)
-            network = NetworkRecord(
-                id=network_id, name=name, driver=BRIDGE, created=_now(), subnet=str(chosen),
-                gateway=str(gateway_address), bridge=USER_BRIDGE_PREFIX + network_id[:12], internal=internal,
-                user_subnet=subnet is not None, labels=dict(labels or {}), options=dict(options or {}), ipam_options={},
-            )
-            self._bring_up(network)
+            network_id = self._new_id(self.host_names.user_bridge, {n.bridge for n in self._bridge_networks()})
+            # From reading the routes until the new bridge's route exists, no other instance may choose.
+            with instance.subnet_lock():
+                in_use = self._subnets_in_use()
+                if subnet is None:
+                    if gateway is not None:
+                        raise InvalidNetworkArgument("a gateway can only be given with a subnet")
+                    chosen = ipam.choose_subnet(in_use)
+                else:
+                    chosen = ipam.parse_subnet(subnet)
+                    ipam.check_subnet_free(chosen, in_use)
+                gateway_address = ipam.parse_address(gateway, "gateway") if gateway else ipam.default_gateway(chosen)
+                ipam.check_gateway(gateway_address, chosen)
+                network = NetworkRecord(
+                    id=network_id, name=name, driver=BRIDGE, created=_now(), subnet=str(chosen),
+                    gateway=str(gateway_address), bridge=self.host_names.user_bridge(network_id), internal=internal,
+                    user_subnet=subnet is not None, labels=dict(labels or {}), options=dict(options or {}),
+                    ipam_options={},
+                )
+                self._bring_up(network)
             try:
                 records.save(self.state_dir, network, [])
             except BaseException:
@@ -332,29 +349,48 @@ class NetworkManager:
     def _bridge_networks(self) -> list[NetworkRecord]:
         return [n for n in self._networks.values() if n.driver == BRIDGE]
 
-    def _subnets_in_use(self, excluding: NetworkRecord | None = None) -> list[IPv4Network]:
-        """Host routes plus every nbdock subnet: a new subnet must overlap none of them."""
-        ours = [IPv4Network(n.subnet) for n in self._bridge_networks() if n is not excluding and n.subnet]
+    def _subnets_in_use(self) -> list[IPv4Network]:
+        """Host routes plus every subnet of ours: a new subnet must overlap none of them.
+
+        The routes include every other nbdock instance's bridges (and
+        dockerd's): a bridge with an address has a route to its subnet.  Call
+        this under the subnet lock, and keep holding it until the new bridge
+        is up, or another instance may choose the same subnet meanwhile.
+        """
+        ours = [IPv4Network(n.subnet) for n in self._bridge_networks() if n.subnet]
         return netlink.host_routes() + ours
 
-    def _overlaps_host(self, subnet: IPv4Network) -> bool:
-        return any(subnet.overlaps(route) for route in netlink.host_routes())
+    def _new_id(self, short_name: Callable[[str], str], taken: set[str]) -> str:
+        """A random 64-hex id for a network or endpoint whose interface name is not already ours.
+
+        Interface names hold only 6 (or 12) hex digits of the id.  Two ids
+        sharing them would give two networks one bridge name, or two
+        endpoints one veth name -- and undoing a failed step deletes
+        interfaces by name.
+        """
+        while True:
+            candidate = secrets.token_hex(32)
+            if short_name(candidate) not in taken:
+                return candidate
 
     def _bring_up(self, network: NetworkRecord) -> None:
         """The bridge and its iptables rules; on failure, whatever was made is removed."""
         subnet = IPv4Network(network.subnet)
         try:
             netlink.create_bridge(network.bridge, IPv4Address(network.gateway), subnet.prefixlen, NO_TRACE)
-            for rule in iptables.network_rules(network.bridge, network.subnet, network.internal):
+            for rule in self._rules_of(network):
                 iptables.append(rule)
         except BaseException:
             self._tear_down(network)
             raise
 
     def _tear_down(self, network: NetworkRecord) -> None:
-        for rule in iptables.network_rules(network.bridge, network.subnet, network.internal):
+        for rule in self._rules_of(network):
             iptables.delete(rule)
         netlink.delete_link(network.bridge, NO_TRACE)
+
+    def _rules_of(self, network: NetworkRecord) -> list[iptables.Rule]:
+        return iptables.network_rules(self.host_names.chains, network.bridge, network.subnet, network.internal)
 
     def _require_started(self) -> None:
         if not self._started:
@@ -386,7 +422,7 @@ class NetworkManager:
                 raise NetworkForbidden(f"endpoint with name {name} already exists in network {record.name}")
             endpoint = Endpoint(
                 network_id=record.id, network_name=record.name, driver=record.driver, container_id=container_id,
-                name=name.lstrip("/"), endpoint_id=secrets.token_hex(32), embedded_dns=record.embedded_dns,
+                name=name.lstrip("/"), endpoint_id=self._new_endpoint_id(), embedded_dns=record.embedded_dns,
             )
             if record.driver == BRIDGE:
                 self._assign_address(record, endpoint, aliases, ip)
@@ -400,6 +436,13 @@ class NetworkManager:
             self._save(record)
             self._refresh_names()
             return endpoint
+
+    def _new_endpoint_id(self) -> str:
+        def host_end(endpoint_id: str) -> str:
+            return self.host_names.veth_pair(endpoint_id)[0]
+
+        taken = {host_end(ep.endpoint_id) for endpoints in self._endpoints.values() for ep in endpoints.values()}
+        return self._new_id(host_end, taken)
 
     def _assign_address(self, record: NetworkRecord, endpoint: Endpoint, aliases: list[str], ip: str | None) -> None:
         if record.predefined:
@@ -454,8 +497,7 @@ class NetworkManager:
                 return
             if endpoint.plugged:
                 raise NetworkConflict(f"endpoint {endpoint.endpoint_id[:12]} is already plugged")
-            host_ifname = VETH_HOST_PREFIX + endpoint.endpoint_id[:12]
-            peer_ifname = VETH_PEER_PREFIX + endpoint.endpoint_id[:12]
+            host_ifname, peer_ifname = self.host_names.veth_pair(endpoint.endpoint_id)
             wants_dns = endpoint.embedded_dns and endpoint.container_id not in self._dns
             dns_sockets = None
             try:
@@ -620,9 +662,11 @@ class NetworkManager:
             carried_by = {"userland proxy": "IPv6 connections (nbdock makes no ip6tables rules)"}
         elif not IPv4Address(reservation.host_ip).is_loopback:
             carried_by["iptables DNAT"] = "packets to the host's own addresses"
-            for rule in iptables.port_rules(
-                record.bridge, reservation.host_ip, reservation.host_port, reservation.proto, *target
-            ):
+            rules = iptables.port_rules(
+                self.host_names.chains, record.bridge,
+                reservation.host_ip, reservation.host_port, reservation.proto, *target,
+            )
+            for rule in rules:
                 iptables.append(rule, trace)
                 published.rules.append(rule)
         proxy_class = TcpProxy if reservation.proto == "tcp" else UdpProxy
@@ -684,6 +728,15 @@ def _read(path: str) -> str:
         return ""
 
 
-def _write(path: str, value: str) -> None:
-    with open(path, "w") as f:
-        f.write(value)
+def _enable_ip_forward() -> None:
+    """Routing between the bridges and the outside needs IPv4 forwarding on, as Docker sets it.
+
+    Like dockerd, nbdock never turns it back off: it is one switch for the
+    whole host, and other engines -- dockerd, other nbdock instances -- rely
+    on it as soon as it is on.
+    """
+    with open(IP_FORWARD) as f:
+        if f.read().strip() == "1":
+            return
+    with open(IP_FORWARD, "w") as f:
+        f.write("1")

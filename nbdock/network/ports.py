@@ -7,9 +7,9 @@ The engine hands over Docker's own shapes::
     publish_all    True for -P: every exposed port without a binding gets an ephemeral one
 
 A host port is *reserved* by binding the userland proxy's listening socket
-to it: the kernel is the allocator, so a port held by any other program (or
-another container) is refused, and the reservation lasts exactly as long as
-the socket.  An empty HostIp means "every address", which Docker 20.10
+to it: the kernel is the allocator, so a port held by any other program
+(another container, another nbdock daemon) is refused, and the reservation
+lasts exactly as long as the socket.  An empty HostIp means "every address", which Docker 20.10
 publishes twice, on 0.0.0.0 and on ``::``.
 """
 
@@ -115,7 +115,7 @@ def ephemeral_range() -> tuple[int, int]:
 
 
 def open_listener(host_ip: str, port: int, proto: str) -> socket.socket:
-    """Bind a socket on host_ip:port: this is what reserves the port.  Raises OSError."""
+    """Bind (and for TCP, listen on) host_ip:port: this is what reserves the port.  Raises OSError."""
     family = socket.AF_INET6 if ":" in host_ip else socket.AF_INET
     kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
     sock = socket.socket(family, kind | socket.SOCK_CLOEXEC)
@@ -124,10 +124,14 @@ def open_listener(host_ip: str, port: int, proto: str) -> socket.socket:
             # Without V6ONLY a socket on :: also takes the IPv4 port, which 0.0.0.0 holds.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if proto == "tcp":
-            # Lets a port be published again while old connections sit in TIME_WAIT;
-            # Linux still refuses a second *listening* socket on the same port.
+            # Lets a port be published again while old connections sit in TIME_WAIT.
+            # But it also lets a second SO_REUSEADDR socket bind the port as long as
+            # the first does not listen yet -- so the reservation listens at once:
+            # from then on Linux refuses the port to everyone else, this daemon or another.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host_ip, port))
+        if proto == "tcp":
+            sock.listen()
     except BaseException:
         sock.close()
         raise

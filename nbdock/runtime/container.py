@@ -117,7 +117,10 @@ class Container:
                 console_theirs.close()
         started = Started(spawned.pid, spawned.pidfd)
         try:
-            self._join_cgroup(spawned.pid)
+            try:
+                self._join_cgroup(spawned.pid)
+            except ProcessLookupError:
+                pass  # it died already (its setup failed): the errors pipe says why
             if console_ours is not None:
                 started.console = _receive_console(console_ours)
             if started.console is not None or console_ours is None:
@@ -199,6 +202,8 @@ class Container:
 
 def _receive_console(sock: socket.socket) -> int | None:
     _, fds, _, _ = socket.recv_fds(sock, 64, 1)
+    for fd in fds:
+        os.set_inheritable(fd, False)
     return fds[0] if fds else None
 
 

@@ -116,8 +116,12 @@ def _connect_stdio(channels: dict[str, int]) -> None:
     if stdin is None:
         stdin = os.open("/dev/null", os.O_RDONLY)
     for target, fd in ((0, stdin), (1, channels.get("stdout")), (2, channels.get("stderr"))):
-        if fd is not None and fd != target:
-            os.dup2(fd, target)
+        if fd is None:
+            continue
+        if fd == target:
+            os.set_inheritable(fd, True)  # received close-on-exec; 0, 1 and 2 must survive execve
+        else:
+            os.dup2(fd, target)  # dup2's copy is inheritable
 
 
 def _send_console(console_socket: int, master: int) -> None:

@@ -55,15 +55,21 @@ def _flag_names(flags: int) -> str:
 def target_in_root(root: str, path: str, create: str | None = None):
     """Yield a path naming ``path`` inside ``root`` that is safe to mount on.
 
-    The path is resolved with RESOLVE_IN_ROOT (symlinks cannot leave
-    ``root``), missing components are created (``create`` = "dir" or "file"
-    for the last one), and the result is handed out as /proc/self/fd/N: the
-    kernel follows that "magic link" straight to the inode we resolved, so no
-    symlink swapped in afterwards can redirect the mount.
+    ``path`` is resolved the way the container itself will see it -- symlinks
+    followed, but an absolute symlink starts again at ``root`` and ".." stops
+    there -- and missing directories are created along the *resolved* path
+    (``create`` = "dir" or "file" for the last component).  The result is
+    handed out as /proc/self/fd/N: the kernel follows that "magic link"
+    straight to the inode we resolved, so a symlink swapped in afterwards
+    cannot redirect the mount onto the host.
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = _open_in_root(root_fd, path, create)
+        resolved = resolve_in_root(root_fd, path)
+        if create is not None:
+            _create_along(root_fd, resolved, create)
+        # Every symlink is already expanded: refuse any that appears now (a race).
+        fd = libc.openat2(root_fd, resolved or ".", os.O_PATH, resolve=libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_SYMLINKS)
     finally:
         os.close(root_fd)
     try:
@@ -72,25 +78,59 @@ def target_in_root(root: str, path: str, create: str | None = None):
         os.close(fd)
 
 
-def _open_in_root(root_fd: int, path: str, create: str | None) -> int:
-    relative = os.path.normpath("/" + path).lstrip("/") or "."
-    try:
-        return libc.openat2(root_fd, relative, os.O_PATH)
-    except libc.SyscallError as e:
-        if e.errno != errno.ENOENT or create is None or relative == ".":
-            raise
-    parent, name = os.path.split(relative)
-    parent_fd = _open_in_root(root_fd, parent or ".", "dir")
-    try:
-        if create == "dir":
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o755, dir_fd=parent_fd)
-        else:
-            # O_NOFOLLOW|O_EXCL: if a dangling symlink sits here, fail rather than create its target.
-            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755, dir_fd=parent_fd))
-    finally:
-        os.close(parent_fd)
-    return libc.openat2(root_fd, relative, os.O_PATH)
+def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
+    """``path`` with every symlink expanded as if ``root_fd`` were "/": the result is relative to it.
+
+    Components that do not exist are kept as they are (they will be created).
+    Only ``*at()`` calls relative to ``root_fd`` are used, never a host path.
+    """
+    pending = [c for c in path.split("/") if c not in ("", ".")]
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        component = pending.pop(0)
+        if component == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = "/".join(resolved + [component])
+        try:
+            st = os.stat(candidate, dir_fd=root_fd, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved.append(component)
+            resolved.extend(c for c in pending if c not in ("", "."))
+            return os.path.normpath("/".join(resolved)) if resolved else ""
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > max_links:
+                raise OSError(errno.ELOOP, f"too many symlinks resolving {path} in the container")
+            target = os.readlink(candidate, dir_fd=root_fd)
+            if target.startswith("/"):
+                resolved = []  # an absolute symlink starts again at the container's root
+            pending = [c for c in target.split("/") if c not in ("", ".")] + pending
+            continue
+        resolved.append(component)
+    return "/".join(resolved)
+
+
+def _create_along(root_fd: int, resolved: str, last: str) -> None:
+    """mkdir every missing directory of ``resolved`` (no symlinks in it), then the last as dir or file."""
+    parts = [p for p in resolved.split("/") if p]
+    for index, part in enumerate(parts):
+        parent = "/".join(parts[:index]) or "."
+        parent_fd = libc.openat2(root_fd, parent, os.O_PATH | os.O_DIRECTORY,
+                                 resolve=libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_SYMLINKS)
+        try:
+            is_last = index == len(parts) - 1
+            if is_last and last == "file":
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755,
+                                     dir_fd=parent_fd))
+            else:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=parent_fd)
+        finally:
+            os.close(parent_fd)
 
 
 # --------------------------------------------------------------------------
@@ -221,8 +261,11 @@ def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE) -> None:
         if mount.copy_up:
             copy_up(target, mount.source, trace, shown=mount.destination)
         _mount(trace, mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
-        if mount.readonly:
-            # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call.
+    if mount.readonly:
+        # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call --
+        # on the *new* mount, so the path is resolved again (the old descriptor still names the
+        # directory underneath it).
+        with target_in_root(root, mount.destination) as target:
             _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, shown_target=mount.destination)
 
 

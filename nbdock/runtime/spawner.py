@@ -79,7 +79,7 @@ class _SpawnerProcess:
         while True:
             for key, _ in selector.select():
                 if key.fileobj is self.control:
-                    message, fds, _, _ = socket.recv_fds(self.control, MAX_MESSAGE, MAX_FDS)
+                    message, fds = receive(self.control)
                     if not message:
                         self._daemon_gone()
                     self._handle(json.loads(message), fds)
@@ -177,6 +177,20 @@ class _SpawnerProcess:
             except ProcessLookupError:
                 pass
         os._exit(0)
+
+
+def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One message and the descriptors that came with it, made close-on-exec.
+
+    Descriptors received with SCM_RIGHTS are inheritable, unlike every other
+    descriptor Python opens.  Left so, the "errors" pipe would survive the
+    container's execve, and the daemon -- which takes end-of-file on it as
+    "execve succeeded" -- would wait until the container's process ended.
+    """
+    message, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, MAX_FDS)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    return message, fds
 
 
 def _reset_inherited_state(keep: set[int]) -> None:
@@ -282,7 +296,7 @@ class Spawner:
     def _read_loop(self) -> None:
         while self._socket is not None:
             try:
-                message, fds, _, _ = socket.recv_fds(self._socket, MAX_MESSAGE, MAX_FDS)
+                message, fds = receive(self._socket)
             except OSError:
                 break
             if not message:

@@ -57,8 +57,9 @@ def describe_file(change: dict, fetched=None) -> str:
     if change.get("kind") == "D":
         rows.append(("stored as", "a whiteout: a character device 0/0 named like the file (.wh. in the tar)"))
     if fetched is not None:
+        modified = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(fetched.mtime))
         rows += [("mode", stat.filemode(fetched.mode)), ("size", f"{fetched.size} bytes"),
-                 ("owner", f"{fetched.uid}:{fetched.gid}"), ("modified", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(fetched.mtime)))]
+                 ("owner", f"{fetched.uid}:{fetched.gid}"), ("modified", modified)]
     elif change.get("mode") is not None:
         rows.append(("mode", stat.filemode(change["mode"]) if isinstance(change["mode"], int) else str(change["mode"])))
     table = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)

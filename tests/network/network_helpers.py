@@ -9,11 +9,14 @@ import shutil
 import socket
 import struct
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 from ipaddress import IPv4Address
 
 from nbdock.network import dns
+from nbdock.network.instance import HostNames
 
 #: What the fake upstream resolver knows: one name, in TEST-NET-2 (never contacted).
 UPSTREAM_NAME = "upstream.example"
@@ -113,14 +116,49 @@ class FakeUpstream:
         self.tcp.close()
 
 
-def host_state() -> tuple[list[str], list[str]]:
-    """nbdock's links and iptables lines on the host right now."""
+def host_state(names: HostNames) -> tuple[list[str], list[str]]:
+    """One nbdock instance's links and iptables lines on the host right now (another instance's are not listed)."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-    own_links = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()
-                 if line.split(":")[1].strip().startswith(("nbdock0", "nb-", "nbv", "nbp"))]
+    all_links = [line.split(":")[1].strip().split("@")[0] for line in links.splitlines()]
+    chains = {chain for _table, chain in names.chains.all()}
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-    own_rules = [line for line in rules.splitlines() if "NBDOCK" in line or "nbdock0" in line or " nb-" in line]
-    return own_links, own_rules
+    own_rules = [line for line in rules.splitlines()
+                 if any(word in chains or names.owns_link(word) for word in line.lstrip(":").split())]
+    return [name for name in all_links if names.owns_link(name)], own_rules
+
+
+def without_counters(rules: list[str]) -> list[str]:
+    """iptables-save lines without the chain headers, whose packet counters move."""
+    return [line for line in rules if not line.startswith(":")]
+
+
+CRASHING_DAEMON = textwrap.dedent(
+    """
+    import os, sys
+    from nbdock.network import NetworkManager
+    data_root, resolv_conf, netns = sys.argv[1:]
+    nm = NetworkManager(data_root, host_resolv_conf=resolv_conf)
+    nm.start()
+    nm.create("nbtest-crash")
+    endpoint = nm.connect("nbtest-crash", "d" * 64, name="victim")
+    nm.plug(endpoint, netns)
+    bindings = nm.publish("d" * 64, endpoint, {"80/tcp": [{"HostPort": ""}]}, ["80/tcp"], False)
+    print(bindings["80/tcp"][0]["HostPort"], endpoint.host_ifname, flush=True)
+    os._exit(1)  # a crash: no shutdown
+    """
+)
+
+
+def crash_a_daemon(data_root: str, host_resolv_conf: str, ns: Namespace) -> tuple[str, str]:
+    """Run a manager in a process that dies without shutting down, with a network, a
+    container (``ns``) plugged into it and a published port; returns (host port, host veth)."""
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_DAEMON, data_root, host_resolv_conf, ns.path],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert crashed.returncode == 1, crashed.stderr
+    port, host_veth = crashed.stdout.split()
+    return port, host_veth
 
 
 def listening(port: int, proto: str = "tcp") -> bool:
@@ -134,6 +172,16 @@ def listening(port: int, proto: str = "tcp") -> bool:
                 if local_port == port and (proto == "udp" or fields[3] == "0A"):
                     return True
     return False
+
+
+def wait_for_port(ns: Namespace, port: int, proto: str = "tcp") -> None:
+    """Wait until a program in ``ns`` has bound ``port``."""
+    table = "/proc/net/tcp" if proto == "tcp" else "/proc/net/udp"
+    for _ in range(100):
+        if f":{port:04X} " in ns.run("cat", table).stdout:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {proto} {port} in the namespace")
 
 
 def query(ns: Namespace, name: str, qtype: int = dns.TYPE_A, tcp: bool = False) -> dns.Reply:

@@ -1,21 +1,20 @@
 """Start, shutdown and recovery from a crash: nbdock leaves nothing on the host.
 
-Each test runs its own managers, one at a time (there is one nbdock0 per host).
+Each test runs its own managers on its own data root, one at a time.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from nbdock.network import NetworkManager
+from nbdock.network.instance import HostNames
 
 sys.path.insert(0, os.path.dirname(__file__))
-from network_helpers import host_state, listening  # noqa: E402
+from network_helpers import crash_a_daemon, host_state, listening  # noqa: E402
 
 pytestmark = pytest.mark.root
 
@@ -42,7 +41,8 @@ def test_shutdown_removes_everything_and_start_restores_the_networks(data_root, 
         assert listening(port) and RESOLVER_SOCKET in ns.run("cat", "/proc/net/udp").stdout
     finally:
         first.shutdown()
-    assert host_state() == ([], [])
+    names = first.host_names
+    assert host_state(names) == ([], [])
     assert not listening(port)
     assert RESOLVER_SOCKET not in ns.run("cat", "/proc/net/udp").stdout
     assert ns.run("ip", "-o", "link").stdout.count("\n") == 1  # the container kept only lo
@@ -54,45 +54,26 @@ def test_shutdown_removes_everything_and_start_restores_the_networks(data_root, 
         assert restored["Id"] == network_id and restored["IPAM"]["Config"][0]["Subnet"] == "10.215.0.0/24"
         assert restored["Containers"] == {}  # endpoints do not outlive the daemon
         assert second.get("bridge")["Id"] == bridge_id
-        assert f"nb-{network_id[:12]}" in host_state()[0]
+        assert second.host_names == names  # the same data root: the same names
+        assert names.user_bridge(network_id) in host_state(names)[0]
         second.remove("nbtest-persist")
     finally:
         second.shutdown()
-    assert host_state() == ([], [])
-
-
-CRASHING_DAEMON = textwrap.dedent(
-    """
-    import os, sys
-    from nbdock.network import NetworkManager
-    data_root, resolv_conf, netns = sys.argv[1:]
-    nm = NetworkManager(data_root, host_resolv_conf=resolv_conf)
-    nm.start()
-    nm.create("nbtest-crash")
-    endpoint = nm.connect("nbtest-crash", "d" * 64, name="victim")
-    nm.plug(endpoint, netns)
-    bindings = nm.publish("d" * 64, endpoint, {"80/tcp": [{"HostPort": ""}]}, ["80/tcp"], False)
-    print(bindings["80/tcp"][0]["HostPort"], endpoint.host_ifname, flush=True)
-    os._exit(1)  # a crash: no shutdown
-    """
-)
+    assert host_state(names) == ([], [])
 
 
 def test_start_removes_what_a_crashed_run_left(data_root, host_resolv_conf, namespaces):
     ns = namespaces()
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASHING_DAEMON, data_root, host_resolv_conf, ns.path],
-        capture_output=True, text=True, timeout=60,
-    )
-    port, host_veth = crashed.stdout.split()
-    links, rules = host_state()
-    assert "nbdock0" in links and host_veth in links
+    port, host_veth = crash_a_daemon(data_root, host_resolv_conf, ns)
+    names = HostNames.for_data_root(data_root)
+    links, rules = host_state(names)
+    assert names.default_bridge in links and host_veth in links
     assert any(f"--dport {port}" in rule for rule in rules)
 
     manager = NetworkManager(data_root, host_resolv_conf=host_resolv_conf)
     manager.start()
     try:
-        links, rules = host_state()
+        links, rules = host_state(names)
         assert host_veth not in links
         assert not any(f"--dport {port}" in rule for rule in rules)
         assert ns.run("ip", "-o", "link").stdout.count("\n") == 1
@@ -104,4 +85,4 @@ def test_start_removes_what_a_crashed_run_left(data_root, host_resolv_conf, name
         manager.remove("nbtest-crash")
     finally:
         manager.shutdown()
-    assert host_state() == ([], [])
+    assert host_state(names) == ([], [])

@@ -1,7 +1,8 @@
 """NetworkManager against the real kernel: bridges, veths, DNS, isolation, published ports.
 
 Network namespaces made with ``unshare --net`` stand in for containers.
-One manager serves the whole module (there is one nbdock0 per host).
+One manager serves the whole module; its data root is a temporary directory,
+so its names carry a tag and other nbdock daemons on the host are left alone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from nbdock.network.errors import (
 )
 from nbdock.runtime.trace import Trace, read_trace
 
-from network_helpers import UPSTREAM_ADDRESS, UPSTREAM_NAME, a_records, host_address, host_state, listening, query
+from network_helpers import (
+    UPSTREAM_ADDRESS, UPSTREAM_NAME, a_records, host_address, host_state, listening, query, wait_for_port,
+    without_counters,
+)
 
 pytestmark = pytest.mark.root
 
@@ -42,7 +46,7 @@ def manager(tmp_path_factory, host_resolv_conf):
     nm.start()
     yield nm
     nm.shutdown()
-    links, rules = host_state()
+    links, rules = host_state(nm.host_names)
     assert links == [] and rules == [], (links, rules)
 
 
@@ -92,15 +96,6 @@ def ping(ns, address) -> bool:
     return ns.run("busybox", "ping", "-c", "1", "-W", "1", str(address)).returncode == 0
 
 
-def wait_for_port(ns, port, proto="tcp"):
-    table = "/proc/net/tcp" if proto == "tcp" else "/proc/net/udp"
-    for _ in range(100):
-        if f":{port:04X} " in ns.run("cat", table).stdout:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {proto} {port} in the namespace")
-
-
 # ---------------------------------------------------------------------------
 # Networks
 
@@ -113,22 +108,24 @@ def test_predefined_networks_exist_with_dockers_shapes(manager):
     assert (bridge["Driver"], bridge["Scope"], by_name["host"]["Driver"], by_name["none"]["Driver"]) == (
         "bridge", "local", "host", "null")
     subnet = IPv4Network(bridge["IPAM"]["Config"][0]["Subnet"])
-    assert bridge["Options"]["com.docker.network.bridge.name"] == "nbdock0"
-    # The subnet is nbdock0's alone: no other route of the host overlaps it.
+    bridge_name = manager.host_names.default_bridge
+    assert re.fullmatch("nbdock0-[0-9a-f]{5}", bridge_name)  # a temporary data root's tag
+    assert bridge["Options"]["com.docker.network.bridge.name"] == bridge_name
+    # The subnet is the bridge's alone: no other route of the host overlaps it.
     routes = subprocess.run(["ip", "-4", "route", "show", "table", "main"], capture_output=True, text=True).stdout
     for line in routes.splitlines():
         destination = line.split()[0]
-        if destination != "default" and "nbdock0" not in line:
+        if destination != "default" and f"dev {bridge_name} " not in line:
             assert not subnet.overlaps(IPv4Network(destination)), line
     assert f"inet {subnet.network_address + 1}/{subnet.prefixlen}" in subprocess.run(
-        ["ip", "addr", "show", "nbdock0"], capture_output=True, text=True).stdout
+        ["ip", "addr", "show", bridge_name], capture_output=True, text=True).stdout
 
 
 def test_create_inspect_and_remove_a_network(manager):
     name = f"nbtest-life-{os.getpid()}"
     created = manager.create(name, labels={"purpose": "test"}, subnet="10.213.0.0/24")
     network_id = created["Id"]
-    bridge = f"nb-{network_id[:12]}"
+    bridge = manager.host_names.user_bridge(network_id)
     try:
         assert created["IPAM"] == {"Driver": "default", "Options": {},
                                    "Config": [{"Subnet": "10.213.0.0/24", "Gateway": "10.213.0.1"}]}
@@ -136,7 +133,8 @@ def test_create_inspect_and_remove_a_network(manager):
         assert manager.get(name)["Id"] == manager.get(network_id[:10])["Id"] == network_id
         assert "inet 10.213.0.1/24" in subprocess.run(["ip", "addr", "show", bridge], capture_output=True, text=True).stdout
         rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-        assert f"-A NBDOCK-POSTROUTING -s 10.213.0.0/24 ! -o {bridge} -j MASQUERADE" in rules
+        postrouting = manager.host_names.chains.postrouting
+        assert f"-A {postrouting} -s 10.213.0.0/24 ! -o {bridge} -j MASQUERADE" in rules
         with pytest.raises(NetworkConflict, match=f"network with name {name} already exists"):
             manager.create(name)
         with pytest.raises(NetworkForbidden, match="Pool overlaps"):
@@ -220,8 +218,9 @@ def test_internal_network_gets_no_default_route_and_no_masquerade(manager, netwo
     assert "default" not in ns.run("ip", "route").stdout
     subnet = manager.get(network_id)["IPAM"]["Config"][0]["Subnet"]
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-    assert f"-A NBDOCK-POSTROUTING -s {subnet}" not in rules  # no MASQUERADE for it
-    assert f"-A NBDOCK-ISOLATION-1 ! -d {subnet} -i nb-{network_id[:12]} -j DROP" in rules
+    chains, bridge = manager.host_names.chains, manager.host_names.user_bridge(network_id)
+    assert f"-A {chains.postrouting} -s {subnet}" not in rules  # no MASQUERADE for it
+    assert f"-A {chains.isolation_1} ! -d {subnet} -i {bridge} -j DROP" in rules
 
 
 def test_default_bridge_has_no_embedded_dns(manager, containers):
@@ -284,7 +283,8 @@ def test_unplug_and_disconnect_leave_nothing_behind(manager, network, containers
     # A failed plug (the namespace is gone) leaves no veth behind.
     with pytest.raises(NetworkHostError, match="connecting next to"):
         manager.plug(again, "/proc/999999999/ns/net", trace=trace)
-    assert not again.plugged and host_state()[0] == ["nbdock0", f"nb-{again.network_id[:12]}"]
+    names = manager.host_names
+    assert not again.plugged and host_state(names)[0] == [names.default_bridge, names.user_bridge(again.network_id)]
     manager.disconnect(name, "e" * 64)
 
 
@@ -354,9 +354,9 @@ def test_publish_tcp_via_loopback_and_host_address(manager, network, containers,
         assert urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).status == 200
         address = host_address()
         if address is not None:  # DNAT carries this one: its packet counter moves
-            before = _dnat_packets(port)
+            before = _dnat_packets(manager, port)
             assert urllib.request.urlopen(f"http://{address}:{port}/", timeout=5).status == 200
-            assert _dnat_packets(port) > before
+            assert _dnat_packets(manager, port) > before
         published = [e["args"] for e in read_trace(trace.path) if e["op"] == "publish"]
         assert "iptables DNAT" in published[0]["carried_by"] and "userland proxy" in published[0]["carried_by"]
         manager.unpublish(ep.container_id, trace=trace)
@@ -431,7 +431,7 @@ def test_port_already_allocated_leaves_nothing_behind(manager, network, containe
     holder.listen()
     taken = holder.getsockname()[1]
     free = _free_port()
-    rules_before = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    rules_before = host_state(manager.host_names)[1]
     try:
         with pytest.raises(NetworkHostError, match=f"Bind for 0.0.0.0:{taken} failed: port is already allocated"):
             manager.publish(ep.container_id, ep, {
@@ -439,8 +439,8 @@ def test_port_already_allocated_leaves_nothing_behind(manager, network, containe
                 "81/tcp": [{"HostIp": "", "HostPort": str(taken)}],
             }, ["80/tcp", "81/tcp"], False, trace=trace)
         assert not listening(free)
-        rules_after = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
-        assert _without_counters(rules_after) == _without_counters(rules_before)
+        rules_after = host_state(manager.host_names)[1]
+        assert without_counters(rules_after) == without_counters(rules_before)
         # Nothing is recorded either: publishing again works.
         manager.publish(ep.container_id, ep, {"80/tcp": [{"HostIp": "", "HostPort": str(free)}]}, [], False, trace=trace)
         with pytest.raises(NetworkHostError, match=f"Bind for 0.0.0.0:{free} failed: port is already allocated"):
@@ -455,13 +455,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _dnat_packets(port: int) -> int:
-    out = subprocess.run(["iptables", "-t", "nat", "-L", "NBDOCK", "-v", "-x", "-n"], capture_output=True, text=True).stdout
+def _dnat_packets(manager, port: int) -> int:
+    chain = manager.host_names.chains.dnat
+    out = subprocess.run(["iptables", "-t", "nat", "-L", chain, "-v", "-x", "-n"], capture_output=True, text=True).stdout
     return sum(int(line.split()[0]) for line in out.splitlines() if f"dpt:{port} " in line + " ")
-
-
-def _without_counters(rules: str) -> list[str]:
-    return [line for line in rules.splitlines() if not line.startswith("#") and not line.startswith(":")]
 
 
 def test_network_json_has_the_keys_docker_sends(manager, network, ref_docker_host):

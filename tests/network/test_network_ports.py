@@ -79,3 +79,20 @@ def test_any_address_is_published_on_ipv4_and_ipv6_with_one_port():
         assert report["53/udp"][0] == {"HostIp": "0.0.0.0", "HostPort": str(reserved[0].host_port)}
     finally:
         close_all(reserved)
+
+
+def test_a_reserved_port_is_refused_to_a_second_allocator_before_any_proxy_runs():
+    """Two daemons (two allocators) asking for one port: the second gets Docker's error.
+
+    The first reservation must exclude the second at once, not only once its
+    proxy starts listening (SO_REUSEADDR lets two sockets bind a port nobody listens on).
+    """
+    first = ports.PortAllocator().reserve(ports.PortRequest(80, "tcp", "127.0.0.1", None))
+    port = first[0].host_port
+    try:
+        with pytest.raises(NetworkHostError, match=f"^Bind for 127.0.0.1:{port} failed: port is already allocated$"):
+            ports.PortAllocator().reserve(ports.PortRequest(80, "tcp", "127.0.0.1", (port, port)))
+        with pytest.raises(NetworkHostError, match=f"^Bind for 0.0.0.0:{port} failed: port is already allocated$"):
+            ports.PortAllocator().reserve(ports.PortRequest(80, "tcp", "", (port, port)))
+    finally:
+        close_all(first)

@@ -129,3 +129,23 @@ def test_prints_what_the_docker_cli_prints(nbdock_cli, nbdock_host, names, args)
     theirs = subprocess.run(["docker", "-H", nbdock_host, *args], capture_output=True, text=True)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+
+
+def test_help_needs_no_daemon():
+    done = subprocess.run(["python3", "-m", "nbdock", "-H", "unix:///nonexistent.sock", "ps", "--help"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("Usage:  nbdock ps [OPTIONS]")
+    assert "--format string" in done.stdout and "-a, --all" in done.stdout
+
+
+def test_build_with_a_dockerfile_outside_the_context_and_build_args(nbdock_cli, names, tmp_path, monkeypatch):
+    tag = names("image")
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "data.txt").write_text("from the context\n")
+    (tmp_path / "elsewhere.Dockerfile").write_text(
+        "FROM busybox\nARG GREETING\nCOPY data.txt /data.txt\nRUN echo \"$GREETING\" > /greeting\n")
+    monkeypatch.chdir(tmp_path)  # -f is relative to where we are, not to the context
+    built = nbdock_cli("build", "-f", "elsewhere.Dockerfile", "--build-arg", "GREETING=hi there", "-t", tag, "context")
+    assert built.returncode == 0, built.stderr
+    assert nbdock_cli("run", "--rm", tag, "cat", "/greeting", "/data.txt").stdout == "hi there\nfrom the context\n"

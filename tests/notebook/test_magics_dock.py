@@ -1,6 +1,7 @@
 """%dock and %%dockerfile in a real IPython shell, against the nbdock_host daemon."""
 
 import time
+import uuid
 
 import pandas
 import pytest
@@ -63,16 +64,25 @@ def test_config_host_is_used(shell):
         shell.run_line_magic("dock", "ps")
 
 
-def test_dockerfile_failure_names_the_step_and_code(shell, tmp_path, capsys):
-    with pytest.raises(UsageError) as error:
-        shell.run_cell_magic("dockerfile", f"nbtest-failing:1 --context {tmp_path}", "FROM busybox\nRUN echo before\nRUN exit 7\n")
-    assert "Step 3/3 : RUN exit 7 failed" in str(error.value) and "(exit code 7)" in str(error.value)
-    assert "before\n" in capsys.readouterr().out  # RUN output streamed into the cell
-    # Docker keeps the failed step's container; remove it (and only it).
-    api = shell.find_magic("dock").__self__.connection.api
-    for container in api.containers(all=True, filters={"status": "exited"}):
-        if container["Command"] == "/bin/sh -c exit 7":
-            api.remove_container(container["Id"])
+def test_dockerfile_failure_names_the_step_and_code(shell, api, tmp_path, capsys):
+    marker = f"before-{uuid.uuid4().hex}"
+    try:
+        with pytest.raises(UsageError) as error:
+            shell.run_cell_magic("dockerfile", f"nbtest-failing:1 --context {tmp_path}",
+                                 f"FROM busybox\nRUN echo {marker}\nRUN exit 7\n")
+        assert "Step 3/3 : RUN exit 7 failed" in str(error.value) and "(exit code 7)" in str(error.value)
+        assert f"{marker}\n" in capsys.readouterr().out  # RUN output streamed into the cell
+    finally:
+        _remove_build_leftovers(api, marker)
+
+
+def _remove_build_leftovers(api, marker):
+    """Docker keeps a failed step's container, and the image of the steps before it: remove ours."""
+    for image in api.images(all=True):
+        if any(marker in (layer.get("CreatedBy") or "") for layer in api.history(image["Id"])):
+            for container in api.containers(all=True, filters={"ancestor": image["Id"]}):
+                api.remove_container(container["Id"], force=True)
+            api.remove_image(image["Id"], force=True)
 
 
 def test_dockerfile_syntax_errors(shell):
@@ -105,3 +115,9 @@ def test_attach_widget_talks_to_stdin_and_stdout(shell, names):
     view._close_stdin()
     view.reader.join(10)
     assert "output ended" in view.status.value
+
+
+def test_help_needs_no_daemon(shell, capsys):
+    shell.run_line_magic("config", 'NbdockMagics.host = "unix:///nonexistent/nbdock.sock"')
+    shell.run_line_magic("dock", "run --help")
+    assert capsys.readouterr().out.startswith("Usage:  %dock run [OPTIONS] IMAGE [COMMAND] [ARG...]")

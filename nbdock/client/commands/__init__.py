@@ -1,8 +1,10 @@
 """The commands: docker's verbs, carried out through docker-py.
 
-:func:`execute` is the single entry point of both front ends: the ``nbdock``
-CLI and the ``%dock`` magic hand it the words the user typed and a
-:class:`Session`, and get back the exit code the docker CLI would have.
+Both front ends -- the ``nbdock`` CLI and the ``%dock`` magic -- go through
+the same two steps: :func:`parse_words` turns the words the user typed into
+a parsed command (no daemon needed, so syntax errors come first), and
+:func:`run_parsed` carries it out in a :class:`Session` and returns the
+exit code the docker CLI would have.
 Failures raise :class:`~nbdock.client.errors.CommandError` (or
 :class:`~nbdock.client.flags.UsageError` for bad syntax); a container's
 own exit status is a return value, not an error.
@@ -69,15 +71,19 @@ def run_parsed(parsed: Parsed, session: Session) -> int:
         raise CommandError(f"Error response from daemon: {api_message(error)}") from None
     except NbdockError as error:  # raised by the libraries the client shares (tar safety, references...)
         raise CommandError(error.message) from None
-    except requests.exceptions.ConnectionError:
-        raise CommandError(
-            f"Cannot connect to the nbdock daemon at {session.connection.host}. Is the daemon running?"
-        ) from None
+    except requests.exceptions.RequestException as error:
+        raise transport_error(error, session.connection.host) from None
 
 
-def execute(words: list[str], session: Session) -> int:
-    """Run one command line (without the program name); return its exit code."""
-    return run_parsed(parse_words(words, session.program), session)
+def transport_error(error: requests.exceptions.RequestException, host: str) -> CommandError:
+    """The daemon could not be reached, or stopped answering: say which, and where."""
+    if isinstance(error, requests.exceptions.Timeout):
+        request = error.request
+        what = f"{request.method} {request.path_url}" if request is not None else "a request"
+        return CommandError(f"The nbdock daemon at {host} did not answer {what} in time.")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return CommandError(f"Cannot connect to the nbdock daemon at {host}. Is the daemon running?")
+    return CommandError(f"Talking to the nbdock daemon at {host} failed: {error}")
 
 
 def api_message(error: docker.errors.APIError) -> str:

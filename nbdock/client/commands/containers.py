@@ -166,7 +166,11 @@ def stream_container(session: Session, container_id: str, socket_io, tty: bool, 
     raw_socket = socket_io._sock
     if send_stdin:
         threading.Thread(target=_pump_stdin, args=(session, raw_socket), daemon=True).start()
-    proxy = forward_signals(lambda name: session.api.kill(container_id, name)) if sig_proxy and not tty else contextlib.nullcontext()
+    # With a TTY, Ctrl-C is just a byte for the container's terminal; without one, it is a signal to pass on.
+    if sig_proxy and not tty:
+        proxy = forward_signals(lambda name: session.api.kill(container_id, name))
+    else:
+        proxy = contextlib.nullcontext()
     with proxy, (session.console.raw_terminal() if tty and send_stdin else contextlib.nullcontext()):
         for stream, data in read_frames(socket_io, tty):
             session.console.container_output(stream, data)
@@ -574,11 +578,17 @@ def rm(session: Session, parsed: Parsed) -> int:
 
 
 def stop(session: Session, parsed: Parsed) -> int:
-    return _for_each(session, parsed.args, lambda name: _post_container(session, name, "stop", t=parsed.time, signal=parsed.signal))
+    def stop_one(name: str) -> None:
+        _post_container(session, name, "stop", t=parsed.time, signal=parsed.signal)
+
+    return _for_each(session, parsed.args, stop_one)
 
 
 def restart(session: Session, parsed: Parsed) -> int:
-    return _for_each(session, parsed.args, lambda name: _post_container(session, name, "restart", t=parsed.time, signal=parsed.signal))
+    def restart_one(name: str) -> None:
+        _post_container(session, name, "restart", t=parsed.time, signal=parsed.signal)
+
+    return _for_each(session, parsed.args, restart_one)
 
 
 def kill(session: Session, parsed: Parsed) -> int:

@@ -20,7 +20,7 @@ from ..errors import CommandError
 from ..flags import Parsed
 from ..formatting import Listing, ellipsis, human_duration, human_size
 from ..streams import json_messages, message_error
-from .containers import go_time, parse_filters, pull_image, write_file_atomically
+from .containers import go_time, parse_filters, write_file_atomically
 
 if TYPE_CHECKING:
     from . import Session
@@ -88,9 +88,10 @@ def history_row(layer: dict, truncate: bool = True, human: bool = True, now: flo
         layer_id = layer_id.removeprefix("sha256:")[:12]
     created_by = (layer.get("CreatedBy") or "").replace("\t", " ")
     created = layer.get("Created", 0)
+    since = human_duration(now - created) + " ago" if human else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
     return {
         "ID": layer_id,
-        "CreatedSince": human_duration(now - created) + " ago" if human else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        "CreatedSince": since,
         "CreatedAt": go_time(created),
         "CreatedBy": ellipsis(created_by, 45) if truncate else created_by,
         "Size": human_size(layer.get("Size", 0)) if human else str(layer.get("Size", 0)),
@@ -126,19 +127,15 @@ def _repository_and_tag(name: str) -> tuple[str, str]:
 
 def pull(session: Session, parsed: Parsed) -> int:
     name = parsed.args[0]
-    canonical = str(reference.parse(name) if parsed.all_tags else reference.parse(name).with_default_tag())
+    wanted = reference.parse(name)
+    repository, tag_name = docker.utils.parse_repository_tag(name)
+    messages = session.api.pull(repository, None if parsed.all_tags else (tag_name or "latest"), all_tags=parsed.all_tags,
+                                stream=True, decode=True, auth_config=session.connection.registry_auth(name))
     if parsed.quiet:
-        repository, tag_name = docker.utils.parse_repository_tag(name)
-        for _ in json_messages(session.api.pull(repository, tag_name or "latest", stream=True,
-                                                auth_config=session.connection.registry_auth(name))):
-            pass
-    elif parsed.all_tags:
-        messages = session.api.pull(name, all_tags=True, stream=True, decode=True,
-                                    auth_config=session.connection.registry_auth(name))
-        session.console.progress(messages)
+        _silently(messages)
     else:
-        pull_image(session, name)
-    session.console.out(canonical + "\n")
+        session.console.progress(messages)
+    session.console.out(f"{wanted if parsed.all_tags else wanted.with_default_tag()}\n")
     return 0
 
 
@@ -148,9 +145,7 @@ def push(session: Session, parsed: Parsed) -> int:
     messages = session.api.push(repository, None if parsed.all_tags else (tag_name or "latest"), stream=True,
                                 decode=True, auth_config=session.connection.registry_auth(name))
     if parsed.quiet:
-        for message in messages:
-            if "errorDetail" in message:
-                raise CommandError(message["errorDetail"].get("message", ""))
+        _silently(messages)
         session.console.out(f"{repository}:{tag_name or 'latest'}\n")
     else:
         session.console.progress(messages)
@@ -245,21 +240,17 @@ def import_(session: Session, parsed: Parsed) -> int:
 def build(session: Session, parsed: Parsed) -> int:
     """``docker build PATH``: pack the context (minus .dockerignore), send it, show the daemon's steps."""
     path = parsed.args[0]
-    dockerfile_text = None
-    dockerfile_name = parsed.file or "Dockerfile"
-    if parsed.file == "-":
-        dockerfile_text = session.console.stdin.read().decode() if session.console.stdin else ""
-    elif parsed.file and path != "-" and os.path.isabs(parsed.file):
-        dockerfile_name = os.path.relpath(parsed.file, path)
     if path == "-":
         raise CommandError("nbdock build - (a context on stdin) is not supported: give a directory", exit_code=125)
     if path.startswith(("http://", "https://", "git://", "git@", "github.com/")):
         raise CommandError("nbdock build takes a local directory; remote contexts are not supported by this client", exit_code=125)
     if not os.path.isdir(path):
         raise CommandError(f'unable to prepare context: path "{path}" not found', exit_code=1)
+    dockerfile_name, dockerfile_text = _locate_dockerfile(session, path, parsed.file)
     image_id = build_image(
         session, path, tags=parsed.tag, dockerfile_name=dockerfile_name, dockerfile_text=dockerfile_text,
-        build_args=dict(_key_value(arg) for arg in parsed.build_arg), labels=dict(_key_value(l) for l in parsed.label),
+        build_args=dict(parse_build_arg(arg) for arg in parsed.build_arg),
+        labels=dict(label.partition("=")[::2] for label in parsed.label),
         no_cache=parsed.no_cache, rm=parsed.rm, force_rm=parsed.force_rm, pull=parsed.pull, target=parsed.target,
         network=parsed.network, quiet=parsed.quiet,
     )
@@ -270,7 +261,28 @@ def build(session: Session, parsed: Parsed) -> int:
     return 0
 
 
-def _key_value(text: str) -> tuple[str, str | None]:
+def _locate_dockerfile(session: Session, context_dir: str, file_flag: str | None) -> tuple[str, str | None]:
+    """(name inside the context, or the text to send when the Dockerfile is not in the context).
+
+    ``-f`` is relative to *our* directory, like any path on a command line;
+    the daemon wants a name inside the context.  A Dockerfile from stdin
+    (``-f -``) or from outside the context is sent inside the context tar.
+    """
+    if not file_flag:
+        return "Dockerfile", None
+    if file_flag == "-":
+        return "", session.console.stdin.read().decode() if session.console.stdin else ""
+    inside = os.path.relpath(os.path.abspath(file_flag), os.path.abspath(context_dir))
+    if not inside.startswith(".." + os.sep):
+        return inside, None
+    try:
+        with open(file_flag, encoding="utf-8") as dockerfile:
+            return "", dockerfile.read()
+    except OSError as error:
+        raise CommandError(f"unable to prepare context: {file_flag}: {error.strerror}") from None
+
+
+def parse_build_arg(text: str) -> tuple[str, str | None]:
     """``--build-arg K=V``; ``--build-arg K`` alone takes K from our environment (as the CLI does)."""
     key, has_value, value = text.partition("=")
     return key, value if has_value else os.environ.get(key)
@@ -318,7 +330,7 @@ def build_image(
 
 
 def _silently(messages) -> list[dict]:
-    """Read a build's messages without showing them (``-q``); still stop at the first error."""
+    """Read a message stream without showing it (``-q``); still stop at the first error.  Returns the aux payloads."""
     aux = []
     for message in json_messages(messages):
         error = message_error(message)

@@ -56,7 +56,8 @@ def volume_rm(session: Session, parsed: Parsed) -> int:
 
 
 def volume_prune(session: Session, parsed: Parsed) -> int:
-    if not parsed.force and not session.console.confirm("WARNING! This will remove anonymous local volumes not used by at least one container."):
+    warning = "WARNING! This will remove anonymous local volumes not used by at least one container."
+    if not parsed.force and not session.console.confirm(warning):
         return 0
     filters = parse_filters(parsed.filter)
     if parsed.all:

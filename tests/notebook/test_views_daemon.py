@@ -1,0 +1,61 @@
+"""nbdock's kernel views end to end: they need nbdock's daemon and its /nbdock/v1 endpoints."""
+
+import pandas
+import pytest
+
+from nbdock.views.layers import LayersView
+
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("nbdock_endpoints")]
+
+
+@pytest.fixture
+def running(shell, names):
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d --name {name} --memory 64m --pids-limit 50 busybox sleep 60")
+    return name
+
+
+def test_namespaces_of_a_container_are_its_own(shell, running):
+    frame = shell.run_line_magic("dock", f"ns {running}")
+    assert isinstance(frame, pandas.DataFrame)
+    isolation = dict(zip(frame["type"], frame["isolation"]))
+    for kind in ("mnt", "uts", "ipc", "net", "pid"):
+        assert isolation[kind] == "isolated", kind
+    row = frame[frame["type"] == "net"].iloc[0]
+    assert row["container_inode"] != row["host_inode"]
+
+
+def test_cgroup_shows_the_limits(shell, running):
+    frame = shell.run_line_magic("dock", f"cgroup {running}")
+    values = dict(zip(frame["file"], frame["value"]))
+    assert str(64 * 1024 * 1024) in values.values()
+    assert "50" in values.values()
+    assert frame.attrs["version"] in (1, 2)
+
+
+def test_trace_lists_kernel_operations_in_order(shell, running):
+    frame = shell.run_line_magic("dock", f"trace {running}")
+    assert len(frame) > 0 and list(frame["t_ms"]) == sorted(frame["t_ms"])
+    assert {"namespace", "mount"} <= set(frame["kind"])
+
+
+def test_layers_of_a_built_image(shell, names, tmp_path):
+    tag = names("image")
+    (tmp_path / "hello.txt").write_text("hello layers\n")
+    view = shell.run_cell_magic("dockerfile", f"{tag} --context {tmp_path}",
+                                "FROM busybox\nCOPY hello.txt /hello.txt\nRUN rm /etc/group\n")
+    assert isinstance(view, LayersView)
+    copied = view.layers[-2]
+    assert any(c["path"] == "/hello.txt" and c["kind"] == "A" for c in copied["changes"])
+    removed = view.layers[-1]
+    assert any(c["path"] == "/etc/group" and c["kind"] == "D" for c in removed["changes"])
+    assert "busybox:latest" in view.layers[0]["shared_with"]  # the base layer is busybox's own
+    node, chooser, detail = view.nodes[len(view.layers) - 2]
+    position = next(i for i, c in enumerate(copied["changes"]) if c["path"] == "/hello.txt")
+    chooser.value = position
+    assert "hello layers" in detail.value
+
+
+def test_cli_prints_the_same_views(nbdock_cli, running):
+    done = nbdock_cli("ns", running)
+    assert done.returncode == 0 and "isolated" in done.stdout
