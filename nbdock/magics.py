@@ -30,12 +30,13 @@ from IPython.display import HTML, display
 from traitlets import Bool, Unicode, observe
 from traitlets.config import Configurable
 
+from nbdock.client import flags
 from nbdock.client import stats as stats_math
 from nbdock.client.commands import Session, parse_words, run_parsed, transport_error
 from nbdock.client.commands.images import build_image, parse_build_arg
 from nbdock.client.connection import ApiCall, Connection
 from nbdock.client.errors import CommandError
-from nbdock.client.flags import Command, Flag, UsageError as SyntaxError_, parse
+from nbdock.client.flags import Command, Flag, parse
 from nbdock.errors import NbdockError
 from nbdock.views import data
 from nbdock.views.notebook_console import NotebookConsole
@@ -43,7 +44,7 @@ from nbdock.views.notebook_console import NotebookConsole
 PROGRAM = "%dock"
 
 #: Commands whose exit code is the container's (or exec's) own, not a failure of ours.
-CONTAINER_EXIT_COMMANDS = ("run", "start", "attach", "exec", "wait")
+CONTAINER_EXIT_COMMANDS = ("run", "start", "attach", "exec")
 
 DOCKERFILE_SYNTAX = Command(
     "dockerfile", "TAG [--context DIR] [--no-cache] [--build-arg K=V ...] [--rm=false]",
@@ -108,7 +109,7 @@ class NbdockMagics(Magics, Configurable):
             raise UsageError("%dock needs a command: %dock run, ps, images, build, layers, stats, ns, cgroup, trace...")
         try:
             parsed = parse_words(words, PROGRAM)
-        except SyntaxError_ as error:
+        except flags.UsageError as error:
             raise UsageError(error.message) from None
         if parsed.options["help"]:  # no daemon needed
             print(parsed.command.help_text(PROGRAM), end="")
@@ -131,7 +132,7 @@ class NbdockMagics(Magics, Configurable):
             return action()
         except CommandError as error:
             raise UsageError(error.message) from None
-        except SyntaxError_ as error:
+        except flags.UsageError as error:
             raise UsageError(error.message) from None
         except docker.errors.APIError as error:
             raise UsageError(f"Error response from daemon: {error.explanation or error}") from None
@@ -200,7 +201,7 @@ class NbdockMagics(Magics, Configurable):
         """Build the cell as a Dockerfile; show the steps live, then the image's layers."""
         try:
             parsed = parse(DOCKERFILE_SYNTAX, shlex.split(line), "%%dockerfile")
-        except (SyntaxError_, ValueError) as error:
+        except (flags.UsageError, ValueError) as error:
             raise UsageError(getattr(error, "message", str(error))) from None
         if parsed.options["help"]:
             print(DOCKERFILE_SYNTAX.help_text("%%"))

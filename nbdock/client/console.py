@@ -9,6 +9,7 @@ DataFrames and progress as a live table in the cell.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shutil
@@ -19,7 +20,7 @@ from typing import BinaryIO, Iterable, Iterator, TextIO
 
 from .errors import CommandError
 from .formatting import Listing, render_listing, tabwrite
-from .streams import STDERR, message_error, message_line
+from .streams import STDERR, STDOUT, message_error, message_line
 
 
 class Console:
@@ -27,6 +28,9 @@ class Console:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.stdin = stdin
+        # Container output arrives in arbitrary pieces: a UTF-8 character may
+        # be split between two of them, so text is decoded incrementally.
+        self._decoders = {stream: codecs.getincrementaldecoder("utf-8")(errors="replace") for stream in (STDOUT, STDERR)}
 
     # -- text -------------------------------------------------------------
 
@@ -47,7 +51,7 @@ class Console:
             binary.write(data)
             binary.flush()
         else:
-            target.write(data.decode(errors="replace"))
+            target.write(self._decoders[STDERR if stream == STDERR else STDOUT].decode(data))
             target.flush()
 
     def binary_output(self, chunks: Iterable[bytes]) -> None:

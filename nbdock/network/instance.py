@@ -9,11 +9,14 @@ used the same names, one daemon starting up would take the other's
 the other daemon would lose its network.
 
 So each instance puts a **tag** into every name it gives the host: the
-first five hex digits of the SHA-256 of its absolute data-root path.  The
-tag is a pure function of the path, so a daemon restarted after a crash on
-the same data root recognises what its previous run left, and nothing else.
-The default data root, ``/var/lib/nbdock``, keeps the plain names (just as
-dockerd's are ``docker0`` and ``DOCKER``):
+first five hex digits of the SHA-256 of its absolute data-root path.  Why
+a hash of the path rather than, say, a random tag kept in the data root:
+the tag must be recomputed, never remembered, so that a daemon restarted
+after a crash finds exactly what its previous run left, even if that run
+died before writing anything; and the path itself would not fit in 15
+characters.  The usual single daemon, on the default data root
+``/var/lib/nbdock``, keeps the plain names, so that what ``ip link`` and
+``iptables-save`` show reads like Docker's ``docker0`` and ``DOCKER``:
 
 =================  =====================  ==========================================
  what               /var/lib/nbdock        any other data root (tag ``3fa9c``)
@@ -169,10 +172,10 @@ def subnet_lock() -> Iterator[None]:
 
     Each NetworkManager serialises its own threads with a threading lock,
     but that lock means nothing to another daemon.  flock(2) on a file that
-    every instance opens does: the kernel lets one open file hold the lock
-    at a time, whichever process it belongs to, and releases it when that
-    file is closed -- or when its process dies, so a crashed daemon never
-    leaves the lock held.  (iptables' ``-w`` waits on /run/xtables.lock the
+    every instance opens does: the kernel grants the lock to one open() of
+    the file at a time, whichever process made it, and releases it when
+    that file is closed -- or when its process dies, so a crashed daemon
+    never leaves the lock held.  (iptables' ``-w`` waits on /run/xtables.lock the
     same way.)  The file stays; it is only a name to lock on.
     """
     os.makedirs(HOST_RUN_DIR, mode=0o755, exist_ok=True)

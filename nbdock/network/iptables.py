@@ -22,13 +22,16 @@ flush and delete its chains.  The names below are the default instance's::
 second isolation stage.  An nbdock instance cannot list another instance's
 bridges, so ISOLATION-2 holds one rule instead, ``-i nb+ -o nb+ -j DROP``:
 iptables reads a trailing ``+`` as "any interface whose name starts with
-this", and every nbdock interface's name starts with ``nb``.  A packet only
-gets there if it goes between one of *our* bridges and some other interface,
-so the rule drops exactly the traffic between our bridges and any other
-nbdock bridge, ours or another instance's.  Each instance checks both
-directions (out of and into its bridges) because the instances' jumps sit
-side by side in FORWARD: whichever comes first must not accept, through a
-published port's rule, a packet the other would have dropped.
+this", and every nbdock interface's name starts with ``nb``.  (Of those,
+only bridges show up as ``-i``/``-o``: a veth's host end is a port of a
+bridge, and a packet crossing a bridge is seen entering or leaving the
+bridge itself.)  A packet only gets to ISOLATION-2 if it goes between one
+of *our* bridges and some other interface, so the rule drops exactly the
+traffic between our bridges and any other nbdock bridge, ours or another
+instance's.  Each instance checks both directions, out of its bridges and
+into them, because the instances' jumps sit side by side in FORWARD:
+whichever comes first must not accept, through a published port's rule, a
+packet that the other instance would have dropped.
 
 ``-w`` makes iptables wait for the xtables lock instead of failing while
 dockerd (or another nbdock thread or daemon) is changing rules at the same moment.

@@ -191,7 +191,8 @@ class NetworkManager:
         for network in self._bridge_networks():
             if network.predefined:
                 network.bridge = self.host_names.default_bridge
-                network.options[BRIDGE_NAME_OPTION] = network.bridge
+                # In Docker's order: Go writes a map's keys sorted.
+                network.options = dict(sorted({**network.options, BRIDGE_NAME_OPTION: network.bridge}.items()))
             else:
                 network.bridge = self.host_names.user_bridge(network.id)
 

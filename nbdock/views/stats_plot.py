@@ -49,12 +49,18 @@ class LivePlot:
         if self.memory_limit_set and len(frame):
             memory.axhline(frame["memory_limit_bytes"].iloc[-1] / mib, color="tab:red", linestyle="--", label="limit (--memory)")
         memory.set_ylabel("MiB")
-        memory.set_ylim(bottom=0)
-        memory.legend(loc="upper left")
+        memory.set_ylim(0, _headroom(memory))
+        memory.legend(loc="lower right")
         cpu.plot(frame["time"], frame["cpu_percent"], label="CPU", color="tab:green")
         if self.cpu_quota is not None:
             cpu.axhline(self.cpu_quota, color="tab:red", linestyle="--", label="quota (--cpus)")
         cpu.set_ylabel("% of one CPU")
         cpu.set_xlabel("seconds")
-        cpu.set_ylim(bottom=0)
-        cpu.legend(loc="upper left")
+        cpu.set_ylim(0, _headroom(cpu))
+        cpu.legend(loc="lower right")
+
+
+def _headroom(axes) -> float:
+    """A top for the y axis that leaves room above the highest line (the limit lines included)."""
+    highest = max((max(line.get_ydata(), default=0) for line in axes.get_lines()), default=0)
+    return max(float(highest) * 1.2, 1.0)

@@ -24,7 +24,7 @@ from nbdock.network.instance import HostNames
 sys.path.insert(0, os.path.dirname(__file__))
 from network_helpers import crash_a_daemon, host_state, listening, wait_for_port, without_counters  # noqa: E402
 
-ENDPOINT_ID = "0123456789abcdef" * 4
+AN_ID = "0123456789abcdef" * 4  # a network or endpoint id
 HTTP_SERVER = (
     "import http.server,sys; "
     "http.server.HTTPServer(('0.0.0.0', int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()"
@@ -39,8 +39,8 @@ def test_the_default_data_root_keeps_the_plain_names():
     for spelling in ("/var/lib/nbdock", "/var/lib/nbdock/", "/var/lib/../lib/nbdock"):
         names = HostNames.for_data_root(spelling)
         assert names.tag == "" and names.default_bridge == "nbdock0"
-    assert names.user_bridge(ENDPOINT_ID) == "nb-0123456789ab"
-    assert names.veth_pair(ENDPOINT_ID) == ("nbv0123456789ab", "nbp0123456789ab")
+    assert names.user_bridge(AN_ID) == "nb-0123456789ab"
+    assert names.veth_pair(AN_ID) == ("nbv0123456789ab", "nbp0123456789ab")
     assert [chain for _table, chain in names.chains.all()] == [
         "NBDOCK-ISOLATION-2", "NBDOCK-ISOLATION-1", "NBDOCK-FORWARD", "NBDOCK", "NBDOCK-POSTROUTING"]
 
@@ -52,8 +52,8 @@ def test_the_tag_is_a_hash_of_the_absolute_data_root(tmp_path, monkeypatch):
         assert HostNames.for_data_root(spelling).tag == expected
     names = HostNames(expected)
     assert names.default_bridge == f"nbdock0-{expected}"
-    assert names.user_bridge(ENDPOINT_ID) == f"nb-012345-{expected}"
-    assert names.veth_pair(ENDPOINT_ID) == (f"nbv012345-{expected}", f"nbp012345-{expected}")
+    assert names.user_bridge(AN_ID) == f"nb-012345-{expected}"
+    assert names.veth_pair(AN_ID) == (f"nbv012345-{expected}", f"nbp012345-{expected}")
     assert names.chains.forward == f"NBDOCK-FORWARD-{expected}" and names.chains.dnat == f"NBDOCK-{expected}"
     assert HostNames.for_data_root(f"{tmp_path}/other").tag != expected
 
@@ -72,7 +72,7 @@ def test_each_instance_owns_its_own_links_and_no_one_elses():
     default, first, second = HostNames(""), HostNames("3fa9c"), HostNames("b0b0b")
     dockers = ["docker0", "br-0123456789ab", "veth1a2b3c4", "eth0", "lo", "nbd0"]
     for names in (default, first, second):
-        own = [names.default_bridge, names.user_bridge(ENDPOINT_ID), *names.veth_pair(ENDPOINT_ID)]
+        own = [names.default_bridge, names.user_bridge(AN_ID), *names.veth_pair(AN_ID)]
         assert all(names.owns_link(link) for link in own)
         others = [n for n in (default, first, second) if n != names]
         for other in others:
@@ -112,12 +112,6 @@ def plug(manager, namespaces, network, name):
 
 def ping(ns, address) -> bool:
     return ns.run("busybox", "ping", "-c", "1", "-W", "1", str(address)).returncode == 0
-
-
-def http_get(ns, url, *, timeout):
-    """GET ``url`` from inside ``ns`` (busybox's wget has no working timeout: its -T crashes)."""
-    script = "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))"
-    return ns.run("python3", "-c", script, url, str(timeout))
 
 
 def udp_delivered(sender_ns, receiver_ns, address, port) -> bool:

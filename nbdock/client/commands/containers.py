@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import docker
 
-from nbdock.image import tarsafe
+from nbdock.image import reference, tarsafe
 
 from .. import stats as stats_math
 from ..container_config import create_body, parse_env
@@ -75,8 +75,7 @@ def create_container(session: Session, parsed: Parsed) -> str:
             answer = api.create_container_from_config(request.body, request.name)
         except docker.errors.ImageNotFound:
             image = request.body["Image"]
-            shown = image if ":" in image.rsplit("/", 1)[-1] or "@" in image else f"{image}:latest"
-            session.console.err(f"Unable to find image '{shown}' locally\n")
+            session.console.err(f"Unable to find image '{reference.parse(image).with_default_tag().familiar()}' locally\n")
             pull_image(session, image, to_stderr=True)
             answer = api.create_container_from_config(request.body, request.name)
     except docker.errors.APIError as error:
@@ -186,20 +185,37 @@ def _pump_stdin(session: Session, raw_socket: socket.socket) -> None:
         pass  # the container went away first: nothing left to send to
 
 
+#: The Ctrl-C that gives up on a container that ignores the forwarded ones (a PID 1 without a handler does).
+GIVE_UP_AFTER_INTERRUPTS = 3
+
+
 @contextlib.contextmanager
 def forward_signals(send: Callable[[str], None]) -> Iterator[None]:
     """While attached, pass Ctrl-C (SIGINT) and SIGTERM on to the container (the CLI's ``--sig-proxy``).
 
     The container decides what they mean; we keep reading its output
-    until it ends.  Signal handlers can only be set in the main thread.
+    until it ends.  A process that is PID 1 of its namespace ignores
+    signals it has no handler for, so the third Ctrl-C stops *us* instead
+    (the container keeps running).  Signal handlers can only be set in the
+    main thread.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     forwarded = (signal.SIGINT, signal.SIGTERM)
     saved = {number: signal.getsignal(number) for number in forwarded}
+    interrupts = 0
+
+    def forward(received: int, frame) -> None:
+        nonlocal interrupts
+        if received == signal.SIGINT:
+            interrupts += 1
+            if interrupts >= GIVE_UP_AFTER_INTERRUPTS:
+                raise KeyboardInterrupt
+        send(signal.Signals(received).name.removeprefix("SIG"))
+
     for number in forwarded:
-        signal.signal(number, lambda received, frame: send(signal.Signals(received).name.removeprefix("SIG")))
+        signal.signal(number, forward)
     try:
         yield
     finally:
