@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from .. import __version__
+from ..defaults import DEFAULT_DATA_ROOT, DEFAULT_HOST
 from ..engine import API_VERSION, MIN_API_VERSION, Engine
 from ..errors import InvalidArgument, NbdockError, NotModified
 from . import routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
@@ -35,8 +36,6 @@ from .http import error_response
 
 log = logging.getLogger("nbdock.daemon")
 
-DEFAULT_HOST = "unix:///run/nbdock/nbdock.sock"
-DEFAULT_DATA_ROOT = "/var/lib/nbdock"
 ROUTE_TABLES = (routes_system.routes, routes_containers.routes, routes_images.routes, routes_volumes_networks.routes,
                 routes_nbdock.routes)
 

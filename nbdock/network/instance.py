@@ -61,8 +61,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-#: The daemon's default --data-root: the one instance whose names carry no tag.
-DEFAULT_DATA_ROOT = "/var/lib/nbdock"
+# The daemon's default --data-root is the one instance whose names carry no tag.
+from nbdock.defaults import DEFAULT_DATA_ROOT
+
 TAG_LENGTH = 5
 
 #: Linux's limit on interface names (IFNAMSIZ, 16, counts the terminating NUL).
