@@ -59,7 +59,9 @@ def nbdock_host(tmp_path_factory):
     socket_path = base / "nbdock.sock"
     log = open(base / "daemon.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "nbdock", "daemon", "--host", f"unix://{socket_path}", "--data-root", str(base / "root")],
+        # --offline: tests never reach a registry on the internet; busybox comes from the host.
+        [sys.executable, "-m", "nbdock", "daemon", "--host", f"unix://{socket_path}", "--data-root", str(base / "root"),
+         "--offline"],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -22,6 +22,7 @@ import time
 from typing import Callable
 
 import docker
+import requests
 
 from .formatting import binary_size, human_size
 
@@ -105,7 +106,12 @@ def sample(api: docker.APIClient, container: str, seconds: float, interval: floa
     started = time.monotonic()
     while True:
         asked = time.monotonic()
-        raw = api.stats(container, stream=False)
+        try:
+            raw = api.stats(container, stream=False)
+        except (docker.errors.NotFound, requests.exceptions.JSONDecodeError):
+            if not rows:
+                raise
+            break  # the container was removed while we sampled: keep what we have
         if not raw.get("read") or raw["read"].startswith("0001-"):
             break  # the container is not running: the daemon sends an empty reading
         numbers = summarize(raw)

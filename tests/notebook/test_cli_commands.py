@@ -109,26 +109,34 @@ def test_an_unreachable_daemon_is_named():
 
 
 # -- the same daemon, docker's CLI and ours: the same text ------------------------------------
+# Each listing is filtered down to what the test made, so that nothing else
+# the daemon is doing meanwhile can change one answer and not the other.
 
 DIFFERENTIAL = [
-    ["images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"],
-    ["volume", "ls"],
-    ["network", "ls"],
+    ["images", "--filter", "reference=busybox", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"],
+    ["volume", "ls", "--filter", "name={prefix}"],
+    ["network", "ls", "--filter", "name={prefix}"],
     ["history", "--format", "table {{.ID}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", "busybox"],
-    ["ps", "-a", "--format", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Ports}}\t{{.Names}}"],
+    ["ps", "-a", "--filter", "name={prefix}",
+     "--format", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.State}}\t{{.Ports}}\t{{.Names}}"],
+    ["port", "{container}"],
 ]
 
 
 @pytest.mark.skipif(shutil.which("docker") is None, reason="the docker CLI is not installed")
 @pytest.mark.parametrize("args", DIFFERENTIAL, ids=lambda a: " ".join(a[:2]))
 def test_prints_what_the_docker_cli_prints(nbdock_cli, nbdock_host, names, args):
-    name = names("container")
-    assert nbdock_cli("create", "--name", name, "-p", "127.0.0.1:18099:80", "busybox", "sh", "-c",
-                      "while true; do sleep 1; done").returncode == 0
+    container, volume, network = names("container"), names("volume"), names("network")
+    assert nbdock_cli("run", "-d", "--name", container, "-p", "127.0.0.1:18099:80", "-p", "53/udp", "busybox",
+                      "sleep", "60").returncode == 0
+    assert nbdock_cli("volume", "create", volume).returncode == 0
+    assert nbdock_cli("network", "create", network).returncode == 0
+    args = [arg.replace("{prefix}", names.prefix).replace("{container}", container) for arg in args]
     ours = nbdock_cli(*args)
     theirs = subprocess.run(["docker", "-H", nbdock_host, *args], capture_output=True, text=True)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.stdout == theirs.stdout
+    assert "{" not in ours.stdout and len(ours.stdout.splitlines()) >= 2  # a header and our own objects
 
 
 def test_help_needs_no_daemon():
