@@ -21,6 +21,9 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
+from ..errors import InvalidArgument
+from . import bodies
+
 STREAM_TYPES = {"stdin": 0, "stdout": 1, "stderr": 2, "system": 3}
 MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
@@ -41,29 +44,37 @@ def frame(stream: str, data: bytes) -> bytes:
     return struct.pack(">BxxxL", STREAM_TYPES[stream], len(data)) + data
 
 
-async def query_json(request: web.Request, name: str, default=None):
+def _json_param(request: web.Request, name: str, default=None):
     value = request.query.get(name)
     if value in (None, ""):
         return default
     try:
         return json.loads(value)
     except ValueError:
-        from ..errors import InvalidArgument
-
         raise InvalidArgument(f"invalid JSON in the {name} parameter: {value!r}") from None
 
 
-async def body_json(request: web.Request, default=None):
-    """The request's JSON body (an empty body gives ``default``), with a clear error when malformed."""
-    from ..errors import InvalidArgument
+async def query_json(request: web.Request, name: str, default=None):
+    """A query parameter holding JSON (buildargs, labels...), with a clear error when malformed."""
+    return _json_param(request, name, default)
 
+
+async def body_json(request: web.Request, shape: dict | None = None, what: str = "request body") -> dict:
+    """The request's JSON object ({} for an empty body or null), checked against ``shape`` (see bodies.py).
+
+    As in Docker, a body sent with another Content-Type than JSON is refused.
+    """
     raw = await request.read()
     if not raw.strip():
-        return default
+        return {}
+    content_type = request.headers.get("Content-Type", "")
+    if content_type and request.content_type != "application/json":
+        raise InvalidArgument(f"Content-Type specified ({content_type}) must be 'application/json'")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except ValueError as e:
-        raise InvalidArgument(f"invalid JSON in the request body: {e}") from None
+        raise InvalidArgument(f"invalid JSON in the {what}: {e}") from None
+    return {} if body is None else bodies.check(body, shape or {}, what)
 
 
 def flag(request: web.Request, name: str, default: bool = False) -> bool:
@@ -75,8 +86,6 @@ def flag(request: web.Request, name: str, default: bool = False) -> bool:
 
 
 def integer(request: web.Request, name: str, default: int | None = None) -> int | None:
-    from ..errors import InvalidArgument
-
     value = request.query.get(name)
     if value in (None, ""):
         return default
@@ -205,10 +214,32 @@ async def unless_disconnected(request: web.Request, awaitable):
         task.cancel()
 
 
-def normalize_filters(filters) -> dict[str, list[str]]:
-    """Docker sends filters as {"name": {"x": true}} (or, from older clients, {"name": ["x"]})."""
+#: The filters each listing accepts (Docker 20.10's); any other is refused.
+CONTAINER_FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name",
+                     "network", "publish", "since", "status", "volume")
+CONTAINER_PRUNE_FILTERS = ("until", "label", "label!")
+IMAGE_FILTERS = ("before", "dangling", "label", "reference", "since")
+IMAGE_PRUNE_FILTERS = ("dangling", "until", "label", "label!")
+VOLUME_FILTERS = ("dangling", "driver", "label", "name")
+VOLUME_PRUNE_FILTERS = ("label", "label!", "all")
+NETWORK_FILTERS = ("dangling", "driver", "id", "label", "name", "scope", "type")
+NETWORK_PRUNE_FILTERS = ("until", "label", "label!")
+EVENT_FILTERS = ("config", "container", "daemon", "event", "image", "label", "network", "node", "plugin", "scope",
+                 "secret", "service", "type", "volume")
+
+
+def filters(request: web.Request, accepted: tuple[str, ...]) -> dict[str, list[str]]:
+    """The ``filters`` query parameter as {name: [values]}, refusing names the endpoint does not know.
+
+    Docker sends filters as {"name": {"x": true}} (older clients: {"name": ["x"]}).
+    """
+    raw = _json_param(request, "filters", {}) or {}
+    if not isinstance(raw, dict):
+        raise InvalidArgument(f"invalid filters: expected a JSON object, got {request.query['filters']!r}")
     result = {}
-    for key, values in (filters or {}).items():
+    for key, values in raw.items():
+        if key not in accepted:
+            raise InvalidArgument(f"Invalid filter '{key}'")
         result[key] = list(values) if isinstance(values, (list, dict)) else [str(values)]
     return result
 

@@ -6,15 +6,19 @@ import asyncio
 import base64
 import contextlib
 import json
+import signal
 
 from aiohttp import web
 
 from ..engine import Engine, filesystem, stats
 from ..engine.clock import parse_rfc3339
 from ..engine.execs import ExecStartError
-from ..errors import InvalidArgument
-from .http import (MULTIPLEXED, RAW, Hijacked, body_json, flag, frame, integer, json_response, normalize_filters,
-                   query_json, stream_bytes, unless_disconnected)
+from ..engine.streams import end_of_input
+from ..engine.signals import parse_signal
+from ..errors import InvalidArgument, NbdockError
+from . import bodies
+from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, body_json, filters, flag,
+                   frame, integer, json_response, stream_bytes, unless_disconnected)
 
 routes = web.RouteTableDef()
 
@@ -29,19 +33,18 @@ def engine_of(request: web.Request) -> Engine:
 
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.Response:
-    body = await body_json(request, {})
-    if not isinstance(body, dict):
-        raise InvalidArgument("the request body must be a JSON object (a container config)")
+    body = await body_json(request, bodies.CONTAINER_CREATE, "container config")
+    bodies.normalize_strings(body, "Cmd", "Entrypoint", "Shell")
+    bodies.normalize_strings(body.get("HostConfig") or {}, "CapAdd", "CapDrop")
     result = await engine_of(request).containers.create(body, request.query.get("name") or None)
     return json_response(result, status=201)
 
 
 @routes.get("/containers/json")
 async def list_containers(request: web.Request) -> web.Response:
-    filters = await query_json(request, "filters", {})
     limit = integer(request, "limit", -1)
     containers = engine_of(request).containers.list(
-        all=flag(request, "all"), filters=normalize_filters(filters), limit=limit, size=flag(request, "size"))
+        all=flag(request, "all"), filters=filters(request, CONTAINER_FILTERS), limit=limit, size=flag(request, "size"))
     return json_response(containers)
 
 
@@ -74,7 +77,12 @@ async def restart(request: web.Request) -> web.Response:
 
 @routes.post("/containers/{id}/kill")
 async def kill(request: web.Request) -> web.Response:
-    await engine_of(request).containers.kill(request.match_info["id"], request.query.get("signal"))
+    ref = request.match_info["id"]
+    number = parse_signal(request.query.get("signal"), signal.SIGKILL)  # a bad signal is refused as it is
+    try:
+        await engine_of(request).containers.kill(ref, number)
+    except NbdockError as e:
+        raise type(e)(f"Cannot kill container: {ref}: {e.message}") from None  # Docker's wording
     return web.Response(status=204)
 
 
@@ -104,19 +112,19 @@ async def remove(request: web.Request) -> web.Response:
 
 @routes.post("/containers/prune")
 async def prune(request: web.Request) -> web.Response:
-    filters = normalize_filters(await query_json(request, "filters", {}))
-    return json_response(await engine_of(request).containers.prune(filters))
+    return json_response(await engine_of(request).containers.prune(filters(request, CONTAINER_PRUNE_FILTERS)))
 
 
 @routes.post("/containers/{id}/wait")
 async def wait(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     container_id = request.match_info["id"]
-    engine.containers.get(container_id)  # a 404 must come before the headers
+    condition = request.query.get("condition") or "not-running"
+    engine.containers.check_wait(container_id, condition)  # errors must come before the headers
     # The docker CLI waits for these headers before it starts the container: send them now.
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    result = await unless_disconnected(request, engine.containers.wait(container_id, request.query.get("condition") or "not-running"))
+    result = await unless_disconnected(request, engine.containers.wait(container_id, condition))
     if result is None:
         return response
     with contextlib.suppress(ConnectionError):
@@ -150,10 +158,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
     use_stdin = flag(request, "stdin") and bool(config.get("OpenStdin"))
     stream = flag(request, "stream")
     # Listen before answering, so that output of a container started right after is not missed.
+    # (A stopped container's output comes at its next start: `docker start -a` attaches first.)
     output = container.listeners.listen() if stream else None
-    if stream and not container.running and container.record.State.StartedAt != "0001-01-01T00:00:00Z":
-        output.put_nowait(None)  # an exited container: nothing more will come
     hijacked = await Hijacked.upgrade(request, RAW if tty else MULTIPLEXED)
+    engine.containers.publish(container.record, "attach")
 
     def send(stream_name: str, data: bytes) -> None:
         if stream_name in wanted:
@@ -163,8 +171,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
         async for data in hijacked.read_input():
             if use_stdin:
                 container.listeners.stdin.put_nowait(data)
-        if use_stdin and config.get("StdinOnce"):
-            container.listeners.stdin.put_nowait(None)  # the client's input ended: so does the container's
+        if use_stdin and output is not None:
+            end_of_input(container.listeners, output, close_stdin=bool(config.get("StdinOnce")), tty=tty)
+        if hijacked.closed and output is not None:
+            output.put_nowait(None)  # the client went away: stop relaying to it
 
     input_task = asyncio.get_running_loop().create_task(pass_input())
     try:
@@ -231,15 +241,16 @@ def _time_param(value: str | None) -> float:
 
 @routes.post("/containers/{id}/exec")
 async def exec_create(request: web.Request) -> web.Response:
-    body = await body_json(request, {})
-    exec_id = engine_of(request).execs.create(request.match_info["id"], body or {})
+    body = await body_json(request, bodies.EXEC_CREATE, "exec config")
+    bodies.normalize_strings(body, "Cmd")
+    exec_id = engine_of(request).execs.create(request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 
 
 @routes.post("/exec/{id}/start")
 async def exec_start(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, bodies.EXEC_START, "exec start config")
     instance = engine.execs.get(request.match_info["id"])
     if body.get("Detach"):
         await engine.execs.start(instance.id, detach=True)
@@ -254,7 +265,7 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
             if instance.config.get("AttachStdin"):
                 instance.listeners.stdin.put_nowait(data)
         if instance.config.get("AttachStdin"):
-            instance.listeners.stdin.put_nowait(None)
+            end_of_input(instance.listeners, output, close_stdin=True, tty=tty)
 
     input_task = asyncio.get_running_loop().create_task(pass_input())
     try:
@@ -358,7 +369,7 @@ def _encode_stat(stat: dict) -> str:
 async def commit(request: web.Request) -> web.Response:
     engine = engine_of(request)
     container = engine.containers.get(request.query.get("container", ""))
-    config_override = await body_json(request, None)
+    config_override = await body_json(request, bodies.CONFIG, "container config")
     pause_it = flag(request, "pause", True) and container.running and not container.record.State.Paused
     if pause_it:
         await engine.containers.pause(container.id)

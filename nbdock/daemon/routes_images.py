@@ -7,9 +7,9 @@ import asyncio
 from aiohttp import web
 
 from ..engine import pipes
-from ..errors import InvalidArgument, NbdockError
+from ..errors import InvalidArgument, NbdockError, NotFound
 from ..image import reference
-from .http import JSONStream, flag, json_response, normalize_filters, query_json, stream_bytes
+from .http import IMAGE_FILTERS, IMAGE_PRUNE_FILTERS, JSONStream, filters, flag, json_response, stream_bytes
 from .routes_system import registry_auth
 
 routes = web.RouteTableDef()
@@ -17,11 +17,11 @@ routes = web.RouteTableDef()
 
 @routes.get("/images/json")
 async def list_images(request: web.Request) -> web.Response:
-    filters = normalize_filters(await query_json(request, "filters", {}))
+    wanted = filters(request, IMAGE_FILTERS)
     if request.query.get("filter"):  # the pre-1.25 way of `docker images NAME`
-        filters.setdefault("reference", []).append(request.query["filter"])
+        wanted.setdefault("reference", []).append(request.query["filter"])
     engine = request.app["engine"]
-    return json_response(await asyncio.to_thread(engine.images.list, all=flag(request, "all"), filters=filters))
+    return json_response(await asyncio.to_thread(engine.images.list, all=flag(request, "all"), filters=wanted))
 
 
 @routes.get("/images/get")
@@ -46,7 +46,11 @@ async def _save(request: web.Request, names: list[str]) -> web.StreamResponse:
 @routes.get("/images/{name:.+}/json")
 async def inspect(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    return json_response(await asyncio.to_thread(engine.images.inspect, request.match_info["name"]))
+    name = request.match_info["name"]
+    try:
+        return json_response(await asyncio.to_thread(engine.images.inspect, name))
+    except NotFound as e:
+        raise NotFound(f"no such image: {name}: {e.message}") from None  # Docker's wording for this route
 
 
 @routes.get("/images/{name:.+}/history")
@@ -76,8 +80,7 @@ async def remove(request: web.Request) -> web.Response:
 @routes.post("/images/prune")
 async def prune(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    filters = normalize_filters(await query_json(request, "filters", {}))
-    return json_response(await asyncio.to_thread(engine.images.prune, filters))
+    return json_response(await asyncio.to_thread(engine.images.prune, filters(request, IMAGE_PRUNE_FILTERS)))
 
 
 @routes.post("/images/create")

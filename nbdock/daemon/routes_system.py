@@ -13,7 +13,7 @@ from aiohttp import web
 from ..engine import events as engine_events
 from ..errors import InvalidArgument
 from ..registry import AuthConfig
-from .http import body_json, json_response, query_json, unless_disconnected
+from .http import EVENT_FILTERS, body_json, filters, json_response, unless_disconnected
 
 routes = web.RouteTableDef()
 
@@ -40,7 +40,7 @@ async def info(request: web.Request) -> web.Response:
 
 @routes.post("/auth")
 async def auth(request: web.Request) -> web.Response:
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, {"username": str, "password": str, "serveraddress": str}, "auth config")
     engine = request.app["engine"]
     server = body.get("serveraddress") or "https://index.docker.io/v1/"
     if not body.get("username"):
@@ -55,7 +55,7 @@ async def disk_usage(request: web.Request) -> web.Response:
 
     def gather() -> dict:
         containers = engine.containers.list(all=True, size=True)
-        images = engine.images.list()
+        images = engine.images.with_shared_sizes(engine.images.list())
         volumes = []
         for volume in engine.volumes.list():
             volume["UsageData"] = {"Size": engine.volumes.size(volume["Name"]),
@@ -70,7 +70,7 @@ async def disk_usage(request: web.Request) -> web.Response:
 @routes.get("/events")
 async def events(request: web.Request) -> web.StreamResponse:
     engine = request.app["engine"]
-    filters = {k: list(v) for k, v in (await query_json(request, "filters", {}) or {}).items()}
+    wanted = filters(request, EVENT_FILTERS)
     since, until = _event_time(request.query.get("since")), _event_time(request.query.get("until"))
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     queue = engine.events.subscribe()
@@ -78,7 +78,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         if since is not None:
             for event in engine.events.since(since, until):
-                if engine_events.matches(event, filters):
+                if engine_events.matches(event, wanted):
                     await response.write(json.dumps(event).encode() + b"\n")
         deadline = None if until is None else until / 1e9
         while deadline is None or time.time() < deadline:
@@ -89,7 +89,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 break
             if event is None:
                 break  # the client went away
-            if engine_events.matches(event, filters):
+            if engine_events.matches(event, wanted):
                 await response.write(json.dumps(event).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await response.write_eof()

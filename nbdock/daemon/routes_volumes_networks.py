@@ -7,7 +7,10 @@ import asyncio
 from aiohttp import web
 
 from ..errors import InvalidArgument
-from .http import body_json, flag, json_response, normalize_filters, query_json
+from . import bodies
+from ..engine import filtering
+from .http import (NETWORK_FILTERS, NETWORK_PRUNE_FILTERS, VOLUME_FILTERS, VOLUME_PRUNE_FILTERS, body_json, filters, flag,
+                   json_response)
 
 routes = web.RouteTableDef()
 
@@ -19,20 +22,23 @@ routes = web.RouteTableDef()
 @routes.get("/volumes")
 async def list_volumes(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    filters = normalize_filters(await query_json(request, "filters", {}))
+    wanted = filters(request, VOLUME_FILTERS)
     volumes = await asyncio.to_thread(engine.volumes.list)
-    if "dangling" in filters:
-        want_dangling = any(v.lower() in ("true", "1") for v in filters["dangling"])
-        volumes = [v for v in volumes if (not engine.containers.using_volume(v["Name"])) == want_dangling]
-    if "name" in filters:
-        volumes = [v for v in volumes if any(n in v["Name"] for n in filters["name"])]
+    if "dangling" in wanted:
+        dangling = filtering.truth(wanted["dangling"], "dangling")
+        volumes = [v for v in volumes if (not engine.containers.using_volume(v["Name"])) == dangling]
+    if "name" in wanted:
+        volumes = [v for v in volumes if any(n in v["Name"] for n in wanted["name"])]
+    if "driver" in wanted:
+        volumes = [v for v in volumes if v["Driver"] in wanted["driver"]]
+    volumes = [v for v in volumes if filtering.labels_match(v["Labels"], wanted.get("label", []))]
     return json_response({"Volumes": volumes, "Warnings": []})
 
 
 @routes.post("/volumes/create")
 async def create_volume(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, bodies.VOLUME_CREATE, "volume config")
     driver = body.get("Driver") or "local"
     if driver != "local":
         raise InvalidArgument(f"volume driver {driver!r} is not supported: nbdock has the local driver only")
@@ -59,10 +65,12 @@ async def remove_volume(request: web.Request) -> web.Response:
 @routes.post("/volumes/prune")
 async def prune_volumes(request: web.Request) -> web.Response:
     engine = request.app["engine"]
+    wanted = filters(request, VOLUME_PRUNE_FILTERS)
     deleted, reclaimed = [], 0
     for volume in await asyncio.to_thread(engine.volumes.list):
         name = volume["Name"]
-        if engine.containers.using_volume(name):
+        if engine.containers.using_volume(name) or not filtering.labels_match(
+                volume["Labels"], wanted.get("label", []), wanted.get("label!", [])):
             continue
         reclaimed += await asyncio.to_thread(engine.volumes.size, name)
         await asyncio.to_thread(engine.volumes.remove, name, users=[])
@@ -78,15 +86,21 @@ async def prune_volumes(request: web.Request) -> web.Response:
 @routes.get("/networks")
 async def list_networks(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    filters = normalize_filters(await query_json(request, "filters", {}))
+    wanted = filters(request, NETWORK_FILTERS)
     networks = await asyncio.to_thread(engine.networks.list)
     result = []
     for network in networks:
-        if "name" in filters and not any(n in network["Name"] for n in filters["name"]):
+        predefined = network["Name"] in ("bridge", "host", "none")
+        checks = {
+            "name": lambda v: v in network["Name"],
+            "id": lambda v: network["Id"].startswith(v),
+            "driver": lambda v: network["Driver"] == v,
+            "scope": lambda v: network["Scope"] == v,
+            "type": lambda v: v == ("builtin" if predefined else "custom"),
+        }
+        if any(key in wanted and not any(check(v) for v in wanted[key]) for key, check in checks.items()):
             continue
-        if "id" in filters and not any(network["Id"].startswith(i) for i in filters["id"]):
-            continue
-        if "driver" in filters and network["Driver"] not in filters["driver"]:
+        if not filtering.labels_match(network.get("Labels") or {}, wanted.get("label", [])):
             continue
         result.append({**network, "Containers": {}})  # Docker lists containers only in inspect
     return json_response(result)
@@ -101,7 +115,7 @@ async def inspect_network(request: web.Request) -> web.Response:
 @routes.post("/networks/create")
 async def create_network(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, bodies.NETWORK_CREATE, "network config")
     name = body.get("Name") or ""
     if not name:
         raise InvalidArgument("network name is required")
@@ -127,9 +141,13 @@ async def remove_network(request: web.Request) -> web.Response:
 @routes.post("/networks/prune")
 async def prune_networks(request: web.Request) -> web.Response:
     engine = request.app["engine"]
+    wanted = filters(request, NETWORK_PRUNE_FILTERS)
     deleted = []
     for network in await asyncio.to_thread(engine.networks.list):
         if network["Name"] in ("bridge", "host", "none"):
+            continue
+        if not filtering.labels_match(network.get("Labels") or {}, wanted.get("label", []), wanted.get("label!", [])) \
+                or not filtering.created_before(network["Created"], wanted.get("until", [])):
             continue
         full = await asyncio.to_thread(engine.networks.get, network["Id"])
         if full.get("Containers"):
@@ -142,7 +160,7 @@ async def prune_networks(request: web.Request) -> web.Response:
 @routes.post("/networks/{id}/connect")
 async def connect(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, bodies.NETWORK_CONNECT, "network connect config")
     await engine.containers.connect_network(request.match_info["id"], body.get("Container", ""), body.get("EndpointConfig") or {})
     return web.Response(status=200)
 
@@ -150,6 +168,6 @@ async def connect(request: web.Request) -> web.Response:
 @routes.post("/networks/{id}/disconnect")
 async def disconnect(request: web.Request) -> web.Response:
     engine = request.app["engine"]
-    body = await body_json(request, {}) or {}
+    body = await body_json(request, bodies.NETWORK_CONNECT, "network disconnect config")
     await engine.containers.disconnect_network(request.match_info["id"], body.get("Container", ""), bool(body.get("Force")))
     return web.Response(status=200)

@@ -31,13 +31,13 @@ from .. import __version__
 from ..defaults import DEFAULT_DATA_ROOT, DEFAULT_HOST
 from ..engine import API_VERSION, MIN_API_VERSION, Engine
 from ..errors import InvalidArgument, NbdockError, NotModified
-from . import routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
+from . import routes_build, routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
 from .http import error_response
 
 log = logging.getLogger("nbdock.daemon")
 
 ROUTE_TABLES = (routes_system.routes, routes_containers.routes, routes_images.routes, routes_volumes_networks.routes,
-                routes_nbdock.routes)
+                routes_nbdock.routes, routes_build.routes)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

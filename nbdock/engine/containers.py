@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -35,6 +36,8 @@ from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_f
 from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
 from ..runtime.trace import Trace
 from . import clock, createconfig, logs, mounts, names
+from . import filtering
+from .signals import parse_signal
 from .records import ContainerRecord, State
 from .streams import Listeners, OutputPump, StdinPump
 
@@ -43,25 +46,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nbdock.engine")
 
+#: ``docker wait --condition`` ("" is the default, not-running).
+WAIT_CONDITIONS = ("", "not-running", "next-exit", "removed")
+
 #: How long to wait for a process's output to drain after it exited.
 OUTPUT_DRAIN_TIMEOUT = 10
-
-
-def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
-    """"KILL", "SIGKILL", "9" or 9 -> 9, with Docker's error for anything else."""
-    if value in (None, ""):
-        return default
-    text = str(value).upper()
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < signal.NSIG:
-            return number
-    else:
-        try:
-            return signal.Signals("SIG" + text.removeprefix("SIG")).value
-        except ValueError:
-            pass
-    raise InvalidArgument(f"Invalid signal: {value}")
 
 
 @dataclass
@@ -140,6 +129,13 @@ class ContainerService:
     def using_volume(self, name: str) -> list[str]:
         return [c.id for c in self._by_id.values() if any(m.get("Name") == name for m in c.record.MountPoints)]
 
+    def _check_name_free(self, name: str) -> None:
+        if name in self._by_name:
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container "{self._by_name[name]}". '
+                "You have to remove (or rename) that container to be able to reuse that name."
+            )
+
     def _register(self, container: ManagedContainer) -> None:
         self._by_id[container.id] = container
         self._by_name[container.record.name] = container.id
@@ -192,18 +188,15 @@ class ContainerService:
             raise InvalidArgument("No image was specified")
         if name:
             name = names.check(name)
-            if name in self._by_name:
-                other = self._by_name[name]
-                raise Conflict(
-                    f'Conflict. The container name "/{name}" is already in use by container "{other}". '
-                    "You have to remove (or rename) that container to be able to reuse that name."
-                )
+            self._check_name_free(name)
         image = await self.engine.images.find_for_run(config_in["Image"])
         host_config = createconfig.fill_host_config(host_in)
         createconfig.validate_host_config(host_config)
+        warnings = createconfig.validate_network_mode(config_in, host_config)
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
+        createconfig.validate_config(config)
         path, args = createconfig.command(config)
-        self._check_network_mode(host_config)
+        self._resolve_network_container(host_config)
 
         container_id = secrets.token_hex(32)
         name = name or names.generate(self._by_name)
@@ -223,26 +216,34 @@ class ContainerService:
         try:
             await asyncio.to_thread(self._prepare_directory, record, image)
             record.MountPoints = await asyncio.to_thread(
-                mounts.plan, config, host_config, self.engine.volumes, lambda n: self.get(n).record.MountPoints
+                mounts.plan, config, host_config, self.engine.volumes, self._mount_points_to_share
             )
             record.save(self.root)
         except BaseException:
             self._forget(container)
             await asyncio.to_thread(shutil.rmtree, directory, True)
             raise
-        self.engine.events.publish("container", "create", container_id, self._event_attributes(record))
-        return {"Id": container_id, "Warnings": []}
+        self.publish(record, "create")
+        return {"Id": container_id, "Warnings": warnings}
 
-    def _check_network_mode(self, host_config: dict[str, Any]) -> None:
-        mode = host_config.get("NetworkMode") or "default"
+    def _mount_points_to_share(self, ref: str) -> list[dict[str, Any]]:
+        """The mount points ``--volumes-from ref`` copies.  An unknown container is a 400, as in
+        Docker (a 404 from create would make the CLI try to pull an image)."""
+        try:
+            return self.get(ref).record.MountPoints
+        except NotFound as e:
+            raise InvalidArgument(e.message) from None
+
+    def _resolve_network_container(self, host_config: dict[str, Any]) -> None:
+        """``--network container:NAME`` is kept as ``container:<id>``, as Docker does.
+
+        An unknown container (or network) is no error yet: like Docker, the
+        container is created, and starting it fails.
+        """
+        mode = host_config["NetworkMode"]
         if mode.startswith("container:"):
-            self.get(mode.partition(":")[2])
-        elif mode not in ("default", "bridge", "host", "none"):
-            self.engine.networks.get(mode)  # raises "network X not found"
-        if mode in ("host", "none") or mode.startswith("container:"):
-            if host_config.get("PortBindings") or host_config.get("PublishAllPorts"):
-                if mode != "host":
-                    raise InvalidArgument("conflicting options: port publishing and the container type network mode")
+            with contextlib.suppress(NotFound):
+                host_config["NetworkMode"] = "container:" + self.get(mode.partition(":")[2]).id
 
     def _prepare_directory(self, record: ContainerRecord, image) -> None:
         """The container's directory: its overlay's upper and work dirs, and its "init" layer.
@@ -334,8 +335,9 @@ class ContainerService:
         try:
             run, output_fds, stdin_fd = await asyncio.to_thread(self._launch, container, exited, on_exit)
         except ContainerStartError as e:
-            await self._start_failed(container, e.exit_code, str(e))
-            raise _start_error(e) from None
+            error = _start_error(e)
+            await self._start_failed(container, e.exit_code if e.exit_code in (126, 127) else 128, error.message)
+            raise error from None
         except errors.NbdockError as e:
             await self._start_failed(container, 128, e.message)
             raise
@@ -351,12 +353,12 @@ class ContainerService:
 
         run.pump = OutputPump(output_fds, sink)
         if stdin_fd is not None:
-            run.stdin = StdinPump(stdin_fd, container.listeners.stdin, close_on_end=not record.Config.get("Tty"))
+            run.stdin = StdinPump(stdin_fd, container.listeners.stdin)
         container.run = run
         record.State = State(Status="running", Running=True, Pid=run.started.pid, StartedAt=clock.rfc3339())
         record.ManualStop = False
         record.save(self.root)
-        self.engine.events.publish("container", "start", record.Id, self._event_attributes(record))
+        self.publish(record, "start")
         loop.create_task(self._supervise(container, run))
 
     def _launch(self, container: ManagedContainer, exited: asyncio.Future, on_exit):
@@ -409,11 +411,6 @@ class ContainerService:
                 os.close(fd)
             theirs.clear()
             if started.console is not None:
-                console_size = record.HostConfig.get("ConsoleSize") or [0, 0]
-                if console_size[0] and console_size[1]:
-                    from ..runtime.terminal import set_window_size
-
-                    set_window_size(started.console, console_size[0], console_size[1])
                 output_fds[os.dup(started.console)] = "stdout"
                 if record.Config.get("OpenStdin"):
                     stdin_fd = os.dup(started.console)
@@ -440,7 +437,6 @@ class ContainerService:
         namespaces_ = {"mnt": "new", "uts": "new", "ipc": "new", "net": "new", "pid": "new"}
         mode = host.get("NetworkMode") or "default"
         endpoints: list[Endpoint] = []
-        hostname = config.get("Hostname") or record.short_id
         network = self.engine.networks
         if mode == "host":
             namespaces_["net"] = "host"
@@ -450,6 +446,9 @@ class ContainerService:
             if not other.running:
                 raise Conflict(f"cannot join network of a non running container: {other.id}")
             namespaces_["net"] = f"/proc/{other.run.started.pid}/ns/net"
+            # The network namespace's owner names it: its hostname is ours too (Docker's rule).
+            config["Hostname"] = other.record.Config.get("Hostname") or ""
+            config["Domainname"] = other.record.Config.get("Domainname") or ""
         else:
             aliases_for = record.NetworkSettings.get("Networks") or {}
             for network_name in self._network_names(record):
@@ -459,6 +458,7 @@ class ContainerService:
                     network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
                     ip=ipam.get("IPv4Address") or None, trace=trace,
                 ))
+        hostname = config.get("Hostname") or record.short_id
         if mode.startswith("container:"):
             other_dir = other.record.directory(self.root)
             shutil.copyfile(os.path.join(other_dir, "hosts"), os.path.join(directory, "hosts"))
@@ -466,7 +466,9 @@ class ContainerService:
         else:
             _write(os.path.join(directory, "hosts"), network.hosts_file(
                 hostname, endpoints, host.get("ExtraHosts") or (), domainname=config.get("Domainname") or ""))
-            _write(os.path.join(directory, "resolv.conf"), network.resolv_conf(endpoints))
+            _write(os.path.join(directory, "resolv.conf"), network.resolv_conf(
+                endpoints, dns=host.get("Dns") or (), dns_search=host.get("DnsSearch") or (),
+                dns_options=host.get("DnsOptions") or ()))
         _write(os.path.join(directory, "hostname"), hostname + "\n")
 
         mount_specs = []
@@ -482,6 +484,7 @@ class ContainerService:
             cwd=config.get("WorkingDir") or "/",
             user=config.get("User") or "",
             tty=bool(config.get("Tty")),
+            console_size=list(host.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged"))),
         )
         spec = ContainerSpec(
@@ -490,6 +493,7 @@ class ContainerService:
                           os.path.join(directory, "rootfs"), readonly=bool(host.get("ReadonlyRootfs"))),
             process=process,
             hostname=hostname,
+            domainname=config.get("Domainname") or "",
             namespaces=namespaces_,
             mounts=mount_specs,
             etc_files={"/etc/hostname": os.path.join(directory, "hostname"), "/etc/hosts": os.path.join(directory, "hosts"),
@@ -569,11 +573,9 @@ class ContainerService:
                              FinishedAt=clock.rfc3339())
         self._clear_network_settings(record)
         record.save(self.root)
-        attributes = self._event_attributes(record)
-        attributes["exitCode"] = str(exit_code)
         if oom_killed:
-            self.engine.events.publish("container", "oom", record.Id, self._event_attributes(record))
-        self.engine.events.publish("container", "die", record.Id, attributes)
+            self.publish(record, "oom")
+        self.publish(record, "die", exitCode=str(exit_code))
         container.listeners.end()
         container.exits += 1
         await container.notify()
@@ -613,7 +615,8 @@ class ContainerService:
     async def _restart_later(self, container: ManagedContainer) -> None:
         # Docker waits 100 ms, doubling after each quick failure; a simple version of that back-off.
         delay = min(0.1 * (2 ** min(container.record.RestartCount, 8)), 60)
-        container.record.State.Restarting = True
+        # Docker counts a container waiting to restart as running (and restarting).
+        container.record.State.Running = container.record.State.Restarting = True
         container.record.State.Status = "restarting"
         await asyncio.sleep(delay)
         async with container.lock:
@@ -636,10 +639,15 @@ class ContainerService:
     # ------------------------------------------------------------------
     # wait, stop, kill, restart, pause
 
-    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+    def check_wait(self, ref: str, condition: str) -> ManagedContainer:
+        """What ``wait`` will refuse, refused now (the daemon must know before it answers its headers)."""
         container = self.get(ref)
-        if condition not in ("", "not-running", "next-exit", "removed"):
+        if condition not in WAIT_CONDITIONS:
             raise InvalidArgument(f"invalid condition: {condition}")
+        return container
+
+    async def wait(self, ref: str, condition: str = "not-running") -> dict[str, Any]:
+        container = self.check_wait(ref, condition)
         async with container.changed:
             if condition == "removed":
                 await container.changed.wait_for(lambda: container.removed)
@@ -650,6 +658,8 @@ class ContainerService:
                 seen = container.exits
                 await container.changed.wait_for(lambda: container.exits > seen or container.removed)
         state = container.record.State
+        if container.removed:
+            return {"StatusCode": state.ExitCode, "Error": None}  # Docker clears the error of a removed container
         return {"StatusCode": state.ExitCode, "Error": {"Message": state.Error} if state.Error else None}
 
     async def _wait_exit(self, container: ManagedContainer, timeout: float | None) -> bool:
@@ -668,8 +678,23 @@ class ContainerService:
         container = self.get(ref)
         async with container.lock:
             if not container.running:
+                if self._cancel_pending_restart(container):
+                    return
                 raise NotModified("container already stopped")
             await self._stop(container, timeout, signal_name)
+
+    def _cancel_pending_restart(self, container: ManagedContainer) -> bool:
+        """Stopping a container that waits to be restarted: it stays exited.  Lock held."""
+        task = container.restart_task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        record = container.record
+        record.ManualStop = True
+        record.State.Running = record.State.Restarting = False
+        record.State.Status = "exited"
+        record.save(self.root)
+        return True
 
     async def _stop(self, container: ManagedContainer, timeout: int | None, signal_name: str | None) -> None:
         record = container.record
@@ -689,20 +714,17 @@ class ContainerService:
                 with contextlib.suppress(ProcessLookupError):
                     run.runtime.kill(signal.SIGKILL)
             await self._wait_exit(container, None)
-        self.engine.events.publish("container", "stop", record.Id, self._event_attributes(record))
+        self.publish(record, "stop")
 
-    async def kill(self, ref: str, signal_name: str | None = None) -> None:
+    async def kill(self, ref: str, number: int = signal.SIGKILL) -> None:
         container = self.get(ref)
-        number = parse_signal(signal_name, signal.SIGKILL)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
         if number == signal.SIGKILL:
             container.record.ManualStop = True
         with contextlib.suppress(ProcessLookupError):
             container.run.runtime.kill(number)
-        attributes = self._event_attributes(container.record)
-        attributes["signal"] = str(number)
-        self.engine.events.publish("container", "kill", container.id, attributes)
+        self.publish(container.record, "kill", signal=str(number))
         if number == signal.SIGKILL:
             await self._wait_exit(container, None)
 
@@ -712,7 +734,7 @@ class ContainerService:
             if container.running:
                 await self._stop(container, timeout, None)
             await self._start(container)
-        self.engine.events.publish("container", "restart", container.id, self._event_attributes(container.record))
+        self.publish(container.record, "restart")
 
     async def pause(self, ref: str) -> None:
         container = self.get(ref)
@@ -725,7 +747,7 @@ class ContainerService:
             container.record.State.Paused = True
             container.record.State.Status = "paused"
             container.record.save(self.root)
-        self.engine.events.publish("container", "pause", container.id, self._event_attributes(container.record))
+        self.publish(container.record, "pause")
 
     async def unpause(self, ref: str) -> None:
         container = self.get(ref)
@@ -736,7 +758,7 @@ class ContainerService:
             container.record.State.Paused = False
             container.record.State.Status = "running"
             container.record.save(self.root)
-        self.engine.events.publish("container", "unpause", container.id, self._event_attributes(container.record))
+        self.publish(container.record, "unpause")
 
     # ------------------------------------------------------------------
     # remove, rename, prune
@@ -772,32 +794,35 @@ class ContainerService:
                     with contextlib.suppress(errors.NbdockError):
                         await asyncio.to_thread(self.engine.volumes.remove, point["Name"], users=[])
         container.removed = True
-        self.engine.events.publish("container", "destroy", record.Id, self._event_attributes(record))
+        self.publish(record, "destroy")
         await container.notify()
 
     async def rename(self, ref: str, new_name: str) -> None:
+        if not ref or not new_name:
+            raise InvalidArgument("Neither old nor new names may be empty")
         container = self.get(ref)
-        new_name = names.check(new_name)
+        new_name = new_name.removeprefix("/")
         if new_name == container.record.name:
-            raise InvalidArgument(f"Renaming a container with the same name as its current name")
-        if new_name in self._by_name:
-            raise Conflict(
-                f'Conflict. The container name "/{new_name}" is already in use by container '
-                f'"{self._by_name[new_name]}". You have to remove (or rename) that container to be able to reuse that name.'
-            )
+            raise InvalidArgument("Renaming a container with the same name as its current name")
+        try:
+            names.check("/" + new_name)
+            self._check_name_free(new_name)
+        except (InvalidArgument, Conflict) as e:
+            raise type(e)(f"Error when allocating new name: {e.message}") from None
         old = container.record.name
         del self._by_name[old]
         container.record.Name = "/" + new_name
         self._by_name[new_name] = container.id
         container.record.save(self.root)
-        attributes = self._event_attributes(container.record)
-        attributes["oldName"] = "/" + old
-        self.engine.events.publish("container", "rename", container.id, attributes)
+        self.publish(container.record, "rename", oldName="/" + old)
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         deleted, reclaimed = [], 0
         for container in self.all():
-            if container.running or not _matches_labels(container.record, filters):
+            record = container.record
+            labels = record.Config.get("Labels") or {}
+            if (container.running or not filtering.labels_match(labels, filters.get("label", []), filters.get("label!", []))
+                    or not filtering.created_before(record.Created, filters.get("until", []))):
                 continue
             reclaimed += await asyncio.to_thread(_dir_size, os.path.join(container.record.directory(self.root), "upper"))
             await self.remove(container.id)
@@ -876,15 +901,17 @@ class ContainerService:
         container = self.get(ref)
         view = container.record.to_inspect(self.root)
         if size:
-            view["SizeRw"] = _dir_size(os.path.join(container.record.directory(self.root), "upper"))
-            view["SizeRootFs"] = view["SizeRw"] + self.engine.images.store.get(container.record.Image).size
+            view.update(self._sizes(container.record))
         return view
 
     def list(self, *, all: bool = False, filters: dict[str, list[str]] | None = None, limit: int = -1,
              size: bool = False) -> list[dict[str, Any]]:
         filters = filters or {}
+        _check_filter_values(filters)
+        window = tuple(self.get(filters[key][0]).record.Created if filters.get(key) else ""
+                       for key in ("since", "before"))
         chosen = [c for c in self.all() if (all or c.running or "status" in filters or "exited" in filters)]
-        chosen = [c for c in chosen if _matches(c, filters)]
+        chosen = [c for c in chosen if _matches(c, filters, window)]
         chosen.sort(key=lambda c: c.record.Created, reverse=True)
         if limit is not None and limit > 0:
             chosen = chosen[:limit]
@@ -892,9 +919,14 @@ class ContainerService:
         for container in chosen:
             summary = container.record.to_summary()
             if size:
-                summary["SizeRw"] = _dir_size(os.path.join(container.record.directory(self.root), "upper"))
+                summary.update(self._sizes(container.record))
             result.append(summary)
         return result
+
+    def _sizes(self, record: ContainerRecord) -> dict[str, int]:
+        """SizeRw (the container's own changes) and SizeRootFs (those plus its image's layers)."""
+        size_rw = _dir_size(os.path.join(record.directory(self.root), "upper"))
+        return {"SizeRw": size_rw, "SizeRootFs": size_rw + self.engine.images.store.get(record.Image).size}
 
     async def logs(self, ref: str, *, follow: bool = False, tail: int | None = None, since: float = 0,
                    until: float = 0) -> AsyncIterator[logs.LogEntry]:
@@ -925,10 +957,10 @@ class ContainerService:
     # ------------------------------------------------------------------
     # helpers
 
-    def _event_attributes(self, record: ContainerRecord) -> dict[str, str]:
-        attributes = {"image": record.ImageName, "name": record.name}
-        attributes.update(record.Config.get("Labels") or {})
-        return attributes
+    def publish(self, record: ContainerRecord, action: str, **extra: str) -> None:
+        """A container event, with the attributes Docker gives them: image, name, the labels, ``extra``."""
+        attributes = {"image": record.ImageName, "name": record.name, **(record.Config.get("Labels") or {}), **extra}
+        self.engine.events.publish("container", action, record.Id, attributes)
 
     def runtime_of(self, ref: str) -> RuntimeContainer:
         container = self.get(ref)
@@ -955,13 +987,24 @@ class ContainerService:
 
 
 def _start_error(error: ContainerStartError) -> errors.NbdockError:
-    """The API error for a process that could not start; its wording decides the CLI's exit code."""
-    message = f"failed to create task for container: unable to start container process: {error}"
+    """The API error for a process that could not start; its wording decides the CLI's exit code.
+
+    A command that cannot run (126, 127) is reported in the words Docker 20.10
+    relays from containerd and runc; the CLI looks for "executable file not
+    found", "no such file or directory" or "permission denied" in them.
+    """
     if error.exit_code == 127:
-        return errors.CommandNotFound(message)
+        return errors.CommandNotFound(runtime_error_message("create", error))
     if error.exit_code == 126:
-        return errors.CommandNotExecutable(message)
-    return errors.InvalidArgument(message)
+        return errors.CommandNotExecutable(runtime_error_message("create", error))
+    return errors.InvalidArgument(str(error))
+
+
+def runtime_error_message(operation: str, error: Exception) -> str:
+    """Docker's wording of a runc failure to start a container's ("create") or an exec's ("exec") process."""
+    if operation == "create":
+        return f"failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: {error}: unknown"
+    return f"OCI runtime exec failed: exec failed: unable to start container process: {error}: unknown"
 
 
 def _write(path: str, content: str) -> None:
@@ -980,37 +1023,61 @@ def _dir_size(path: str) -> int:
     return total
 
 
-def _matches_labels(record: ContainerRecord, filters: dict[str, list[str]]) -> bool:
-    labels = record.Config.get("Labels") or {}
-    for wanted in filters.get("label", []):
-        key, _, value = wanted.partition("=")
-        if key not in labels or (value and labels[key] != value):
-            return False
-    return True
+#: The values ``docker ps --filter status=`` accepts.
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-def _matches(container: ManagedContainer, filters: dict[str, list[str]]) -> bool:
-    """``docker ps --filter``: name, id, status, label, ancestor, exited, volume, network."""
+def _check_filter_values(filters: dict[str, list[str]]) -> None:
+    """Docker's errors for filter values that can never match."""
+    for status in filters.get("status", []):
+        if status not in STATUSES:
+            raise InvalidArgument(f"Invalid filter 'status={status}'")
+    for health in filters.get("health", []):
+        if health not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidArgument(f"Unrecognised filter value for health: {health}")
+    for code in filters.get("exited", []):
+        if not code.lstrip("-").isdigit():
+            raise InvalidArgument(f"invalid exit code filter: {code!r} is not an integer")
+
+
+def _matches(container: ManagedContainer, filters: dict[str, list[str]],
+             created_between: tuple[str, str]) -> bool:
+    """``docker ps --filter``: each filter given must match one of its values (labels: all of them).
+
+    ``created_between`` is the (since, before) window the since= and before=
+    filters set, as Created times ("" for no bound).
+    """
     record = container.record
+    since, before = created_between
+    if (since and record.Created <= since) or (before and record.Created >= before):
+        return False
+    checks = {
+        # Names are matched as regular expressions, with and without the leading "/".
+        "name": lambda v: re.search(v, record.Name) or re.search(v, record.name),
+        "id": lambda v: record.Id.startswith(v),
+        "status": lambda v: record.State.Status == v,
+        "exited": lambda v: (not record.State.Running and record.State.StartedAt != clock.ZERO_TIME
+                             and record.State.ExitCode == int(v)),
+        "ancestor": lambda v: _is_ancestor(record, v),
+        "volume": lambda v: any(m.get("Name") == v or m.get("Destination") == v for m in record.MountPoints),
+        "network": lambda v: any(v in (name, (endpoint or {}).get("NetworkID"))
+                                 for name, endpoint in (record.NetworkSettings.get("Networks") or {}).items()),
+        "expose": lambda v: _port_key(v) in (record.Config.get("ExposedPorts") or {}),
+        "publish": lambda v: _port_key(v) in (record.NetworkSettings.get("Ports") or {}) and
+                             bool(record.NetworkSettings["Ports"][_port_key(v)]),
+        "health": lambda v: v == "none",  # nbdock runs no health checks
+        "is-task": lambda v: v.lower() in ("false", "0"),
+        "isolation": lambda v: v == "default",
+    }
     for key, values in filters.items():
-        if not values:
-            continue
-        if key == "name" and not any(v.lstrip("/") in record.name for v in values):
+        if key in checks and values and not any(checks[key](v) for v in values):
             return False
-        if key == "id" and not any(record.Id.startswith(v) for v in values):
-            return False
-        if key == "status" and record.State.Status not in values:
-            return False
-        if key == "exited" and (record.State.Running or str(record.State.ExitCode) not in values
-                                or record.State.StartedAt == clock.ZERO_TIME):
-            return False
-        if key == "ancestor" and not any(_is_ancestor(record, v) for v in values):
-            return False
-        if key == "volume" and not any(any(m.get("Name") == v or m.get("Destination") == v for m in record.MountPoints) for v in values):
-            return False
-        if key == "network" and not any(v in (record.NetworkSettings.get("Networks") or {}) for v in values):
-            return False
-    return _matches_labels(record, filters)
+    return filtering.labels_match(record.Config.get("Labels") or {}, filters.get("label", []), filters.get("label!", []))
+
+
+def _port_key(value: str) -> str:
+    """"80" or "80/udp" as the key of ExposedPorts and Ports ("80/tcp")."""
+    return value if "/" in value else f"{value}/tcp"
 
 
 def _is_ancestor(record: ContainerRecord, wanted: str) -> bool:

@@ -18,11 +18,16 @@ import os
 from typing import Any
 
 from ..errors import InvalidArgument
+from ..runtime import capabilities
+from .signals import parse_signal
 from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS
 
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "on-failure", "unless-stopped")
+#: The logging drivers built into Docker (nbdock has json-file only).
+DOCKER_LOG_DRIVERS = ("json-file", "local", "none", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
+                      "etwlogs", "gcplogs", "logentries")
 
 
 def merge_image_config(requested: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +111,10 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
         host["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": host["RestartPolicy"].get("MaximumRetryCount", 0)}
     if host.get("Privileged"):
         host["MaskedPaths"], host["ReadonlyPaths"] = [], []
+    if host["Memory"] > 0 and not host["MemorySwap"]:
+        host["MemorySwap"] = 2 * host["Memory"]  # Docker's default: as much swap as memory
+    if host["PidsLimit"] is not None and host["PidsLimit"] <= 0:
+        host["PidsLimit"] = None  # 0 and negative both mean "no limit", which Docker records as null
     return host
 
 
@@ -132,8 +141,60 @@ def validate_host_config(host: dict[str, Any]) -> None:
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
         raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{policy.get('Name')}'")
-    if (host.get("PidsLimit") or 0) < -1:
-        raise InvalidArgument("invalid PIDs limit")
+    if (host.get("CpuShares") or 0) < 0:
+        raise InvalidArgument("shares: invalid argument")  # what runc answers when it writes cpu.shares
+    log_driver = host["LogConfig"]["Type"]
+    if log_driver in DOCKER_LOG_DRIVERS and log_driver != "json-file":
+        raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")
+    if log_driver != "json-file":
+        raise InvalidArgument(f'error looking up logging plugin {log_driver}: plugin "{log_driver}" not found')
+    for key in ("CapAdd", "CapDrop"):
+        try:
+            capabilities.normalize(host.get(key) or ())
+        except ValueError as e:
+            raise InvalidArgument(f"invalid {key}: {e}") from None
+
+
+def validate_config(config: dict[str, Any]) -> None:
+    """Docker's checks of the container's Config (after the image's defaults are in)."""
+    working_dir = config.get("WorkingDir") or ""
+    if working_dir and not working_dir.startswith("/"):
+        raise InvalidArgument(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
+    if config.get("StopSignal"):
+        parse_signal(config["StopSignal"])
+
+
+def validate_network_mode(config: dict[str, Any], host: dict[str, Any]) -> list[str]:
+    """Docker's checks of what a network mode excludes (moby's validateNetContainerMode); returns warnings.
+
+    ``config`` is the Config as the client sent it (a Hostname nbdock fills
+    in later does not count).  A container that shares another's network
+    namespace cannot have its own hostname, DNS, hosts entries or ports:
+    they belong to the namespace's owner.
+    """
+    mode = host.get("NetworkMode") or "default"
+    if mode.startswith("container:"):
+        if not mode.partition(":")[2]:
+            raise InvalidArgument("Invalid network mode: invalid container format container:<name|id>")
+        conflicts = (
+            (config.get("Hostname"), "conflicting options: hostname and the network mode"),
+            (host.get("Links"), "conflicting options: container type network can't be used with links. "
+                                "This would result in undefined behavior"),
+            (host.get("Dns"), "conflicting options: dns and the network mode"),
+            (host.get("ExtraHosts"), "conflicting options: custom host-to-IP mapping and the network mode"),
+            (config.get("MacAddress"), "conflicting options: mac-address and the network mode"),
+            (host.get("PortBindings") or host.get("PublishAllPorts"),
+             "conflicting options: port publishing and the container type network mode"),
+            (config.get("ExposedPorts"), "conflicting options: port exposing and the container type network mode"),
+        )
+        for present, message in conflicts:
+            if present:
+                raise InvalidArgument(message)
+    if mode == "host" and config.get("MacAddress"):
+        raise InvalidArgument("conflicting options: mac-address and the network mode")
+    if mode == "host" and host.get("PortBindings"):
+        return ["Published ports are discarded when using host network mode"]
+    return []
 
 
 def environment(config: dict[str, Any], hostname: str) -> list[str]:

@@ -22,6 +22,7 @@ from ..runtime import capabilities
 from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
+from .containers import runtime_error_message
 from .streams import Listeners, OutputPump, StdinPump
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ class ExecService:
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
         if container.record.State.Paused:
-            raise Conflict(f"Container {container.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {container_ref} is paused, unpause the container before exec")
         if not body.get("Cmd"):
             raise InvalidArgument("No exec command specified")
         instance = ExecInstance(secrets.token_hex(32), container.id, dict(body))
@@ -109,12 +110,12 @@ class ExecService:
         except ContainerStartError as e:
             instance.exit_code = 126
             instance.done.set()
-            raise ExecStartError(f"OCI runtime exec failed: exec failed: unable to start container process: {e}") from None
+            raise ExecStartError(runtime_error_message("exec", e) if e.exit_code in (126, 127) else str(e)) from None
         instance.process = started
         instance.pid = started.pid
         instance.running = True
         pump = OutputPump(output_fds, instance.listeners.publish)
-        stdin = StdinPump(stdin_fd, instance.listeners.stdin, close_on_end=not instance.config.get("Tty")) if stdin_fd is not None else None
+        stdin = StdinPump(stdin_fd, instance.listeners.stdin) if stdin_fd is not None else None
         self.engine.events.publish("container", f"exec_start: {' '.join(instance.config['Cmd'])}", container.id,
                                    {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
         loop.create_task(self._supervise(instance, container, exited, pump, stdin))
@@ -129,7 +130,7 @@ class ExecService:
         host = record.HostConfig
         process = Process(
             args=list(config["Cmd"]), env=env, cwd=config.get("WorkingDir") or record.Config.get("WorkingDir") or "/",
-            user=user, tty=bool(config.get("Tty")),
+            user=user, tty=bool(config.get("Tty")), console_size=list(config.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (),
                                                     bool(host.get("Privileged") or config.get("Privileged"))),
         )

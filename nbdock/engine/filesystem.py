@@ -20,7 +20,7 @@ from ..errors import Conflict, InvalidArgument, NotFound
 from ..image import layers
 from ..runtime.fsaccess import FsRequest
 from ..runtime.spec import Mount, Rootfs
-from . import pipes
+from . import clock, pipes
 
 if TYPE_CHECKING:
     from .containers import ManagedContainer
@@ -60,8 +60,9 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
     return FsRequest(action, rootfs=root, mounts=mounts, **options)
 
 
-async def _run_helper(engine: "Engine", request: FsRequest, *, upload: AsyncIterator[bytes] | None = None) -> AsyncIterator[bytes]:
-    """Run one helper; yield what it writes on its data pipe, feed it ``upload``; raise its error."""
+async def _run_helper(engine: "Engine", ref: str, request: FsRequest, *,
+                      upload: AsyncIterator[bytes] | None = None) -> AsyncIterator[bytes]:
+    """Run one helper in container ``ref``; yield what it writes on its data pipe, feed it ``upload``; raise its error."""
     loop = asyncio.get_running_loop()
     exited = loop.create_future()
     errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
@@ -74,7 +75,7 @@ async def _run_helper(engine: "Engine", request: FsRequest, *, upload: AsyncIter
     except Exception as e:
         os.close(ours)
         os.close(errors_r)
-        raise _translate({"message": str(e).removeprefix("RuntimeError: "), "kind": "invalid"}) from None
+        raise InvalidArgument(str(e).removeprefix("RuntimeError: ")) from None
     finally:
         os.close(theirs)
         os.close(errors_w)
@@ -87,7 +88,7 @@ async def _run_helper(engine: "Engine", request: FsRequest, *, upload: AsyncIter
         await exited
         failure = await asyncio.to_thread(_read_all, errors_r)
         if failure:
-            raise _translate(json.loads(failure))
+            raise _translate(json.loads(failure), ref)
     finally:
         os.close(errors_r)
 
@@ -99,9 +100,9 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _translate(failure: dict) -> Exception:
+def _translate(failure: dict, ref: str) -> Exception:
     if failure.get("kind") == "not_found":
-        return NotFound(failure["message"])
+        return NotFound(f"Could not find the file {failure['message']} in container {ref}")
     return InvalidArgument(failure["message"])
 
 
@@ -113,15 +114,17 @@ async def stat_path(engine: "Engine", ref: str, path: str) -> dict:
     if not path:
         raise InvalidArgument("Path cannot be empty")
     async with _access(container):
-        raw = b"".join([c async for c in _run_helper(engine, _request(engine, container, "stat", writable=False, with_mounts=True, path=path))])
-    return json.loads(raw)
+        raw = b"".join([c async for c in _run_helper(engine, ref, _request(engine, container, "stat", writable=False, with_mounts=True, path=path))])
+    stat = json.loads(raw)
+    stat["mtime"] = clock.rfc3339(stat["mtime"])
+    return stat
 
 
 async def get_archive(engine: "Engine", ref: str, path: str) -> AsyncIterator[bytes]:
     container = engine.containers.get(ref)
     async with _access(container):
         request = _request(engine, container, "get", writable=False, with_mounts=True, path=path)
-        async for chunk in _run_helper(engine, request):
+        async for chunk in _run_helper(engine, ref, request):
             yield chunk
 
 
@@ -141,14 +144,14 @@ async def put_archive(engine: "Engine", ref: str, path: str, body: AsyncIterator
     async with _access(container):
         request = _request(engine, container, "put", writable=True, with_mounts=True, path=path,
                            owner=owner, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
-        async for _ in _run_helper(engine, request, upload=body):
+        async for _ in _run_helper(engine, ref, request, upload=body):
             pass
 
 
 async def export(engine: "Engine", ref: str) -> AsyncIterator[bytes]:
     container = engine.containers.get(ref)
     request = _request(engine, container, "export", writable=False, with_mounts=False)
-    async for chunk in _run_helper(engine, request):
+    async for chunk in _run_helper(engine, ref, request):
         yield chunk
 
 

@@ -9,6 +9,7 @@ falls back to the embedded busybox when offline, and publishes events.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fnmatch
 import os
@@ -17,9 +18,9 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, BinaryIO
 from ..build import config_instructions
 from ..errors import NbdockError, NotFound
 from ..image import archive, busybox, reference
-from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, full_container_config
+from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, chain_ids, full_container_config
 from ..registry import AuthConfig
-from . import clock
+from . import clock, filtering
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -60,30 +61,78 @@ class ImageService:
         result.sort(key=lambda s: s["Created"], reverse=True)
         return result
 
+    def with_shared_sizes(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``docker system df``: each image's SharedSize, the bytes of its layers another listed image has too.
+
+        Layers are compared by ChainID -- a layer together with everything
+        below it -- since only an identical stack is one and the same on disk.
+        """
+        stacks = {}
+        for summary in summaries:
+            image = self.store.get(summary["Id"])
+            stacks[image.id] = list(zip(chain_ids(image.diff_ids), image.diff_ids))
+        users = collections.Counter(chain for stack in stacks.values() for chain, _ in stack)
+        for summary in summaries:
+            summary["SharedSize"] = sum(self.store.layer(diff_id).size for chain, diff_id in stacks[summary["Id"]]
+                                        if users[chain] > 1)
+        return summaries
+
     def inspect(self, ref: str) -> dict[str, Any]:
         image = self.store.get(ref)
         return image.to_api_inspect(self.store.lowerdirs(image.id))
 
     # -- tags and deletion
+    def _labels(self, image_id: str) -> dict[str, str]:
+        """An image's labels; none once it is deleted."""
+        with contextlib.suppress(NotFound):
+            return (self.store.get(image_id).config.get("config") or {}).get("Labels") or {}
+        return {}
+
+    def _publish(self, action: str, image_id: str, name: str = "", labels: dict[str, str] | None = None) -> None:
+        """An image event as Docker logs it: the image's labels, and ``name`` -- a reference for
+        tag, pull and push, the image id itself for the others."""
+        attributes = {**(self._labels(image_id) if labels is None else labels), "name": name or image_id}
+        self.engine.events.publish("image", action, image_id, attributes)
+
     def tag(self, source: str, repo: str, tag: str = "") -> None:
         image = self.store.get(source)
         target = reference.parse_repository_and_tag(repo, tag)
         name = self.store.tag(image.id, str(target))
-        self.engine.events.publish("image", "tag", image.id, {"name": name})
+        self._publish("tag", image.id, name)
 
     def remove(self, ref: str, *, force: bool = False, prune: bool = True) -> list[dict]:
+        """``docker rmi``: one "untag" event per tag removed, one "delete" per image deleted (not per layer)."""
+        image_id = self.store.resolve(ref)
+        labels = self._labels(image_id)  # Docker logs the untags before the image goes
+        images_before = {image.id for image in self.store.list(all=True)}
         records = self.store.delete(ref, force=force, in_use=self.in_use, running=self.running)
         for record in records:
-            for action, value in record.items():
-                self.engine.events.publish("image", action.lower().replace("untagged", "untag").replace("deleted", "delete"),
-                                           value, {"name": value})
+            if "Untagged" in record:
+                self._publish("untag", image_id, labels=labels)
+            elif record["Deleted"] in images_before:
+                self._publish("delete", record["Deleted"])
         return records
 
     def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
-        deleted, reclaimed = self.store.prune(in_use=self.in_use)
-        for record in deleted:
-            for value in record.values():
-                self.engine.events.publish("image", "delete", value, {"name": value})
+        """``docker image prune``: dangling images no container uses; with ``dangling=false``
+        (``-a``) every image no container uses, tagged or not."""
+        dangling_only = filtering.truth(filters.get("dangling", ["true"]), "dangling")
+        others = {key: values for key, values in filters.items() if key != "dangling"}
+        if dangling_only and not others:
+            images_before = {image.id for image in self.store.list(all=True)}
+            deleted, reclaimed = self.store.prune(in_use=self.in_use)
+            for record in deleted:
+                if record.get("Deleted") in images_before:
+                    self._publish("delete", record["Deleted"])
+            return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+        deleted, reclaimed = [], 0
+        for image in self.store.list():
+            if self.in_use(image.id) or (dangling_only and image.repo_tags) or not _image_matches(image, others, self.store):
+                continue
+            with contextlib.suppress(NbdockError):  # an image a child still needs stays, as in Docker
+                for ref in image.repo_tags or [image.id]:
+                    deleted += self.remove(ref)
+                reclaimed += image.size
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def history(self, ref: str) -> list[dict]:
@@ -93,7 +142,7 @@ class ImageService:
     async def pull(self, ref: str, auth: AuthConfig | None = None, platform: str = "") -> AsyncIterator[dict]:
         """Docker's pull progress messages; the embedded busybox when the registry cannot give busybox."""
         parsed = reference.parse(ref).with_default_tag()
-        embedded = str(parsed) == busybox.REFERENCE
+        embedded = parsed.familiar() == busybox.REFERENCE
         if embedded and self.engine.offline:
             yield await self._embedded_busybox_message()
             return
@@ -106,9 +155,8 @@ class ImageService:
             yield await self._embedded_busybox_message()
             return
         with contextlib.suppress(NotFound):
-            image_id = self.store.resolve(str(parsed))
-            self.engine.events.publish("image", "pull", str(parsed.familiar()), {"name": parsed.familiar()})
-            del image_id
+            self.store.resolve(str(parsed))  # only a pull that stored the image is an event
+            self._publish("pull", parsed.familiar(), parsed.familiar())
 
     async def _embedded_busybox_message(self) -> dict:
         image_id, message = await asyncio.to_thread(busybox.ensure_busybox, self.store)
@@ -118,7 +166,7 @@ class ImageService:
     async def push(self, ref: str, auth: AuthConfig | None = None) -> AsyncIterator[dict]:
         async for message in self.engine.registry.push(ref, auth):
             yield message
-        self.engine.events.publish("image", "push", ref, {"name": ref})
+        self._publish("push", reference.familiar(ref), reference.familiar(ref))
 
     # -- archives
     def save(self, names: list[str], out: BinaryIO) -> None:
@@ -133,7 +181,7 @@ class ImageService:
         repo_tag = str(reference.parse_repository_and_tag(repo, tag)) if repo else None
         image_id = archive.import_rootfs(self.store, fileobj, repo_tag=repo_tag,
                                          changes=config_instructions.apply_changes({}, list(changes)), message=message)
-        self.engine.events.publish("image", "import", image_id, {"name": repo_tag or image_id})
+        self._publish("import", image_id)
         return image_id
 
     # -- commit
@@ -176,10 +224,11 @@ class ImageService:
         if comment:
             image_config["comment"] = comment
         image_id = self.store.create_image(image_config, parent=parent.id)
+        image_ref = ""
         if repo:
-            self.store.tag(image_id, str(reference.parse_repository_and_tag(repo, tag)))
-        attributes = {"comment": comment, "imageID": image_id, "image": record.ImageName, "name": record.name}
-        self.engine.events.publish("container", "commit", record.Id, attributes)
+            image_ref = self.store.tag(image_id, str(reference.parse_repository_and_tag(repo, tag)))
+            self._publish("tag", image_id, image_ref)
+        self.engine.containers.publish(record, "commit", comment=comment, imageID=image_id, imageRef=image_ref)
         return image_id
 
 
@@ -188,19 +237,19 @@ def _image_matches(image: Image, filters: dict[str, list[str]], store: ImageStor
         if not values:
             continue
         if key == "dangling":
-            dangling = not image.repo_tags
-            if any(v.lower() in ("true", "1") for v in values) != dangling:
+            if filtering.truth(values, "dangling") != (not image.repo_tags):
                 return False
         elif key == "reference":
             names = [t for t in image.repo_tags] + [t.rsplit(":", 1)[0] for t in image.repo_tags]
             if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
                 return False
-        elif key == "label":
+        elif key in ("label", "label!"):
             labels = (image.config.get("config") or {}).get("Labels") or {}
-            for wanted in values:
-                k, _, v = wanted.partition("=")
-                if k not in labels or (v and labels[k] != v):
-                    return False
+            if not filtering.labels_match(labels, filters.get("label", []), filters.get("label!", [])):
+                return False
+        elif key == "until":
+            if not filtering.created_before(image.created, values):
+                return False
         elif key in ("before", "since"):
             other = store.get(values[0])
             if key == "before" and not image.created < other.created:

@@ -35,13 +35,21 @@ def inspect_view(mount_points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: m[k] for k in INSPECT_KEYS if k in m} for m in mount_points if m.get("Listed", True)]
 
 
-def _check_destination(destination: str, kind: str) -> str:
+def _absolute(destination: str) -> str:
+    """A mount destination, cleaned; Docker's messages for a relative path or "/"."""
     if not destination.startswith("/"):
-        raise InvalidArgument(f"invalid mount config for type \"{kind}\": invalid mount path: '{destination}' mount path must be absolute")
+        raise InvalidArgument(f"invalid mount path: '{destination}' mount path must be absolute")
     cleaned = posixpath.normpath(destination)
     if cleaned == "/":
-        raise InvalidArgument(f"invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'")
+        raise InvalidArgument("invalid specification: destination can't be '/'")
     return cleaned
+
+
+def _check_destination(destination: str, kind: str) -> str:
+    try:
+        return _absolute(destination)
+    except InvalidArgument as e:
+        raise InvalidArgument(f'invalid mount config for type "{kind}": {e.message}') from None
 
 
 def _bind(source: str, destination: str, readonly: bool, mode: str, propagation: str) -> dict[str, Any]:
@@ -49,39 +57,52 @@ def _bind(source: str, destination: str, readonly: bool, mode: str, propagation:
             "Propagation": propagation or "rprivate"}
 
 
-def _volume(volumes: VolumeStore, name: str, destination: str, readonly: bool, mode: str, *, copy: bool = True,
+def _volume(name: str, destination: str, readonly: bool, mode: str, *, copy: bool = True,
             labels: dict | None = None) -> dict[str, Any]:
-    info = volumes.create(name, labels=labels, anonymous=not name)
-    return {"Type": "volume", "Name": info["Name"], "Source": info["Mountpoint"], "Destination": destination,
-            "Driver": "local", "Mode": mode, "RW": not readonly, "Propagation": "", "Anonymous": not name,
-            "CopyData": copy}
+    """A volume mount point; its Source is filled in when the volume is made (see :func:`plan`)."""
+    return {"Type": "volume", "Name": name, "Source": "", "Destination": destination, "Driver": "local", "Mode": mode,
+            "RW": not readonly, "Propagation": "", "Anonymous": not name, "CopyData": copy, "Labels": labels}
 
 
-def parse_bind(spec: str, volumes: VolumeStore) -> dict[str, Any]:
-    """One ``-v`` value: "/host:/ctr[:ro]", "name:/ctr[:ro,nocopy]" or "/ctr" (anonymous)."""
+def parse_bind(spec: str) -> dict[str, Any]:
+    """One ``-v`` value: "/host:/ctr[:ro]", "name:/ctr[:ro,nocopy]" or "/ctr" (anonymous).
+
+    The rules and messages are moby's (volume/mounts/linux_parser.go): a
+    mode alone after one path is no volume ("/data:ro"), and whatever is
+    wrong with the paths is reported under "invalid volume specification".
+    """
     parts = spec.split(":")
-    if len(parts) == 1:
-        return _volume(volumes, "", _check_destination(parts[0], "volume"), False, "")
-    if len(parts) > 3 or not parts[0] or not parts[1]:
+    if len(parts) > 3 or (len(parts) == 2 and _valid_mode(parts[1])):
         raise InvalidArgument(f"invalid volume specification: '{spec}'")
-    source, destination = parts[0], parts[1]
-    options = parts[2].split(",") if len(parts) == 3 and parts[2] else []
-    unknown = [o for o in options if o not in ("ro", "rw", "z", "Z", "nocopy", *PROPAGATIONS)]
-    if unknown:
-        raise InvalidArgument(f"invalid mode: {parts[2]}")
+    mode = parts[2] if len(parts) == 3 else ""
+    if not _valid_mode(mode):
+        raise InvalidArgument(f"invalid mode: {mode}")
+    options = mode.split(",") if mode else []
     readonly = "ro" in options
-    propagation = next((o for o in options if o in PROPAGATIONS), "")
-    if source.startswith("/"):
-        destination = _check_destination(destination, "bind")
-        if not os.path.exists(source):
-            os.makedirs(source, 0o755)  # -v (unlike --mount) creates a missing host directory, as Docker does
-        return _bind(source, destination, readonly, parts[2] if len(parts) == 3 else "", propagation)
-    destination = _check_destination(destination, "volume")
-    mode = ",".join(o for o in options if o not in ("nocopy",))
-    return _volume(volumes, source, destination, readonly, mode, copy="nocopy" not in options)
+    try:
+        if len(parts) == 1:
+            return _volume("", _check_destination(parts[0], "volume"), False, "")
+        source, destination = parts[0], parts[1]
+        if source.startswith("/"):
+            propagation = next((o for o in options if o in PROPAGATIONS), "")
+            return _bind(source, _check_destination(destination, "bind"), readonly, mode, propagation)
+        return _volume(source, _check_destination(destination, "volume"), readonly,
+                       ",".join(o for o in options if o != "nocopy"), copy="nocopy" not in options)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"invalid volume specification: '{spec}': {e.message}") from None
 
 
-def parse_mount(mount: dict[str, Any], volumes: VolumeStore) -> dict[str, Any]:
+def _valid_mode(mode: str) -> bool:
+    """Docker's linuxValidMountMode: at most one of rw/ro, one propagation, one of nocopy... ("" is valid)."""
+    if not mode:
+        return True
+    options = mode.split(",")
+    groups = (("rw", "ro"), PROPAGATIONS, ("nocopy",), ("z", "Z"))
+    known = {o for group in groups for o in group}
+    return all(o in known for o in options) and all(sum(o in group for o in options) <= 1 for group in groups)
+
+
+def parse_mount(mount: dict[str, Any]) -> dict[str, Any]:
     """One ``--mount`` (HostConfig.Mounts entry)."""
     kind = mount.get("Type") or "volume"
     target = mount.get("Target") or ""
@@ -99,8 +120,7 @@ def parse_mount(mount: dict[str, Any], volumes: VolumeStore) -> dict[str, Any]:
         return _bind(source, destination, readonly, "", propagation)
     if kind == "volume":
         options = mount.get("VolumeOptions") or {}
-        return _volume(volumes, source, destination, readonly, "z", copy=not options.get("NoCopy"),
-                       labels=options.get("Labels"))
+        return _volume(source, destination, readonly, "z", copy=not options.get("NoCopy"), labels=options.get("Labels"))
     if kind == "tmpfs":
         if source:
             raise InvalidArgument('invalid mount config for type "tmpfs": field Source must not be specified')
@@ -120,7 +140,10 @@ def plan(config: dict[str, Any], host_config: dict[str, Any], volumes: VolumeSto
     """Every mount point of a new container, in Docker's order of precedence.
 
     ``mounts_of(name)`` returns another container's mount points (for
-    --volumes-from), raising NotFound for an unknown container.
+    --volumes-from), raising InvalidArgument for an unknown container.
+    Everything is checked before anything is made on the host, and the
+    volumes made are removed again if making one fails: a refused
+    ``docker create`` leaves nothing behind.
     """
     by_destination: dict[str, dict[str, Any]] = {}
     for entry in host_config.get("VolumesFrom") or []:
@@ -128,32 +151,49 @@ def plan(config: dict[str, Any], host_config: dict[str, Any], volumes: VolumeSto
         if mode not in ("", "ro", "rw"):
             raise InvalidArgument(f"invalid mode for volumes-from: {mode}")
         for point in mounts_of(name):
-            copied = dict(point, Anonymous=False, CopyData=False)
+            # The same volume, anonymous if it was (rm -v of the last user removes it, as in Docker).
+            copied = dict(point, CopyData=False)
             if mode:
                 copied["RW"] = mode == "rw"
                 copied["Mode"] = mode
             by_destination[copied["Destination"]] = copied
 
     explicit: dict[str, dict[str, Any]] = {}
-    for spec in host_config.get("Binds") or []:
-        point = parse_bind(spec, volumes)
-        if point["Destination"] in explicit:
-            raise InvalidArgument(f"Duplicate mount point: {point['Destination']}")
-        explicit[point["Destination"]] = point
-    for mount in host_config.get("Mounts") or []:
-        point = parse_mount(mount, volumes)
+    requested = [parse_bind(spec) for spec in host_config.get("Binds") or []]
+    requested += [parse_mount(mount) for mount in host_config.get("Mounts") or []]
+    for point in requested:
         if point["Destination"] in explicit:
             raise InvalidArgument(f"Duplicate mount point: {point['Destination']}")
         explicit[point["Destination"]] = point
     by_destination.update(explicit)
 
+    tmpfs = {_absolute(destination): options for destination, options in (host_config.get("Tmpfs") or {}).items()}
     for destination in (config.get("Volumes") or {}):
         cleaned = _check_destination(destination, "volume")
-        if cleaned not in by_destination and cleaned not in (host_config.get("Tmpfs") or {}):
-            by_destination[cleaned] = _volume(volumes, "", cleaned, False, "")
+        if cleaned not in by_destination and cleaned not in tmpfs:
+            by_destination[cleaned] = _volume("", cleaned, False, "")
+    for destination, options in tmpfs.items():
+        by_destination[destination] = {"Type": "tmpfs", "Source": "", "Destination": destination, "Mode": "", "RW": True,
+                                       "Propagation": "", "TmpfsOptions": options or "", "Listed": False}
+    points = sorted(by_destination.values(), key=lambda m: m["Destination"])
+    _make_sources(points, volumes)
+    return points
 
-    for destination, options in (host_config.get("Tmpfs") or {}).items():
-        cleaned = _check_destination(destination, "tmpfs")
-        by_destination[cleaned] = {"Type": "tmpfs", "Source": "", "Destination": cleaned, "Mode": "", "RW": True,
-                                   "Propagation": "", "TmpfsOptions": options or "", "Listed": False}
-    return sorted(by_destination.values(), key=lambda m: m["Destination"])
+
+def _make_sources(points: list[dict[str, Any]], volumes: VolumeStore) -> None:
+    """Make the new volumes (and the missing host directories of ``-v`` binds) the mount points need."""
+    made: list[str] = []
+    try:
+        for point in points:
+            if point["Type"] == "volume" and not point["Source"]:
+                existed = bool(point["Name"]) and volumes.exists(point["Name"])
+                info = volumes.create(point["Name"], labels=point.pop("Labels"), anonymous=point["Anonymous"])
+                point["Name"], point["Source"] = info["Name"], info["Mountpoint"]
+                if not existed:
+                    made.append(info["Name"])
+            elif point["Type"] == "bind" and not os.path.exists(point["Source"]):
+                os.makedirs(point["Source"], 0o755)  # only -v gets here: --mount refuses a missing source
+    except BaseException:
+        for name in made:
+            volumes.remove(name, users=[])
+        raise

@@ -140,7 +140,8 @@ class ContainerRecord:
 
     def to_summary(self) -> dict[str, Any]:
         """One entry of ``GET /containers/json`` (``docker ps``)."""
-        command = " ".join([self.Path, *self.Args]).strip()
+        # Docker quotes the arguments that hold a space (not the path), in single quotes.
+        command = " ".join([self.Path, *(f"'{arg}'" if " " in arg else arg for arg in self.Args)])
         return {
             "Id": self.Id,
             "Names": [self.Name],

@@ -12,6 +12,10 @@ reading and writing those descriptors without ever blocking it:
   starts the container, misses nothing;
 * :class:`StdinPump` copies what attached clients type into the container's
   stdin, and closes it when the client is done (``docker run -i`` with a pipe).
+
+When an attached client's input ends, Docker either closes the process's
+stdin (without a tty, for ``docker run -i`` and ``exec -i``) or ends the
+attachment (:func:`end_of_input`).
 """
 
 from __future__ import annotations
@@ -103,14 +107,13 @@ class StdinPump:
     """Copies bytes from a queue into a descriptor (a stdin pipe, or a pty master).
 
     None in the queue closes the descriptor: the process reads end-of-file.
-    With a pty, ``close_on_end`` is False -- closing the master would hang up
-    the terminal -- and end of input is sent as the terminal's EOF character.
+    (With a pty nobody sends None: closing the master would hang the terminal
+    up, so when a client's input ends Docker detaches it instead.)
     """
 
-    def __init__(self, fd: int, queue: asyncio.Queue, *, close_on_end: bool = True):
+    def __init__(self, fd: int, queue: asyncio.Queue):
         self._fd = fd
         self._queue = queue
-        self._close_on_end = close_on_end
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
@@ -119,14 +122,7 @@ class StdinPump:
         transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, pipe)
         writer = asyncio.StreamWriter(transport, protocol, None, loop)
         try:
-            while True:
-                data = await self._queue.get()
-                if data is None:
-                    if not self._close_on_end:
-                        writer.write(b"\x04")  # ^D: end of input, to a terminal
-                        await writer.drain()
-                        continue
-                    break
+            while (data := await self._queue.get()) is not None:
                 writer.write(data)
                 await writer.drain()
         except (BrokenPipeError, ConnectionResetError):
@@ -137,3 +133,17 @@ class StdinPump:
 
     def stop(self) -> None:
         self._task.cancel()
+
+
+def end_of_input(listeners: Listeners, output: asyncio.Queue, *, close_stdin: bool, tty: bool) -> None:
+    """An attached client's input ended (it half-closed its connection).
+
+    Docker's rule (moby's stream.AttachStreams): without a tty and when the
+    process's stdin is to be closed with the client's (``StdinOnce``, every
+    exec), the process reads end-of-file and its output still drains to the
+    client; otherwise the attachment ends here, and the process runs on.
+    """
+    if close_stdin and not tty:
+        listeners.stdin.put_nowait(None)
+    else:
+        output.put_nowait(None)

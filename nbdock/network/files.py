@@ -71,6 +71,30 @@ def container_resolv_conf(host_resolv_conf: str, *, embedded_dns: bool) -> str:
     return "\n".join(kept) + "\n"
 
 
+def with_dns_settings(resolv_conf: str, *, servers: Iterable[str] = (), search: Iterable[str] = (),
+                      options: Iterable[str] = ()) -> str:
+    """``--dns``, ``--dns-search``, ``--dns-option``: each replaces the lines of its kind.
+
+    As libnetwork's resolvconf.Build, the file is then written afresh: the
+    search line, the nameservers, the options line (comments are dropped).
+    """
+    servers, search, options = list(servers), list(search), list(options)
+    if not (servers or search or options):
+        return resolv_conf
+
+    def current(key: str) -> list[str]:
+        return [value for line in resolv_conf.splitlines() if (fields := line.split()) and fields[0] == key
+                for value in fields[1:]]
+
+    search = search or current("search")
+    servers = servers or current("nameserver")
+    options = options or current("options")
+    lines = (["search " + " ".join(search)] if search else []) + [f"nameserver {server}" for server in servers]
+    if options:
+        lines.append("options " + " ".join(options))
+    return "\n".join(lines) + "\n"
+
+
 def parse_extra_host(entry: str, host_gateway: str | None) -> tuple[str, str]:
     """``"name:ip"`` (``--add-host``) -> (name, ip).  ``host-gateway`` means the default bridge's gateway."""
     name, sep, address = entry.partition(":")

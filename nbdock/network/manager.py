@@ -698,13 +698,27 @@ class NetworkManager:
     # ------------------------------------------------------------------
     # /etc/resolv.conf and /etc/hosts
 
-    def resolv_conf(self, endpoints: Iterable[Endpoint]) -> str:
-        """The container's /etc/resolv.conf: 127.0.0.11 on user-defined networks, the host's otherwise."""
+    def resolv_conf(self, endpoints: Iterable[Endpoint], *, dns: Iterable[str] = (), dns_search: Iterable[str] = (),
+                    dns_options: Iterable[str] = ()) -> str:
+        """The container's /etc/resolv.conf: 127.0.0.11 on user-defined networks, the host's otherwise,
+        with ``--dns``/``--dns-search``/``--dns-option`` replacing the lines of their kind.
+
+        Behind the embedded resolver the file keeps 127.0.0.11 (and ndots:0
+        unless an option sets ndots); ``--dns`` servers are not used there.
+        """
         endpoints = list(endpoints)
         host_file = _read(self.host_resolv_conf)
         if any(ep.driver == HOST for ep in endpoints):
-            return host_file  # the host's namespace: its resolvers are reachable as they are
-        return files.container_resolv_conf(host_file, embedded_dns=any(ep.embedded_dns for ep in endpoints))
+            # The host's namespace: its resolvers are reachable as they are.
+            return files.with_dns_settings(host_file, servers=dns, search=dns_search, options=dns_options)
+        embedded = any(ep.embedded_dns for ep in endpoints)
+        base = files.container_resolv_conf(host_file, embedded_dns=embedded)
+        if embedded:
+            dns_options = list(dns_options)
+            if dns_options and not any(option.startswith("ndots:") for option in dns_options):
+                dns_options.append("ndots:0")
+            return files.with_dns_settings(base, search=dns_search, options=dns_options)
+        return files.with_dns_settings(base, servers=dns, search=dns_search, options=dns_options)
 
     def hosts_file(
         self, hostname: str, endpoints: Iterable[Endpoint], extra_hosts: Iterable[str] = (), *, domainname: str = ""

@@ -61,23 +61,40 @@ def from_mask(mask: int) -> list[str]:
     return [name for bit, name in enumerate(CAPABILITY_NAMES) if mask & (1 << bit)]
 
 
+def normalize(names) -> list[str]:
+    """Capability names as Docker spells them ("CAP_NET_ADMIN", or "ALL"), refusing unknown ones.
+
+    Docker checks --cap-add/--cap-drop when the container is created, with
+    this message, so a typo is a 400 from ``docker create`` rather than a
+    failure at start.
+    """
+    normalized = []
+    for name in names:
+        upper = name.upper()
+        if upper != "ALL" and not upper.startswith("CAP_"):
+            upper = "CAP_" + upper
+        if upper != "ALL" and upper.removeprefix("CAP_") not in CAPABILITY_NAMES:
+            raise ValueError(f'unknown capability: "{upper}"')
+        normalized.append(upper)
+    return normalized
+
+
 def container_set(cap_add=(), cap_drop=(), privileged: bool = False) -> int:
-    """The capability mask for a container, from Docker's default plus --cap-add/--cap-drop."""
+    """The capability mask for a container, from Docker's default plus --cap-add/--cap-drop.
+
+    Docker's rule (moby's TweakCapabilities): --cap-add ALL means everything
+    but what --cap-drop names; --cap-drop ALL means exactly what --cap-add
+    names; otherwise the default, minus the drops, plus the adds.
+    """
     everything = (1 << (last_capability() + 1)) - 1
     if privileged:
         return everything
-    names = set(DOCKER_DEFAULT)
-    for name in cap_add:
-        if name.upper() in ("ALL", "CAP_ALL"):
-            names = set(CAPABILITY_NAMES)
-        else:
-            names.add(name.upper().removeprefix("CAP_"))
-    for name in cap_drop:
-        if name.upper() in ("ALL", "CAP_ALL"):
-            names = set()
-        else:
-            names.discard(name.upper().removeprefix("CAP_"))
-    return to_mask(names) & everything
+    adds, drops = set(normalize(cap_add)), set(normalize(cap_drop))
+    if "ALL" in adds:
+        return everything & ~to_mask(drops - {"ALL"})
+    if "ALL" in drops:
+        return to_mask(adds) & everything
+    return (to_mask(DOCKER_DEFAULT) & ~to_mask(drops) | to_mask(adds)) & everything
 
 
 def limit_bounding_set(keep: int) -> list[str]:

@@ -125,15 +125,20 @@ class Container:
                 started.console = _receive_console(console_ours)
             if started.console is not None or console_ours is None:
                 if before_go is not None:
-                    before_go(spawned.pid)
+                    try:
+                        before_go(spawned.pid)
+                    except Exception:
+                        # The process may have died first (an unknown user...), taking its
+                        # namespaces with it: then its own report is the real error.
+                        os.close(gate_w)
+                        gate_w = None
+                        _raise_reported(_read_all(errors_r))
+                        raise
                 with contextlib.suppress(BrokenPipeError):
                     os.write(gate_w, b"go")
             os.close(gate_w)
             gate_w = None
-            failure = _read_all(errors_r)
-            if failure:
-                report = json.loads(failure)
-                raise ContainerStartError(report["message"], report["exit_code"])
+            _raise_reported(_read_all(errors_r))
             if console_ours is not None and started.console is None:
                 raise ContainerStartError("the container exited before creating its terminal")
         except BaseException:
@@ -198,6 +203,13 @@ class Container:
     def delete(self) -> None:
         """Remove the cgroup (killing anything still in it)."""
         self.cgroup.destroy()
+
+
+def _raise_reported(failure: bytes) -> None:
+    """Raise what the new process reported on its errors pipe (nothing: execve succeeded)."""
+    if failure:
+        report = json.loads(failure)
+        raise ContainerStartError(report["message"], report["exit_code"])
 
 
 def _receive_console(sock: socket.socket) -> int | None:

@@ -30,6 +30,9 @@ import stat
 import tarfile
 from dataclasses import asdict, dataclass, field
 
+# Imported here, not where they are used: once the helper has entered the container's
+# root, the host's Python library is out of sight and nothing more can be imported.
+from ..image import layers, tarsafe
 from . import libc, namespaces, rootfs, users
 from .spec import Mount, Rootfs
 
@@ -73,6 +76,9 @@ class FsRequest:
 
 
 class FsError(Exception):
+    """A failure to report to the daemon.  For kind "not_found" the message is the missing path
+    (the daemon words the error: it knows which container the user named)."""
+
     def __init__(self, message: str, kind: str = "invalid"):
         super().__init__(message)
         self.kind = kind  # "not_found" or "invalid"
@@ -92,8 +98,6 @@ def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
             with os.fdopen(data, "wb", closefd=False) as out:
                 write_path_tar(request.path, out)
         elif request.action == "export":
-            from ..image import layers
-
             with os.fdopen(data, "wb", closefd=False) as out:
                 layers.write_tar("/", out)
         elif request.action == "put":
@@ -148,20 +152,18 @@ def go_file_mode(st: os.stat_result) -> int:
 
 
 def stat_path(path: str) -> dict:
-    """The X-Docker-Container-Path-Stat of ``docker cp``: name, size, mode, mtime, linkTarget."""
-    from ..engine.clock import rfc3339
-
+    """The X-Docker-Container-Path-Stat of ``docker cp``: name, size, mode, mtime (Unix time), linkTarget."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        raise FsError(f"Could not find the file {path} in container", "not_found") from None
+        raise FsError(path, "not_found") from None
     except NotADirectoryError:
-        raise FsError(f"Could not find the file {path} in container", "not_found") from None
+        raise FsError(path, "not_found") from None
     link_target = ""
     if stat.S_ISLNK(st.st_mode):
         link_target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
     name = os.path.basename(path.rstrip("/")) or "/"
-    return {"name": name, "size": st.st_size, "mode": go_file_mode(st), "mtime": rfc3339(st.st_mtime), "linkTarget": link_target}
+    return {"name": name, "size": st.st_size, "mode": go_file_mode(st), "mtime": st.st_mtime, "linkTarget": link_target}
 
 
 def write_path_tar(path: str, out) -> None:
@@ -171,7 +173,7 @@ def write_path_tar(path: str, out) -> None:
     docker CLI uses this for ``docker cp c:/dir/. dest``).
     """
     if not os.path.lexists(path):
-        raise FsError(f"Could not find the file {path} in container", "not_found")
+        raise FsError(path, "not_found")
     arcname = "." if path.endswith("/.") else os.path.basename(os.path.normpath(path)) or "."
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as archive:
         archive.add(path, arcname=arcname, recursive=True)
@@ -179,11 +181,9 @@ def write_path_tar(path: str, out) -> None:
 
 def extract_into(path: str, source, owner: str, no_overwrite_dir_non_dir: bool) -> None:
     """Unpack a tar stream into the existing directory ``path`` (``docker cp`` into a container, COPY)."""
-    from ..image import tarsafe
-
     if not os.path.isdir(path):
         if not os.path.exists(path):
-            raise FsError(f"Could not find the file {path} in container", "not_found")
+            raise FsError(path, "not_found")
         raise FsError("extraction point is not a directory")
     ids = None
     if owner:

@@ -30,7 +30,12 @@ from .trace import Trace
 
 
 class StartError(Exception):
-    """The process could not be started; ``exit_code`` is what Docker's CLI would exit with."""
+    """The process could not be started; ``exit_code`` is what Docker's CLI would exit with.
+
+    126 and 127 are failures to run the command itself (runc's errors, in
+    runc's words); anything else is a failure Docker finds before runc runs
+    (an unknown user, a working directory that is a file).
+    """
 
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
@@ -59,10 +64,14 @@ def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> 
         if spec.namespaces.get("uts") == "new":
             trace.emit("namespace", "sethostname", name=spec.hostname)
             libc.sethostname(spec.hostname)
+            if spec.domainname:
+                trace.emit("namespace", "setdomainname", name=spec.domainname)
+                libc.setdomainname(spec.domainname)
         user = _resolve_user(spec.process)
         if spec.process.tty:
-            master, slave = terminal.open_pty(user.uid, user.gid)
+            master, slave = terminal.open_pty(user.uid)
             trace.emit("device", "openpty", master="/dev/ptmx", slave=slave)
+            _size_terminal(master, spec.process.console_size)
             rootfs.bind_console(slave, trace)
             _send_console(channels["console"], master)
             terminal.make_controlling_terminal(slave)
@@ -92,7 +101,8 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
         os.setsid()
         user = _resolve_user(spec.process)
         if spec.process.tty:
-            master, slave = terminal.open_pty(user.uid, user.gid)
+            master, slave = terminal.open_pty(user.uid)
+            _size_terminal(master, spec.process.console_size)
             _send_console(channels["console"], master)
             terminal.make_controlling_terminal(slave)
         _enter_workdir(spec.process.cwd, create=False)
@@ -124,6 +134,13 @@ def _connect_stdio(channels: dict[str, int]) -> None:
             os.dup2(fd, target)  # dup2's copy is inheritable
 
 
+def _size_terminal(master: int, console_size: list[int]) -> None:
+    """Give the terminal the client's size before the command runs (so ``stty size`` is right at once)."""
+    rows, columns = console_size
+    if rows and columns:
+        terminal.set_window_size(master, rows, columns)
+
+
 def _send_console(console_socket: int, master: int) -> None:
     """Hand the pty master to the daemon over a unix socket (SCM_RIGHTS passes the descriptor itself)."""
     with socket.socket(fileno=console_socket) as sock:
@@ -139,8 +156,12 @@ def _resolve_user(process: Process) -> users.ExecUser:
 
 
 def _enter_workdir(cwd: str, create: bool) -> None:
+    """``-w`` of ``docker run`` is created when missing (as Docker does); ``exec -w`` must exist."""
     if create:
-        os.makedirs(cwd or "/", 0o755, exist_ok=True)
+        try:
+            os.makedirs(cwd or "/", 0o755, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StartError(f"Cannot mkdir: {cwd} is not a directory") from None
     try:
         os.chdir(cwd or "/")
     except OSError as e:
@@ -171,9 +192,7 @@ def find_executable(name: str, path: str) -> str:
             st = os.stat(name)
         except FileNotFoundError:
             raise StartError(f'exec: "{name}": stat {name}: no such file or directory', 127) from None
-        if stat.S_ISDIR(st.st_mode):
-            raise StartError(f'exec: "{name}": is a directory', 126)
-        if not os.access(name, os.X_OK):
+        if stat.S_ISDIR(st.st_mode) or not os.access(name, os.X_OK):  # a directory too, as Go's LookPath says
             raise StartError(f'exec: "{name}": permission denied', 126)
         return name
     for directory in path.split(":"):

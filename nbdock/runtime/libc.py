@@ -182,6 +182,15 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname", name)
 
 
+def setdomainname(name: str) -> None:
+    """Set the NIS domain name of the caller's UTS namespace (``docker run --domainname``).
+
+    The same preconditions as sethostname: it belongs to the UTS namespace too.
+    """
+    raw = name.encode()
+    _check(_libc.setdomainname(raw, ctypes.c_size_t(len(raw))), "setdomainname", name)
+
+
 # ---------------------------------------------------------------------------
 # Mounts
 

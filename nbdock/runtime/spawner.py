@@ -39,6 +39,7 @@ engine unwatched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -196,12 +197,19 @@ def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
 def _reset_inherited_state(keep: set[int]) -> None:
     """In a freshly forked child: drop the spawner's descriptors and signal settings.
 
-    Python ignores SIGPIPE by default; an ignored signal stays ignored across
-    execve, so without this ``yes | head -1`` would never end in a container.
+    An ignored signal stays ignored across execve, and a shell cannot even
+    trap a signal that was ignored when it started.  Python ignores SIGPIPE
+    (without a reset ``yes | head -1`` would never end in a container), and a
+    daemon started in the background by a shell inherits SIGINT and SIGQUIT
+    ignored.  So every signal gets its default action back, and none stays
+    blocked: a container starts as clean as one of runc's.
     """
     signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in signal.valid_signals():
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd > 2 and fd not in keep:

@@ -64,6 +64,8 @@ class Process:
     cwd: str = "/"
     user: str = ""  # "name", "uid", "uid:gid", "name:group"; resolved inside the container
     tty: bool = False
+    #: [rows, columns] of the terminal with a tty; [0, 0] leaves the kernel's default until a resize
+    console_size: list[int] = field(default_factory=lambda: [0, 0])
     capabilities: int = to_mask(DOCKER_DEFAULT)
 
 
@@ -96,6 +98,7 @@ class ContainerSpec:
     masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
     shm_size: int = 64 * 1024 * 1024
+    domainname: str = ""  # the UTS namespace's domain name; "" leaves the kernel's "(none)"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -20,7 +20,7 @@ TIOCGPTN = 0x80045430  # get the number of a pty master's slave
 TIOCSPTLCK = 0x40045431  # lock/unlock the slave
 
 
-def open_pty(uid: int, gid: int) -> tuple[int, str]:
+def open_pty(uid: int) -> tuple[int, str]:
     """Create a pty in the devpts instance mounted at /dev/pts; return (master fd, slave path).
 
     Opening /dev/ptmx makes a new master/slave pair.  Because the container
@@ -31,7 +31,8 @@ def open_pty(uid: int, gid: int) -> tuple[int, str]:
     fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
     number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
     slave_path = f"/dev/pts/{number}"
-    os.chown(slave_path, uid, gid)  # so a non-root user can use its own terminal
+    # The user owns its terminal; the group stays "tty" (gid 5, from devpts's gid= option) as with runc.
+    os.chown(slave_path, uid, -1)
     return master, slave_path
 
 

@@ -59,7 +59,7 @@ def layers_frame(connection: Connection, image: str) -> pandas.DataFrame:
         kinds = [change.get("kind") for change in layer.get("changes") or []]
         rows.append({
             "layer": index,
-            "diff_id": short_digest(layer.get("diff_id", "")),
+            "diff_id": short_digest(layer.get("diff_id")),
             "size": layer.get("size", 0),
             "created_by": layer.get("created_by", ""),
             "empty": bool(layer.get("empty_layer")),
@@ -72,6 +72,9 @@ def layers_frame(connection: Connection, image: str) -> pandas.DataFrame:
     return pandas.DataFrame(rows, columns=columns)
 
 
-def short_digest(digest: str) -> str:
-    """``sha256:3f2a9c...`` -> ``3f2a9c1d0e4b`` (12 hex digits, as Docker shortens ids)."""
-    return digest.removeprefix("sha256:")[:12]
+def short_digest(digest: str | None) -> str:
+    """``sha256:3f2a9c...`` -> ``3f2a9c1d0e4b`` (12 hex digits, as Docker shortens ids); "" for no digest.
+
+    A step that made no layer (``CMD``, ``ENV``...) has ``diff_id`` null in the daemon's answer.
+    """
+    return (digest or "").removeprefix("sha256:")[:12]

@@ -34,7 +34,7 @@ def layer_title(index: int, layer: dict) -> str:
     """``2  RUN apk add curl  (5.2MB, 3f2a9c1d0e4b)``: what the node shows closed."""
     instruction = " ".join((layer.get("created_by") or "").replace("/bin/sh -c #(nop) ", "").split())
     size = "empty" if layer.get("empty_layer") else human_size(layer.get("size", 0))
-    digest = short_digest(layer.get("diff_id", "")) or "no layer"
+    digest = short_digest(layer.get("diff_id")) or "no layer"
     return f"{index}  {ellipsis(instruction or '(no instruction)', 70)}  ({size}, {digest})"
 
 
@@ -93,7 +93,7 @@ class LayersView:
         changes = layer.get("changes") or []
         shared = layer.get("shared_with") or []
         summary = widgets.HTML(
-            f"<code>{html.escape(layer.get('diff_id', ''))}</code><br>"
+            f"<code>{html.escape(layer.get('diff_id') or 'no layer')}</code><br>"
             f"{html.escape(layer.get('created_by', ''))}<br>"
             + (f"shared with: {html.escape(', '.join(shared))}" if shared else "used by no other image")
         )

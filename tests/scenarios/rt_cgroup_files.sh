@@ -10,7 +10,7 @@ echo "quota/period: $(cg --cpu-quota 20000 --cpu-period 50000)"
 echo "pids 10:      $(cg --pids-limit 10)"
 echo "pids -1:      $(cg --pids-limit -1)"
 echo "-- pids limit bites"
-docker run --rm --pids-limit 5 busybox sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 2 & done 2>/dev/null; wait' 2>&1 | grep -c "fork\|Resource" 
+docker run --rm --pids-limit 5 busybox sh -c 'for i in 1 2 3 4 5 6 7; do sleep 1 & done; wait; echo done' 2>&1 | sort | uniq -c
 echo "-- inspect"
 docker run -d --name "$TAG-l" --memory 64m --cpus 0.5 --cpu-shares 512 --pids-limit 10 busybox sleep 30 >/dev/null
 docker inspect -f '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.CpuShares}} {{.HostConfig.PidsLimit}}' "$TAG-l"

@@ -12,5 +12,3 @@ touch /sys/x 2>/dev/null || echo sys-readonly
 mkdir /sys/fs/cgroup/memory/x 2>/dev/null || echo cgroup-readonly
 cat /proc/sys/kernel/hostname >/dev/null && echo proc-sys-readable
 '
-echo "-- privileged unmasks"
-docker run --rm --privileged busybox sh -c 'grep -c " /proc/keys " /proc/mounts; grep " /proc/sys " /proc/mounts | grep -c "ro,"'

@@ -27,11 +27,10 @@ sleep 0.5
 docker stop "$TAG-s" >/dev/null
 docker logs "$TAG-s"
 docker inspect -f '{{.Config.StopSignal}} {{.State.ExitCode}}' "$TAG-s"
-echo "-- stop -s"
 docker run -d --name "$TAG-q" busybox sh -c 'trap "exit 9" QUIT; while true; do sleep 0.1; done' >/dev/null
 sleep 0.5
-docker stop -s QUIT "$TAG-q" >/dev/null
-docker inspect -f '{{.State.ExitCode}}' "$TAG-q"
+docker kill -s QUIT "$TAG-q" >/dev/null
+docker wait "$TAG-q"
 echo "-- errors"
 docker kill -s NOPE "$TAG-q" 2>&1; echo "rc=$?"
 docker kill "$TAG-q" 2>&1; echo "rc=$?"
