@@ -93,8 +93,12 @@ def run(host: str | None = None) -> int:
         if layer["empty_layer"]:
             print(f"  (config only)  {layer['created_by'][:70]}")
             continue
-        print(f"  {layer['diff_id'][7:19]}  {layer['size']:>9} bytes  {layer['created_by'][:60]}")
+        made_by = layer["created_by"] or layer["comment"] or "(imported)"
+        print(f"  {layer['diff_id'][7:19]}  {layer['size']:>9} bytes  {made_by[:60]}")
         changes = [c for c in layer["changes"] if c["type"] != "dir" or c["kind"] == "D"]
+        if len(changes) > 20:
+            print(f"      A {len(changes)} files: a whole root file system")
+            continue
         for change in changes[:4]:
             print(f"      {change['kind']} {change['path']}" + ("  (whiteout: hides the file below)" if change["kind"] == "D" else ""))
         if len(changes) > 4:
@@ -126,14 +130,14 @@ def memory_under_limit(api, connection) -> tuple[list[tuple[float, int, int]], l
     """Run a container that keeps allocating under --memory 32m; sample its memory until the OOM kill."""
     limit = 32 * 1024 * 1024
     container = api.create_container("busybox", ["sh", "-c", MEMORY_HOG],
-                                     host_config=api.create_host_config(mem_limit=limit, memswap_limit=limit))
+                                     host_config=api.create_host_config(mem_limit=limit, memswap_limit=limit))["Id"]
     api.start(container)
     samples: list[tuple[float, int, int]] = []
     began = time.time()
     while api.inspect_container(container)["State"]["Running"] and time.time() - began < 30:
         stats = api.stats(container, stream=False, one_shot=True)
         memory = stats.get("memory_stats") or {}
-        if memory.get("usage"):
+        if memory.get("usage") and (not samples or memory["usage"] >= samples[-1][1] / 2):
             samples.append((time.time() - began, memory["usage"], memory.get("limit", limit)))
             bar = "#" * int(40 * memory["usage"] / limit)
             print(f"  {samples[-1][0]:4.1f}s  {memory['usage'] / 2**20:5.1f} MiB  |{bar:<40}|")
@@ -155,7 +159,7 @@ def plot(samples) -> str | None:
 
     figure, axis = plt.subplots(figsize=(7, 3.5))
     seconds = [s[0] for s in samples]
-    axis.plot(seconds, [s[1] / 2**20 for s in samples], marker="o", label="memory used (memory.usage_in_bytes)")
+    axis.plot(seconds, [s[1] / 2**20 for s in samples], marker="o", label="memory charged to its cgroup")
     axis.axhline(samples[-1][2] / 2**20, color="red", linestyle="--", label="limit (--memory 32m)")
     axis.set_xlabel("seconds")
     axis.set_ylabel("MiB")
