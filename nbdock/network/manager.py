@@ -480,10 +480,11 @@ class NetworkManager:
     def plug(self, endpoint: Endpoint, netns_path: str, *, trace: Trace = NO_TRACE) -> None:
         """Give the container its interface on the endpoint's network.
 
-        The kernel steps: a veth pair; the host end onto the bridge and up;
-        the other end into the container's namespace, renamed eth<N>, given
-        its MAC and address, up; a default route through the gateway if the
-        namespace has none yet (so the first network gives the default route).
+        The kernel steps: a veth pair, its host end on the bridge and up, its
+        other end created inside the container's namespace as eth<N> with its
+        MAC; there, lo up, the address, eth<N> up, and a default route through
+        the gateway if the namespace has none yet (so the first network gives
+        the default route).
         On a user-defined network, the container also gets its DNS server.
         Host and none endpoints need no kernel work.
         """
@@ -498,27 +499,28 @@ class NetworkManager:
                 return
             if endpoint.plugged:
                 raise NetworkConflict(f"endpoint {endpoint.endpoint_id[:12]} is already plugged")
-            host_ifname, peer_ifname = self.host_names.veth_pair(endpoint.endpoint_id)
+            host_ifname, _ = self.host_names.veth_pair(endpoint.endpoint_id)
+            # Only nbdock adds interfaces to a container's namespace (its processes lack
+            # CAP_NET_ADMIN), so its plugged endpoints say which ethN comes next and
+            # whether a default route is there already.
+            siblings = [ep for ep in self.endpoints(endpoint.container_id) if ep.plugged]
+            ifname = f"eth{len(siblings)}"
+            has_route = any(not self._networks[ep.network_id].internal for ep in siblings if ep.network_id in self._networks)
+            route_via = None if record.internal or has_route else IPv4Address(record.gateway)
             wants_dns = endpoint.embedded_dns and endpoint.container_id not in self._dns
             dns_sockets = None
             try:
-                netlink.create_veth(host_ifname, peer_ifname, record.bridge, netns_path, trace)
+                netlink.create_veth(host_ifname, ifname, endpoint.mac_address, record.bridge, netns_path, trace)
 
-                def inside_container() -> tuple[str, Any]:
-                    ifname = netlink.next_ifname()
-                    route_via = None if record.internal or netlink.has_default_route() else IPv4Address(record.gateway)
+                def inside_container() -> Any:
                     netlink.configure_container_end(
-                        peer_ifname, ifname, endpoint.mac_address, IPv4Address(endpoint.ip_address),
-                        endpoint.prefix_len, route_via, trace,
-                    )
+                        ifname, IPv4Address(endpoint.ip_address), endpoint.prefix_len, route_via, trace)
                     if not wants_dns:
-                        return ifname, None
-                    # The resolver's address is on lo, so lo must be up before binding to it.
-                    netlink.bring_up_loopback(trace)
+                        return None
                     trace.emit("network", "socket_bind", address="127.0.0.11:53", protocols=["udp", "tcp"])
-                    return ifname, open_dns_sockets()
+                    return open_dns_sockets()  # lo is up: the resolver's address lives on it
 
-                ifname, dns_sockets = netlink.run_in_netns(netns_path, inside_container)
+                dns_sockets = netlink.run_in_netns(netns_path, inside_container)
                 if dns_sockets is not None:
                     self._start_dns(endpoint.container_id, *dns_sockets)
             except OSError as err:

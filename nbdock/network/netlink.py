@@ -148,25 +148,24 @@ def delete_link(ifname: str, trace: Trace) -> bool:
         return True
 
 
-def create_veth(host_ifname: str, peer_ifname: str, bridge: str, netns_path: str, trace: Trace) -> None:
-    """A veth pair with one end on ``bridge`` and the other moved into the container's namespace.
+def create_veth(host_ifname: str, container_ifname: str, mac: str, bridge: str, netns_path: str, trace: Trace) -> None:
+    """A veth pair: one end on ``bridge`` and up, the other already inside the container's namespace.
 
     A veth pair is a virtual cable: what goes in one end comes out of the
-    other.  It is created whole in the host's namespace, then the peer end
-    is moved into the container's namespace (IFLA_NET_NS_FD), where it keeps
-    its temporary name until :func:`configure_container_end` renames it.
+    other.  One rtnetlink message makes all of it: the host end with its
+    bridge (IFLA_MASTER) and IFF_UP, and the peer -- created straight in the
+    container's namespace (IFLA_NET_NS_FD in the peer's attributes) under
+    its final name (eth0, eth1...) and MAC -- so nothing needs moving or
+    renaming afterwards.
     """
     with _netlink(f"creating veth pair {host_ifname}") as ipr:
-        trace.emit("network", "link_add", ifname=host_ifname, type="veth", peer=peer_ifname)
-        ipr.link("add", ifname=host_ifname, kind="veth", peer=peer_ifname)
-        host_index = _index(ipr, host_ifname)
         bridge_index = _index(ipr, bridge)
-        trace.emit("network", "link_set", ifname=host_ifname, master=bridge, state="up")
-        ipr.link("set", index=host_index, master=bridge_index, state="up")
         fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            trace.emit("network", "link_set", ifname=peer_ifname, net_ns_fd=netns_path)
-            ipr.link("set", index=_index(ipr, peer_ifname), net_ns_fd=fd)
+            trace.emit("network", "link_add", ifname=host_ifname, type="veth", master=bridge, state="up",
+                       peer={"ifname": container_ifname, "address": mac, "net_ns_fd": netns_path})
+            ipr.link("add", ifname=host_ifname, kind="veth", master=bridge_index, state="up",
+                     peer={"ifname": container_ifname, "address": mac, "net_ns_fd": fd})
         finally:
             os.close(fd)
 
@@ -182,35 +181,26 @@ def bring_up_loopback(trace: Trace) -> None:
         ipr.link("set", index=_index(ipr, "lo"), state="up")
 
 
-def next_ifname(prefix: str = "eth") -> str:
-    """eth0 for a namespace's first network, eth1 for its second..."""
-    with _netlink("listing links") as ipr:
-        names = {link.get("ifname") for link in ipr.get_links()}
-    number = 0
-    while f"{prefix}{number}" in names:
-        number += 1
-    return f"{prefix}{number}"
-
-
 def configure_container_end(
-    peer_ifname: str,
     ifname: str,
-    mac: str,
     address: IPv4Address,
     prefixlen: int,
     gateway: IPv4Address | None,
     trace: Trace,
 ) -> None:
-    """Rename the peer, give it its MAC and address, bring it up, and route through ``gateway``.
+    """Inside the container: ``lo`` up, then ``ifname`` given its address, up, and routed via ``gateway``.
 
     ``gateway`` is None when no default route should be added: the
     namespace already has one (from its first network) or the network is
     internal.
     """
     with _netlink(f"configuring {ifname}") as ipr:
-        index = _index(ipr, peer_ifname)
-        trace.emit("network", "link_set", ifname=peer_ifname, new_ifname=ifname, address=mac)
-        ipr.link("set", index=index, ifname=ifname, address=mac)
+        indexes = {link.get("ifname"): link["index"] for link in ipr.get_links()}
+        if ifname not in indexes:
+            raise NetlinkError(ENODEV, f"no interface {ifname}")
+        trace.emit("network", "link_set", ifname="lo", state="up")
+        ipr.link("set", index=indexes["lo"], state="up")
+        index = indexes[ifname]
         trace.emit("network", "addr_add", ifname=ifname, address=str(address), prefixlen=prefixlen)
         ipr.addr("add", index=index, address=str(address), prefixlen=prefixlen)
         trace.emit("network", "link_set", ifname=ifname, state="up")
@@ -218,8 +208,3 @@ def configure_container_end(
         if gateway is not None:
             trace.emit("network", "route_add", dst="default", gateway=str(gateway), oif=ifname)
             ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index)
-
-
-def has_default_route() -> bool:
-    with _netlink("listing routes") as ipr:
-        return any(r["dst_len"] == 0 for r in ipr.route("dump", family=2, table=MAIN_ROUTING_TABLE))

@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -116,11 +117,11 @@ class Container:
             if console_theirs is not None:
                 console_theirs.close()
         started = Started(spawned.pid, spawned.pidfd)
+        # The cgroup join runs beside the network setup: the kernel makes the first cgroup
+        # migration after a quiet spell wait for an RCU grace period (milliseconds of idle time).
+        joining = threading.Thread(target=self._join_cgroup_if_alive, args=(spawned.pid,), name="cgroup-join")
+        joining.start()
         try:
-            try:
-                self._join_cgroup(spawned.pid)
-            except ProcessLookupError:
-                pass  # it died already (its setup failed): the errors pipe says why
             if console_ours is not None:
                 started.console = _receive_console(console_ours)
             if started.console is not None or console_ours is None:
@@ -134,6 +135,7 @@ class Container:
                         gate_w = None
                         _raise_reported(_read_all(errors_r))
                         raise
+                joining.join()
                 with contextlib.suppress(BrokenPipeError):
                     os.write(gate_w, b"go")
             os.close(gate_w)
@@ -144,6 +146,7 @@ class Container:
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(spawned.pidfd, signal.SIGKILL)
+            joining.join()
             if started.console is not None:
                 os.close(started.console)
             os.close(spawned.pidfd)
@@ -155,6 +158,12 @@ class Container:
             if console_ours is not None:
                 console_ours.close()
         return started
+
+    def _join_cgroup_if_alive(self, pid: int) -> None:
+        try:
+            self._join_cgroup(pid)
+        except ProcessLookupError:
+            pass  # it died already (its setup failed): the errors pipe says why
 
     def _join_cgroup(self, pid: int) -> None:
         """Move the new process into the container's cgroup, before it may exec.

@@ -109,7 +109,7 @@ class CgroupV2(Cgroup):
         return os.path.isdir(self.path)
 
     def destroy(self) -> None:
-        for attempt in range(100):
+        for attempt in range(60):
             if not os.path.isdir(self.path):
                 return
             if attempt == 0 and self.pids():
@@ -122,7 +122,7 @@ class CgroupV2(Cgroup):
             except OSError as e:
                 if e.errno not in (errno.EBUSY, errno.ENOENT):
                     raise
-            time.sleep(0.01)
+            time.sleep(0.002 * (attempt + 1))  # a process that just exited leaves its cgroup a moment later
         raise CgroupError(errno.EBUSY, f"cgroup {self.path} still busy after killing its processes")
 
     # -- control
