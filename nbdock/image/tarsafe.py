@@ -178,7 +178,9 @@ def extract(
     stream, _ = decompressed(fileobj)
     with _Extractor(dest, whiteouts=whiteouts, owner=owner, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir) as ex:
         try:
-            archive = tarfile.open(fileobj=stream, mode="r|")
+            # A big buffer: in stream mode tarfile reads 10 KiB at a time by default, and every
+            # read goes through the decompression and prefix layers below it.
+            archive = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)
             for member in archive:
                 ex.add(member, archive)
             ex.finish()
