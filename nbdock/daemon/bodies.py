@@ -57,7 +57,7 @@ HOST_CONFIG = {
     "Isolation": str, "CpuShares": int, "Memory": int, "NanoCpus": int, "CgroupParent": str, "BlkioWeight": int,
     "CpuPeriod": int, "CpuQuota": int, "CpuRealtimePeriod": int, "CpuRealtimeRuntime": int, "CpusetCpus": str,
     "CpusetMems": str, "Devices": [dict], "MemoryReservation": int, "MemorySwap": int, "MemorySwappiness": int,
-    "OomKillDisable": bool, "PidsLimit": int, "Ulimits": [dict], "Mounts": [MOUNT], "MaskedPaths": [str],
+    "OomKillDisable": bool, "PidsLimit": int, "Ulimits": [{"Name": str, "Soft": int, "Hard": int}], "Mounts": [MOUNT], "MaskedPaths": [str],
     "ReadonlyPaths": [str], "Init": bool,
 }
 CONTAINER_CREATE = {**CONFIG, "HostConfig": HOST_CONFIG, "NetworkingConfig": {"EndpointsConfig": {"*": ENDPOINT}}}

@@ -214,6 +214,22 @@ async def unless_disconnected(request: web.Request, awaitable):
         task.cancel()
 
 
+async def while_connected(request: web.Request, items: AsyncIterator) -> AsyncIterator:
+    """The items of ``items`` until it ends or the client hangs up (``docker logs -f`` left with Ctrl-C)."""
+    iterator = items.__aiter__()
+    try:
+        while True:
+            try:
+                item = await unless_disconnected(request, iterator.__anext__())
+            except StopAsyncIteration:
+                return
+            if item is None:
+                return
+            yield item
+    finally:
+        await iterator.aclose()
+
+
 #: The filters each listing accepts (Docker 20.10's); any other is refused.
 CONTAINER_FILTERS = ("ancestor", "before", "expose", "exited", "health", "id", "isolation", "is-task", "label", "name",
                      "network", "publish", "since", "status", "volume")
@@ -254,9 +270,12 @@ async def stream_bytes(request: web.Request, chunks, headers: dict | None = None
         first = b""
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/x-tar", **(headers or {})})
     await response.prepare(request)
-    if first:
-        await response.write(first)
-        async for chunk in iterator:
-            await response.write(chunk)
-    await response.write_eof()
+    try:
+        if first:
+            await response.write(first)
+            async for chunk in iterator:
+                await response.write(chunk)
+        await response.write_eof()
+    except ConnectionError:
+        pass  # the client went away (docker cp ... | head): nobody wants the rest
     return response

@@ -18,7 +18,8 @@ from ..engine.signals import parse_signal
 from ..errors import InvalidArgument, NbdockError
 from . import bodies
 from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, body_json, filters, flag,
-                   frame, integer, json_response, stream_bytes, unless_disconnected)
+                   frame, integer, json_response, stream_bytes, unless_disconnected,
+                   while_connected)
 
 routes = web.RouteTableDef()
 
@@ -84,6 +85,13 @@ async def kill(request: web.Request) -> web.Response:
     except NbdockError as e:
         raise type(e)(f"Cannot kill container: {ref}: {e.message}") from None  # Docker's wording
     return web.Response(status=204)
+
+
+@routes.post("/containers/{id}/update")
+async def update(request: web.Request) -> web.Response:
+    body = await body_json(request, bodies.HOST_CONFIG, "update config")
+    await engine_of(request).containers.update(request.match_info["id"], body)
+    return json_response({"Warnings": []})
 
 
 @routes.post("/containers/{id}/pause")
@@ -214,14 +222,15 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
     entries = engine.containers.logs(
         container.id, follow=flag(request, "follow"), tail=tail_count,
         since=_time_param(request.query.get("since")), until=_time_param(request.query.get("until")))
-    async for entry in entries:
-        if entry.stream not in wanted:
-            continue
-        data = entry.data
-        if timestamps:
-            data = entry.time.encode() + b" " + data
-        await response.write(data if tty else frame(entry.stream, data))
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):
+        async for entry in while_connected(request, entries):
+            if entry.stream not in wanted:
+                continue
+            data = entry.data
+            if timestamps:
+                data = entry.time.encode() + b" " + data
+            await response.write(data if tty else frame(entry.stream, data))
+        await response.write_eof()
     return response
 
 
@@ -319,9 +328,10 @@ async def container_stats(request: web.Request) -> web.StreamResponse:
     streaming = flag(request, "stream", True) and not flag(request, "one-shot")
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
-    async for sample in stats.samples(engine, container, streaming=streaming, one_shot=flag(request, "one-shot")):
-        await response.write(json.dumps(sample).encode() + b"\n")
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):  # `docker stats` ends by hanging up
+        async for sample in stats.samples(engine, container, streaming=streaming, one_shot=flag(request, "one-shot")):
+            await response.write(json.dumps(sample).encode() + b"\n")
+        await response.write_eof()
     return response
 
 

@@ -55,7 +55,7 @@ async def disk_usage(request: web.Request) -> web.Response:
 
     def gather() -> dict:
         containers = engine.containers.list(all=True, size=True)
-        images = engine.images.with_shared_sizes(engine.images.list())
+        images = engine.images.with_usage(engine.images.list())
         volumes = []
         for volume in engine.volumes.list():
             volume["UsageData"] = {"Size": engine.volumes.size(volume["Name"]),

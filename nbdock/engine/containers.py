@@ -21,7 +21,6 @@ import re
 import secrets
 import shutil
 import signal
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
@@ -45,6 +44,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger("nbdock.engine")
+
+#: The HostConfig fields ``docker update`` changes (besides RestartPolicy and PidsLimit).
+UPDATABLE_LIMITS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod",
+                    "CpusetCpus", "CpusetMems", "BlkioWeight")
 
 #: ``docker wait --condition`` ("" is the default, not-running).
 WAIT_CONDITIONS = ("", "not-running", "next-exit", "removed")
@@ -80,6 +83,7 @@ class ManagedContainer:
         self.exits = 0
         self.removed = False
         self.restart_task: asyncio.Task | None = None
+        self.supervisor: asyncio.Task | None = None  # watches the current run until its end is handled
 
     @property
     def id(self) -> str:
@@ -129,6 +133,10 @@ class ContainerService:
     def using_volume(self, name: str) -> list[str]:
         return [c.id for c in self._by_id.values() if any(m.get("Name") == name for m in c.record.MountPoints)]
 
+    def lowerdirs(self, record: ContainerRecord) -> list[str]:
+        """The read-only layers of a container's overlay, top-most first: its init layer, then its image's."""
+        return [os.path.join(record.directory(self.root), "init")] + self.engine.images.store.lowerdirs(record.Image)
+
     def _check_name_free(self, name: str) -> None:
         if name in self._by_name:
             raise Conflict(
@@ -153,14 +161,18 @@ class ContainerService:
         directory = os.path.join(self.root, "containers")
         os.makedirs(directory, exist_ok=True)
         restored = []
+        auto_removed: list[ContainerRecord] = []
         for cid in sorted(os.listdir(directory)):
             path = os.path.join(directory, cid, "container.json")
+            if not os.path.exists(path):
+                # A create the previous daemon did not finish (the record is written last): nothing to keep.
+                shutil.rmtree(os.path.join(directory, cid), ignore_errors=True)
+                continue
             try:
                 record = ContainerRecord.load(path)
             except (OSError, ValueError, TypeError) as e:
                 log.warning("skipping container %s: unreadable record (%s)", cid, e)
                 continue
-            container = ManagedContainer(record)
             if record.State.Running or record.State.Status in ("running", "paused", "restarting", "removing"):
                 # Its processes died with the previous daemon (the spawner kills them): clean up after them.
                 self._cleanup_dead_run(record)
@@ -168,8 +180,15 @@ class ContainerService:
                                      FinishedAt=clock.rfc3339(), Error="the engine stopped while the container ran")
                 self._clear_network_settings(record)
                 record.save(self.root)
+                if record.HostConfig.get("AutoRemove"):
+                    auto_removed.append(record)  # --rm: it would have been removed when it ended
+                    continue
+            container = ManagedContainer(record)
             self._register(container)
             restored.append(container)
+        for record in auto_removed:
+            shutil.rmtree(record.directory(self.root), ignore_errors=True)
+            self._remove_anonymous_volumes(record)
         return restored
 
     def _cleanup_dead_run(self, record: ContainerRecord) -> None:
@@ -193,17 +212,18 @@ class ContainerService:
         host_config = createconfig.fill_host_config(host_in)
         createconfig.validate_host_config(host_config)
         warnings = createconfig.validate_network_mode(config_in, host_config)
+        createconfig.validate_namespace_modes(config_in, host_config)
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
         createconfig.validate_config(config)
         path, args = createconfig.command(config)
-        self._resolve_network_container(host_config)
+        self._resolve_container_modes(host_config)
 
         container_id = secrets.token_hex(32)
         name = name or names.generate(self._by_name)
         if not config.get("Hostname"):
             config["Hostname"] = container_id[:12]
-        if host_config["NetworkMode"] == "host" and not body.get("Hostname"):
-            config["Hostname"] = os.uname().nodename
+        if "host" in (host_config["NetworkMode"], host_config["UTSMode"]) and not body.get("Hostname"):
+            config["Hostname"] = os.uname().nodename  # the host's UTS namespace (or its network): its name
         record = ContainerRecord(
             Id=container_id, Name="/" + name, Created=clock.rfc3339(), Image=image.id,
             ImageName=config_in["Image"], Path=path, Args=args, Config=config, HostConfig=host_config,
@@ -234,16 +254,17 @@ class ContainerService:
         except NotFound as e:
             raise InvalidArgument(e.message) from None
 
-    def _resolve_network_container(self, host_config: dict[str, Any]) -> None:
-        """``--network container:NAME`` is kept as ``container:<id>``, as Docker does.
+    def _resolve_container_modes(self, host_config: dict[str, Any]) -> None:
+        """``--network/--pid/--ipc container:NAME`` are kept as ``container:<id>``, as Docker does.
 
         An unknown container (or network) is no error yet: like Docker, the
         container is created, and starting it fails.
         """
-        mode = host_config["NetworkMode"]
-        if mode.startswith("container:"):
-            with contextlib.suppress(NotFound):
-                host_config["NetworkMode"] = "container:" + self.get(mode.partition(":")[2]).id
+        for key in ("NetworkMode", "PidMode", "IpcMode"):
+            mode = host_config.get(key) or ""
+            if mode.startswith("container:"):
+                with contextlib.suppress(NotFound):
+                    host_config[key] = "container:" + self.get(mode.partition(":")[2]).id
 
     def _prepare_directory(self, record: ContainerRecord, image) -> None:
         """The container's directory: its overlay's upper and work dirs, and its "init" layer.
@@ -359,7 +380,7 @@ class ContainerService:
         record.ManualStop = False
         record.save(self.root)
         self.publish(record, "start")
-        loop.create_task(self._supervise(container, run))
+        container.supervisor = loop.create_task(self._supervise(container, run))
 
     def _launch(self, container: ManagedContainer, exited: asyncio.Future, on_exit):
         """Blocking: everything the kernel must do to start the container (runs in a worker thread)."""
@@ -432,9 +453,8 @@ class ContainerService:
         """The runtime's spec for this container, and its network endpoints (addresses reserved)."""
         directory = record.directory(self.root)
         config, host = record.Config, record.HostConfig
-        store = self.engine.images.store
-        lowerdirs = [os.path.join(directory, "init")] + store.lowerdirs(record.Image)
-        namespaces_ = {"mnt": "new", "uts": "new", "ipc": "new", "net": "new", "pid": "new"}
+        lowerdirs = self.lowerdirs(record)
+        namespaces_ = {"mnt": "new", "net": "new", **self._shared_namespaces(host)}
         mode = host.get("NetworkMode") or "default"
         endpoints: list[Endpoint] = []
         network = self.engine.networks
@@ -472,6 +492,8 @@ class ContainerService:
         _write(os.path.join(directory, "hostname"), hostname + "\n")
 
         mount_specs = []
+        if host.get("IpcMode") == "host":
+            mount_specs.append(Mount("/dev/shm", "bind", "/dev/shm"))  # the host's POSIX shared memory too
         for point in record.MountPoints:
             if point["Type"] == "tmpfs":
                 mount_specs.append(Mount(point["Destination"], "tmpfs", readonly=not point["RW"], data=point.get("TmpfsOptions", "")))
@@ -483,6 +505,9 @@ class ContainerService:
             env=createconfig.environment(config, hostname),
             cwd=config.get("WorkingDir") or "/",
             user=config.get("User") or "",
+            additional_groups=list(host.get("GroupAdd") or []),
+            rlimits=createconfig.rlimits(host),
+            no_new_privileges=createconfig.no_new_privileges(host),
             tty=bool(config.get("Tty")),
             console_size=list(host.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged"))),
@@ -502,13 +527,28 @@ class ContainerService:
             readonly_paths=list(host.get("ReadonlyPaths") or []),
             shm_size=host.get("ShmSize") or createconfig.DEFAULT_SHM_SIZE,
         )
-        pids_limit = host.get("PidsLimit") or 0
-        resources = Resources(
-            memory=host.get("Memory") or 0, memory_swap=host.get("MemorySwap") or 0, nano_cpus=host.get("NanoCpus") or 0,
-            cpu_quota=host.get("CpuQuota") or 0, cpu_period=host.get("CpuPeriod") or 0,
-            cpu_shares=host.get("CpuShares") or 0, pids_limit=pids_limit if pids_limit > 0 else 0,
-        )
-        return spec, resources, endpoints
+        return spec, _resources(host), endpoints
+
+    def _shared_namespaces(self, host: dict[str, Any]) -> dict[str, str]:
+        """The pid, ipc and uts namespaces: new ones, the host's (``--pid host``), or another
+        running container's (``--pid container:NAME``), as the runtime's spec names them."""
+        namespaces_ = {}
+        for kind, key in (("pid", "PidMode"), ("ipc", "IpcMode"), ("uts", "UTSMode")):
+            mode = host.get(key) or ""
+            if mode == "host":
+                namespaces_[kind] = "host"
+            elif mode.startswith("container:"):
+                other = self.get(mode.partition(":")[2])
+                if not other.running:  # Docker's two wordings
+                    raise Conflict(f"cannot join IPC of a non running container: {other.id}" if kind == "ipc"
+                                   else f"container {other.id} is not running")
+                if kind == "ipc" and other.record.HostConfig.get("IpcMode") != "shareable":
+                    raise InvalidArgument(f"can't join IPC of container {other.id}: non-shareable IPC "
+                                          "(hint: use IpcMode:shareable for the donor container)")
+                namespaces_[kind] = f"/proc/{other.run.started.pid}/ns/{kind}"
+            else:
+                namespaces_[kind] = "new"
+        return namespaces_
 
     def _fill_network_settings(self, record: ContainerRecord, endpoints: list[Endpoint]) -> None:
         settings = record.NetworkSettings
@@ -736,6 +776,24 @@ class ContainerService:
             await self._start(container)
         self.publish(container.record, "restart")
 
+    async def update(self, ref: str, changes: dict[str, Any]) -> None:
+        """``docker update``: new limits and restart policy, applied to the cgroup at once if it runs."""
+        container = self.get(ref)
+        createconfig.validate_host_config(createconfig.fill_host_config(changes))  # the request itself first
+        async with container.lock:
+            record = container.record
+            try:
+                host = _updated_host_config(record.HostConfig, changes)
+                if container.running:
+                    await asyncio.to_thread(container.run.runtime.cgroup.update, _resources(host))
+            except errors.NbdockError as e:
+                raise type(e)(f"Cannot update container {record.Id}: {e.message}") from None
+            except OSError as e:
+                raise errors.HostError(f"Cannot update container {record.Id}: {e}") from None
+            record.HostConfig = host
+            record.save(self.root)
+        self.publish(record, "update")
+
     async def pause(self, ref: str) -> None:
         container = self.get(ref)
         async with container.lock:
@@ -789,13 +847,17 @@ class ContainerService:
         await asyncio.to_thread(shutil.rmtree, record.directory(self.root), True)
         self._forget(container)
         if remove_volumes:
-            for point in record.MountPoints:
-                if point.get("Anonymous") and point.get("Name") and not self.using_volume(point["Name"]):
-                    with contextlib.suppress(errors.NbdockError):
-                        await asyncio.to_thread(self.engine.volumes.remove, point["Name"], users=[])
+            await asyncio.to_thread(self._remove_anonymous_volumes, record)
         container.removed = True
         self.publish(record, "destroy")
         await container.notify()
+
+    def _remove_anonymous_volumes(self, record: ContainerRecord) -> None:
+        """``rm -v`` and ``--rm``: the container's anonymous volumes that no other container uses."""
+        for point in record.MountPoints:
+            if point.get("Anonymous") and point.get("Name") and not self.using_volume(point["Name"]):
+                with contextlib.suppress(errors.NbdockError):
+                    self.engine.volumes.remove(point["Name"], users=[])
 
     async def rename(self, ref: str, new_name: str) -> None:
         if not ref or not new_name:
@@ -840,8 +902,8 @@ class ContainerService:
         record = container.record
         mode = record.HostConfig.get("NetworkMode") or "default"
         if mode in ("host", "none") or mode.startswith("container:") or name in ("host", "none"):
-            raise errors.Forbidden(f"container cannot be disconnected from host network or connected to host network"
-                                   if "host" in (mode, name) else f"container sharing network namespace with another "
+            raise errors.Forbidden("container cannot be disconnected from host network or connected to host network"
+                                   if "host" in (mode, name) else "container sharing network namespace with another "
                                    "container or host cannot be connected to any other network")
         async with container.lock:
             networks = record.NetworkSettings.setdefault("Networks", {})
@@ -899,7 +961,10 @@ class ContainerService:
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         container = self.get(ref)
-        view = container.record.to_inspect(self.root)
+        record = container.record
+        view = record.to_inspect(self.root)
+        # The overlay's read-only part, top-most first: the init layer, then the image's layers.
+        view["GraphDriver"]["Data"]["LowerDir"] = ":".join(self.lowerdirs(record))
         if size:
             view.update(self._sizes(container.record))
         return view
@@ -977,13 +1042,49 @@ class ContainerService:
     async def shutdown(self) -> None:
         """Stop every running container: SIGTERM (or its stop signal), SIGKILL after its timeout."""
         running = [c for c in self.all() if c.running]
+        supervisors = [c.supervisor for c in running if c.supervisor is not None]
         await asyncio.gather(*(self._stop_for_shutdown(c) for c in running), return_exceptions=True)
+        # Each run's end is handled in full (logs flushed, --rm containers removed) before the engine goes.
+        await asyncio.gather(*supervisors, return_exceptions=True)
 
     async def _stop_for_shutdown(self, container: ManagedContainer) -> None:
         async with container.lock:
             if container.running:
                 await self._stop(container, None, None)
                 container.record.ManualStop = False  # a daemon restart is not the user's stop
+
+
+def _updated_host_config(host: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A HostConfig with ``docker update``'s changes, checked as at create.
+
+    Clients send every field, zero meaning "leave as it is" (Docker's rule),
+    so only the non-zero ones change anything.
+    """
+    updated = dict(host)
+    updated.update({key: value for key, value in changes.items() if key in UPDATABLE_LIMITS and value})
+    if changes.get("PidsLimit") is not None:
+        updated["PidsLimit"] = changes["PidsLimit"] if changes["PidsLimit"] > 0 else None
+    policy = changes.get("RestartPolicy") or {}
+    if policy.get("Name"):
+        if updated.get("AutoRemove"):
+            raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
+        updated["RestartPolicy"] = {"Name": policy["Name"], "MaximumRetryCount": policy.get("MaximumRetryCount") or 0}
+    if changes.get("Memory") and not changes.get("MemorySwap") and 0 < updated["MemorySwap"] < changes["Memory"]:
+        raise Conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap "
+                       "at the same time")
+    createconfig.validate_host_config(updated)
+    return updated
+
+
+def _resources(host: dict[str, Any]) -> Resources:
+    """The cgroup limits a HostConfig asks for."""
+    return Resources(
+        memory=host.get("Memory") or 0, memory_swap=host.get("MemorySwap") or 0, nano_cpus=host.get("NanoCpus") or 0,
+        cpu_quota=host.get("CpuQuota") or 0, cpu_period=host.get("CpuPeriod") or 0,
+        cpu_shares=host.get("CpuShares") or 0, pids_limit=max(host.get("PidsLimit") or 0, 0),
+        memory_reservation=host.get("MemoryReservation") or 0, cpuset_cpus=host.get("CpusetCpus") or "",
+        cpuset_mems=host.get("CpusetMems") or "",
+    )
 
 
 def _start_error(error: ContainerStartError) -> errors.NbdockError:

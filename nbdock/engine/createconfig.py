@@ -18,7 +18,8 @@ import os
 from typing import Any
 
 from ..errors import InvalidArgument
-from ..runtime import capabilities
+from ..runtime import capabilities, cgroups
+from ..runtime.init import RLIMITS
 from .signals import parse_signal
 from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS
 
@@ -46,12 +47,12 @@ def merge_image_config(requested: dict[str, Any], image: dict[str, Any]) -> dict
 
     user_env = list(config.get("Env") or [])
     user_keys = {entry.partition("=")[0] for entry in user_env}
-    config["Env"] = user_env + [e for e in image.get("Env") or [] if e.partition("=")[0] not in user_keys]
+    config["Env"] = user_env + [e for e in image.get("Env") or [] if e.partition("=")[0] not in user_keys] or None
 
     for key in ("ExposedPorts", "Volumes"):
-        merged = dict(image.get(key) or {})
-        merged.update(config.get(key) or {})
-        config[key] = merged or None
+        config[key] = {**(image.get(key) or {}), **(config.get(key) or {})} or None
+    if not config["ExposedPorts"]:
+        del config["ExposedPorts"]  # left out when empty, as in Docker's JSON (Volumes shows as null)
     labels = dict(image.get("Labels") or {})
     labels.update(config.get("Labels") or {})
     config["Labels"] = labels
@@ -88,7 +89,7 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
         "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
-        "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
+        "CgroupnsMode": "private" if cgroups.detect() == 2 else "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
         "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
         "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
         "ShmSize": DEFAULT_SHM_SIZE, "Runtime": "nbdock", "ConsoleSize": [0, 0], "Isolation": "", "CpuShares": 0,
@@ -105,6 +106,12 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
         if host.get(key) is None and value is not None:
             host[key] = value
         host.setdefault(key, value)
+    # Clients send every field; Docker takes an empty or zero value as "the default" for these.
+    for key in ("NetworkMode", "IpcMode", "CgroupnsMode", "ShmSize"):
+        if not host[key]:
+            host[key] = defaults[key]
+    if host["MemorySwappiness"] == -1:
+        host["MemorySwappiness"] = None  # -1 is the CLI's "not set"
     if not host["LogConfig"].get("Type"):
         host["LogConfig"] = {"Type": "json-file", "Config": host["LogConfig"].get("Config") or {}}
     if not host["RestartPolicy"].get("Name"):
@@ -148,11 +155,61 @@ def validate_host_config(host: dict[str, Any]) -> None:
         raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")
     if log_driver != "json-file":
         raise InvalidArgument(f'error looking up logging plugin {log_driver}: plugin "{log_driver}" not found')
+    no_new_privileges(host)
+    for limit in host.get("Ulimits") or []:
+        if limit.get("Name") not in RLIMITS:
+            raise InvalidArgument(f"invalid ulimit type: {limit.get('Name')}")
     for key in ("CapAdd", "CapDrop"):
         try:
             capabilities.normalize(host.get(key) or ())
         except ValueError as e:
             raise InvalidArgument(f"invalid {key}: {e}") from None
+
+
+def rlimits(host: dict[str, Any]) -> list[list]:
+    """``--ulimit`` as the runtime takes it: [name, soft, hard]."""
+    return [[limit["Name"], limit["Soft"], limit["Hard"]] for limit in host.get("Ulimits") or []]
+
+
+def no_new_privileges(host: dict[str, Any]) -> bool:
+    """Whether ``--security-opt`` asks for no-new-privileges, with Docker's errors for what it cannot mean.
+
+    label, apparmor and seccomp settings are accepted and have no effect:
+    nbdock applies no SELinux label, AppArmor profile or seccomp filter.
+    """
+    wanted = False
+    for option in host.get("SecurityOpt") or []:
+        if option == "no-new-privileges":
+            wanted = True
+            continue
+        if option == "disable":
+            continue
+        key, separator, value = option.partition("=") if "=" in option else option.partition(":")
+        if not separator:
+            raise InvalidArgument(f'invalid --security-opt 1: "{option}"')
+        if key == "no-new-privileges":
+            if value.lower() not in ("true", "false", "1", "0", "t", "f"):
+                raise InvalidArgument(f'invalid --security-opt 2: "{option}"')
+            wanted = value.lower() in ("true", "1", "t")
+        elif key not in ("label", "apparmor", "seccomp"):
+            raise InvalidArgument(f'invalid --security-opt 2: "{option}"')
+    return wanted
+
+
+#: The values of PidMode, IpcMode and UTSMode besides "container:<name|id>" (where allowed).
+NAMESPACE_MODES = {"PidMode": ("", "host"), "IpcMode": ("", "none", "private", "shareable", "host"), "UTSMode": ("", "host")}
+
+
+def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> None:
+    """Docker's checks of --pid, --ipc and --uts (the modes, and what --uts host excludes)."""
+    for key, modes in NAMESPACE_MODES.items():
+        mode = host.get(key) or ""
+        joins_container = key != "UTSMode" and mode.startswith("container:") and mode.partition(":")[2]
+        if mode not in modes and not joins_container:
+            kind = key.removesuffix("Mode").upper()
+            raise InvalidArgument(f"{'Invalid' if kind == 'IPC' else 'invalid'} {kind} mode: {mode}")  # sic
+    if host.get("UTSMode") == "host" and config.get("Hostname"):
+        raise InvalidArgument("conflicting options: hostname and the UTS mode")
 
 
 def validate_config(config: dict[str, Any]) -> None:

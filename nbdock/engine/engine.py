@@ -110,7 +110,8 @@ class Engine:
             "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True,
             "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
             "BridgeNfIp6tables": True, "Debug": False, "NFd": len(os.listdir("/proc/self/fd")),
-            "OomKillDisable": self.cgroup_version == 1,  # memory.oom_control exists on v1 only "NGoroutines": threading.active_count(), "SystemTime": _now_rfc3339(),
+            "OomKillDisable": self.cgroup_version == 1,  # memory.oom_control exists on v1 only
+            "NGoroutines": threading.active_count(), "SystemTime": _now_rfc3339(),
             "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": str(self.cgroup_version),

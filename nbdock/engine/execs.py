@@ -130,7 +130,10 @@ class ExecService:
         host = record.HostConfig
         process = Process(
             args=list(config["Cmd"]), env=env, cwd=config.get("WorkingDir") or record.Config.get("WorkingDir") or "/",
-            user=user, tty=bool(config.get("Tty")), console_size=list(config.get("ConsoleSize") or [0, 0]),
+            user=user, additional_groups=list(host.get("GroupAdd") or []),
+            rlimits=createconfig.rlimits(host),
+            no_new_privileges=createconfig.no_new_privileges(host),
+            tty=bool(config.get("Tty")), console_size=list(config.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (),
                                                     bool(host.get("Privileged") or config.get("Privileged"))),
         )

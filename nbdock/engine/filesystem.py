@@ -34,7 +34,7 @@ async def changes(engine: "Engine", ref: str) -> list[dict]:
     container = engine.containers.get(ref)
     record = container.record
     directory = record.directory(engine.root)
-    lowerdirs = [os.path.join(directory, "init")] + engine.images.store.lowerdirs(record.Image)
+    lowerdirs = engine.containers.lowerdirs(record)
     found = await asyncio.to_thread(layers.changes_from_upper, os.path.join(directory, "upper"), lowerdirs)
     return [{"Path": path, "Kind": CHANGE_KINDS[kind]} for path, kind in found]
 
@@ -46,7 +46,7 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
         return FsRequest(action, target_pid=container.run.started.pid, **options)
     record = container.record
     directory = record.directory(engine.root)
-    lowerdirs = [os.path.join(directory, "init")] + engine.images.store.lowerdirs(record.Image)
+    lowerdirs = engine.containers.lowerdirs(record)
     upper, work = os.path.join(directory, "upper"), os.path.join(directory, "work")
     if writable:
         root = Rootfs(lowerdirs, upper, work, os.path.join(directory, "rootfs"))

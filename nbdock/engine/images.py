@@ -55,14 +55,13 @@ class ImageService:
         for image in self.store.list(all=all):
             if not _image_matches(image, filters, self.store):
                 continue
-            summary = image.to_api_summary()
-            summary["Containers"] = len(self.engine.containers.using_image(image.id))
-            result.append(summary)
+            result.append(image.to_api_summary())
         result.sort(key=lambda s: s["Created"], reverse=True)
         return result
 
-    def with_shared_sizes(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``docker system df``: each image's SharedSize, the bytes of its layers another listed image has too.
+    def with_usage(self, summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``docker system df``: how many containers use each image, and its SharedSize -- the bytes
+        of its layers another listed image has too (the plain listing leaves both at -1, as Docker).
 
         Layers are compared by ChainID -- a layer together with everything
         below it -- since only an identical stack is one and the same on disk.
@@ -73,6 +72,7 @@ class ImageService:
             stacks[image.id] = list(zip(chain_ids(image.diff_ids), image.diff_ids))
         users = collections.Counter(chain for stack in stacks.values() for chain, _ in stack)
         for summary in summaries:
+            summary["Containers"] = len(self.engine.containers.using_image(summary["Id"]))
             summary["SharedSize"] = sum(self.store.layer(diff_id).size for chain, diff_id in stacks[summary["Id"]]
                                         if users[chain] > 1)
         return summaries

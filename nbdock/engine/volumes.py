@@ -70,10 +70,10 @@ class VolumeStore:
         return {
             "CreatedAt": meta["CreatedAt"],
             "Driver": "local",
-            "Labels": meta.get("Labels") or {},
+            "Labels": meta.get("Labels") or None,  # Docker shows none as null
             "Mountpoint": self.data_path(name),
             "Name": name,
-            "Options": meta.get("Options") or {},
+            "Options": meta.get("Options") or None,
             "Scope": "local",
         }
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import socket
 import stat
 
@@ -41,6 +42,11 @@ class StartError(Exception):
         super().__init__(message)
         self.exit_code = exit_code
 
+
+#: ``--ulimit`` names (as the ``ulimit`` command spells them) -> setrlimit(2) resource numbers
+#: (include/uapi/asm-generic/resource.h; Python's resource module lacks a few of them).
+RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8,
+           "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15}
 
 #: What a new container process writes on its "ready" pipe once it is inside its namespaces.
 READY = b"ready"
@@ -150,7 +156,7 @@ def _send_console(console_socket: int, master: int) -> None:
 
 def _resolve_user(process: Process) -> users.ExecUser:
     try:
-        return users.resolve(process.user)
+        return users.resolve(process.user, additional_groups=process.additional_groups)
     except users.UserLookupError as e:
         raise StartError(str(e)) from None
 
@@ -207,6 +213,9 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         raise StartError("no command specified", 125)
     env = _environment(process, user)
     executable = find_executable(process.args[0], env["PATH"])
+    for name, soft, hard in process.rlimits:
+        trace.emit("process", "setrlimit", resource=name, soft=soft, hard=hard)
+        resource.setrlimit(RLIMITS[name], (soft, hard))
     dropped = capabilities.limit_bounding_set(process.capabilities)
     trace.emit("capability", "prctl", option="PR_CAPBSET_DROP", dropped=dropped)
     trace.emit("process", "setuid", uid=user.uid, gid=user.gid, groups=user.groups)
@@ -216,6 +225,10 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
     if user.uid == 0:
         trace.emit("capability", "capset", effective=hex(process.capabilities), inheritable="0x0")
         capabilities.set_process_capabilities(process.capabilities)
+    if process.no_new_privileges:
+        # No setuid bit or file capability can raise this process or its children above what it has now.
+        trace.emit("process", "prctl", option="PR_SET_NO_NEW_PRIVS")
+        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     trace.emit("process", "execve", path=executable, argv=process.args)
     try:
         os.execve(executable, process.args, env)

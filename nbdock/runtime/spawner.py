@@ -97,9 +97,9 @@ class _SpawnerProcess:
         try:
             if request["op"] == "create":
                 spec = ContainerSpec.from_dict(request["spec"])
-                new_pid_namespace = spec.namespaces.get("pid") == "new"
+                pid_mode = spec.namespaces.get("pid", "new")  # "new", "host" or another container's namespace
                 pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
-                                 pid_namespace="new" if new_pid_namespace else None)
+                                 pid_namespace=None if pid_mode == "host" else pid_mode)
             elif request["op"] == "exec":
                 spec = ExecSpec.from_dict(request["spec"])
                 pid = self._fork(channels, lambda ready: init.run_exec(spec, channels, ready),

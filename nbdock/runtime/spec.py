@@ -63,6 +63,10 @@ class Process:
     env: list[str] = field(default_factory=list)
     cwd: str = "/"
     user: str = ""  # "name", "uid", "uid:gid", "name:group"; resolved inside the container
+    additional_groups: list[str] = field(default_factory=list)  # --group-add: names or gids, resolved inside too
+    #: --ulimit: [name, soft, hard] with name as in ``ulimit`` ("nofile", "nproc", "core"...); -1 is unlimited
+    rlimits: list[list] = field(default_factory=list)
+    no_new_privileges: bool = False  # --security-opt no-new-privileges: execve can never gain privileges
     tty: bool = False
     #: [rows, columns] of the terminal with a tty; [0, 0] leaves the kernel's default until a resize
     console_size: list[int] = field(default_factory=lambda: [0, 0])

@@ -33,8 +33,10 @@ def _read_entries(path: str) -> list[list[str]]:
     return [line.split(":") for line in lines if line and not line.startswith("#")]
 
 
-def resolve(spec: str, passwd_path: str = "/etc/passwd", group_path: str = "/etc/group") -> ExecUser:
-    """Turn Docker's ``--user`` value into numbers, home directory and supplementary groups."""
+def resolve(spec: str, passwd_path: str = "/etc/passwd", group_path: str = "/etc/group", *,
+            additional_groups=()) -> ExecUser:
+    """Turn Docker's ``--user`` value into numbers, home directory and supplementary groups
+    (plus the ``--group-add`` ones, names or gids)."""
     user_part, _, group_part = (spec or "").partition(":")
     passwd = _read_entries(passwd_path)
     result = ExecUser()
@@ -68,6 +70,14 @@ def resolve(spec: str, passwd_path: str = "/etc/passwd", group_path: str = "/etc
         for entry in groups:
             if len(entry) >= 4 and user_name in entry[3].split(",") and entry[2].isdigit():
                 result.groups.append(int(entry[2]))
+    for wanted in additional_groups:
+        entry = next((e for e in groups if len(e) >= 3 and (e[0] == wanted or e[2] == wanted)), None)
+        if entry is not None:
+            result.groups.append(int(entry[2]))
+        elif wanted.isdigit():
+            result.groups.append(int(wanted))
+        else:
+            raise UserLookupError(f"Unable to find group {wanted}: no matching entries in group file")
     if result.gid not in result.groups:
         result.groups.insert(0, result.gid)
     return result

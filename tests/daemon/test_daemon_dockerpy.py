@@ -8,7 +8,6 @@ the raw socket, errors become typed exceptions), so it is tested on its own.
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import time
 import uuid

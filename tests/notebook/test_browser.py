@@ -31,11 +31,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.root, pytest.mark.slow]
 REPOSITORY = Path(__file__).resolve().parents[2]
 LAYERS_NOTEBOOK = REPOSITORY / "notebooks" / "02-images-and-layers.ipynb"
 SCREENSHOT = REPOSITORY / "test-output" / "browser" / "layer-tree-widget.png"
+FAILURE_SCREENSHOT = REPOSITORY / "test-output" / "browser" / "run-all-did-not-finish.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: Seconds for "run all" of the layers notebook (it builds two images).
-RUN_ALL_TIMEOUT = 240
+RUN_ALL_TIMEOUT = 120
 
 
 def _free_port() -> int:
@@ -46,14 +47,25 @@ def _free_port() -> int:
 
 @pytest.fixture
 def jupyterlab(nbdock_host, tmp_path):
-    """(base URL, token) of a JupyterLab serving a copy of the layers notebook; stopped by its pid afterwards."""
+    """(base URL, token) of a JupyterLab serving a copy of the layers notebook; stopped by its pid afterwards.
+
+    Everything it writes goes under ``tmp_path``: runtime files, workspaces, settings.
+    """
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     root = tmp_path / "notebooks"
     root.mkdir()
     shutil.copy(LAYERS_NOTEBOOK, root)
     port, token = _free_port(), secrets.token_hex(16)
-    environment = {**os.environ, "NBDOCK_HOST": nbdock_host, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    # Settings of its own: JupyterLab writes settings there, and would otherwise ask (in a toast over the
+    # page) whether to fetch Jupyter's news from the internet.
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    environment = {**os.environ, "NBDOCK_HOST": nbdock_host, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+                   # secrets, notebook signatures, connection files: not in the user's home
+                   "JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+                   "JUPYTER_CONFIG_DIR": str(tmp_path / "config")}
     log = open(tmp_path / "jupyterlab.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
@@ -114,42 +126,55 @@ def test_layer_tree_widget_renders_in_jupyterlab(jupyterlab, capsys):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base_url}/lab/tree/{LAYERS_NOTEBOOK.name}?token={token}")
-            page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')",
-                                   timeout=60_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+            # Run nothing before the notebook's kernel is connected: JupyterLab would ask which kernel to start.
+            page.wait_for_function("""() => {
+                const kernel = window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel;
+                return kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+            }""", timeout=60_000)
             # Not awaited (no `return`): the command's promise is not a reliable "all done" signal.
             page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-            _wait_until_all_cells_ran(page)
+            try:
+                _wait_until_all_cells_ran(page)
+            except Exception:
+                _save_screenshot(page, FAILURE_SCREENSHOT, capsys)
+                raise
 
             errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
-            assert errors.count() == 0, errors.first.inner_text()
-            assert "Error displaying widget" not in page.locator(".jp-Notebook").inner_text()
+            assert errors.count() == 0, errors.first.text_content()
+            assert "Error displaying widget" not in page.locator(".jp-Notebook").text_content()
 
             # The cell tagged layers-widget: `view = %dock layers lesson02-app:1; view`.
             tree = page.locator(".jp-Cell", has_text="view = %dock layers").locator(".jupyter-widgets.widget-vbox").first
             tree.wait_for(timeout=30_000)
-            assert "lesson02-app:1: 5 layers, base first" in tree.inner_text()
+            tree.scroll_into_view_if_needed()  # JupyterLab skips rendering the cells out of view
+            assert "lesson02-app:1: 5 layers, base first" in tree.text_content()
             # Open the layer of `RUN rm /etc/motd`: its list of changes shows the whiteout.
             layer = tree.locator(".jupyter-widget-Collapse", has=page.locator(".jupyter-widget-Collapse-header",
                                                                                has_text="rm /etc/motd")).first
             layer.locator(".jupyter-widget-Collapse-header").click()
             changes = layer.locator("select").first
             changes.wait_for(state="visible", timeout=10_000)
-            assert "- /etc/motd  (whiteout)" in changes.evaluate("select => [...select.options].map(o => o.text)")
+            options = changes.evaluate("select => [...select.options].map(option => option.text)")
+            assert "- /etc/motd  (whiteout)" in [text.replace("\xa0", " ") for text in options]  # ipywidgets: nbsp
 
             tree.scroll_into_view_if_needed()
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            _save_screenshot(page, SCREENSHOT, capsys)
         finally:
             browser.close()
-    with capsys.disabled():
-        print(f"\nscreenshot of the layer tree widget: {SCREENSHOT}")
+
+
+def _save_screenshot(page, path: Path, capsys) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    with capsys.disabled():  # shown whether or not pytest captures output
+        print(f"\nscreenshot: {path}")
 
 
 def _wait_until_all_cells_ran(page) -> None:
-    """Until every code cell has an execution count ("[7]:"), and none is running ("[*]:")."""
+    """Until every code cell has an execution count ("[7]:"), or a cell failed ("run all" stops there)."""
     page.wait_for_function(
         """() => {
+            if (document.querySelector("[data-mime-type='application/vnd.jupyter.error']")) return true;
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent);
             return prompts.length > 0 && prompts.every(text => /\\[\\d+\\]/.test(text));
         }""",

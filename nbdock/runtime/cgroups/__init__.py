@@ -47,6 +47,9 @@ class Resources:
     cpu_period: int = 0  # --cpu-period, microseconds; 0 = 100 ms
     cpu_shares: int = 0  # --cpu-shares, relative weight; 0 = default (1024)
     pids_limit: int = 0  # --pids-limit; 0 or -1 = unlimited
+    memory_reservation: int = 0  # --memory-reservation: the soft limit memory is pushed back to under pressure
+    cpuset_cpus: str = ""  # --cpuset-cpus "0-1,3": the CPUs it may run on ("" = all of its parent's)
+    cpuset_mems: str = ""  # --cpuset-mems: the memory nodes it may allocate from
 
     def cfs_quota_and_period(self) -> tuple[int, int] | None:
         """The CFS bandwidth pair (quota, period) in microseconds, or None for no CPU limit.
@@ -111,6 +114,13 @@ class Cgroup(abc.ABC):
     @abc.abstractmethod
     def create(self, resources: Resources) -> None:
         """Make the directories and write the limits."""
+
+    def update(self, resources: Resources) -> None:
+        """Change the limits of a cgroup in use (``docker update``): the ones ``resources`` sets."""
+        self._write_limits(resources)
+
+    @abc.abstractmethod
+    def _write_limits(self, resources: Resources) -> None: ...
 
     @abc.abstractmethod
     def procs_files(self) -> list[str]:

@@ -104,13 +104,18 @@ class CgroupV1(Cgroup):
     def _write_limits(self, r: Resources) -> None:
         if r.memory:
             self._require("memory", "memory.limit_in_bytes", "--memory")
-            self._write(self._file("memory", "memory.limit_in_bytes"), str(r.memory))
+            writes = [(self._file("memory", "memory.limit_in_bytes"), r.memory)]
             swap_total = r.swap_total()
             memsw = self._file("memory", "memory.memsw.limit_in_bytes")
             if swap_total is not None and memsw and os.path.exists(memsw):
-                # memsw counts memory + swap together, so it can never be below the memory limit;
-                # that is why it is written second.
-                self._write(memsw, str(swap_total))
+                # memsw counts memory + swap together, so the kernel never lets it fall below the
+                # memory limit: a growing memsw goes first, a shrinking one after the memory limit.
+                if swap_total == -1 or swap_total >= _read_int(memsw):
+                    writes.insert(0, (memsw, swap_total))
+                else:
+                    writes.append((memsw, swap_total))
+            for path, value in writes:
+                self._write(path, str(value))
         quota_period = r.cfs_quota_and_period()
         if quota_period:
             self._require("cpu", "cpu.cfs_quota_us", "--cpus")
@@ -123,6 +128,13 @@ class CgroupV1(Cgroup):
         if r.pids_limit and r.pids_limit > 0:
             self._require("pids", "pids.max", "--pids-limit")
             self._write(self._file("pids", "pids.max"), str(r.pids_limit))
+        if r.memory_reservation:
+            self._require("memory", "memory.soft_limit_in_bytes", "--memory-reservation")
+            self._write(self._file("memory", "memory.soft_limit_in_bytes"), str(r.memory_reservation))
+        for name, value in (("cpuset.cpus", r.cpuset_cpus), ("cpuset.mems", r.cpuset_mems)):
+            if value:
+                self._require("cpuset", name, "--" + name.replace(".", "-"))
+                self._write(self._file("cpuset", name), value)
 
     def _require(self, controller: str, name: str, flag: str) -> None:
         path = self._file(controller, name)

@@ -94,6 +94,11 @@ class CgroupV2(Cgroup):
             self._write_required("cpu.weight", str(shares_to_weight(r.cpu_shares)), "--cpu-shares")
         if r.pids_limit and r.pids_limit > 0:
             self._write_required("pids.max", str(r.pids_limit), "--pids-limit")
+        if r.memory_reservation:
+            self._write_required("memory.low", str(r.memory_reservation), "--memory-reservation")
+        for name, value in (("cpuset.cpus", r.cpuset_cpus), ("cpuset.mems", r.cpuset_mems)):
+            if value:
+                self._write_required(name, value, "--" + name.replace(".", "-"))
 
     def _write_required(self, name: str, value: str, flag: str) -> None:
         path = self._file(name)
