@@ -73,6 +73,14 @@ def nbdock_host(tmp_path_factory):
             log.flush()
             pytest.fail(f"nbdock daemon did not start:\n{(base / 'daemon.log').read_text()[-3000:]}")
         time.sleep(0.1)
+    # The embedded default, made now from the host's busybox (the daemon is offline): tests that
+    # run busybox then see what a user sees the second time, not the first pull's messages.
+    import docker
+
+    client = docker.APIClient(base_url=host, version="auto")
+    for _ in client.pull("busybox", tag="latest", stream=True, decode=True):
+        pass
+    client.close()
     yield host
     process.send_signal(signal.SIGTERM)
     try:

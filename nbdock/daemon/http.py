@@ -212,6 +212,7 @@ async def unless_disconnected(request: web.Request, awaitable):
                 return None
     finally:
         task.cancel()
+        await asyncio.wait({task})  # let it unwind (an async generator's step must end before it can close)
 
 
 async def while_connected(request: web.Request, items: AsyncIterator) -> AsyncIterator:

@@ -31,7 +31,7 @@ async def list_volumes(request: web.Request) -> web.Response:
         volumes = [v for v in volumes if any(n in v["Name"] for n in wanted["name"])]
     if "driver" in wanted:
         volumes = [v for v in volumes if v["Driver"] in wanted["driver"]]
-    volumes = [v for v in volumes if filtering.labels_match(v["Labels"], wanted.get("label", []))]
+    volumes = [v for v in volumes if filtering.labels_match(v["Labels"] or {}, wanted.get("label", []))]
     return json_response({"Volumes": volumes, "Warnings": []})
 
 
@@ -70,7 +70,7 @@ async def prune_volumes(request: web.Request) -> web.Response:
     for volume in await asyncio.to_thread(engine.volumes.list):
         name = volume["Name"]
         if engine.containers.using_volume(name) or not filtering.labels_match(
-                volume["Labels"], wanted.get("label", []), wanted.get("label!", [])):
+                volume["Labels"] or {}, wanted.get("label", []), wanted.get("label!", [])):
             continue
         reclaimed += await asyncio.to_thread(engine.volumes.size, name)
         await asyncio.to_thread(engine.volumes.remove, name, users=[])

@@ -76,6 +76,7 @@ def sample(container: "ManagedContainer", previous: dict | None) -> dict:
         "cpu_stats": empty, "precpu_stats": previous["cpu_stats"] if previous else empty, "memory_stats": {},
     }
     if run is None:
+        result["read"] = ZERO_TIME  # as Docker: nothing was read, the container is not running
         return result
     stats = run.runtime.cgroup.stats()
     result["cpu_stats"] = _cpu_block(stats, system_cpu_ns())

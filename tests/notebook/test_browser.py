@@ -13,6 +13,7 @@ and the committed one must stay without outputs.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -104,8 +105,6 @@ def _wait_for_server(base_url: str, token: str, process: subprocess.Popen, log_p
 
 def _shut_down_kernels(base_url: str, token: str) -> None:
     """Ask the server to end its kernels, so that none outlives the test."""
-    import json
-
     try:
         with urllib.request.urlopen(f"{base_url}/api/kernels?token={token}", timeout=5) as response:
             kernels = json.load(response)

@@ -330,7 +330,12 @@ def build_image(
 
 
 def _silently(messages) -> list[dict]:
-    """Read a message stream without showing it (``-q``); still stop at the first error.  Returns the aux payloads."""
+    """Read a message stream without showing it (``-q``); still stop at the first error.  Returns the aux payloads.
+
+    A quiet build (``q=1``) gets no aux message from the daemon -- Docker's
+    neither -- only the image id as its one stream line: that counts as
+    ``{"ID": ...}`` too.
+    """
     aux = []
     for message in json_messages(messages):
         error = message_error(message)
@@ -338,6 +343,8 @@ def _silently(messages) -> list[dict]:
             raise error
         if "aux" in message:
             aux.append(message["aux"])
+        elif message.get("stream", "").strip().startswith("sha256:"):
+            aux.append({"ID": message["stream"].strip()})
     return aux
 
 
