@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import io
 import os
@@ -237,23 +238,29 @@ def import_(session: Session, parsed: Parsed) -> int:
 # build
 
 
+REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
+
+
 def build(session: Session, parsed: Parsed) -> int:
-    """``docker build PATH``: pack the context (minus .dockerignore), send it, show the daemon's steps."""
+    """``docker build PATH | URL | -``: send the context (a directory minus .dockerignore, a remote
+    URL the daemon fetches, or what stdin holds: a tar or a lone Dockerfile) and show the steps."""
     path = parsed.args[0]
-    if path == "-":
-        raise CommandError("nbdock build - (a context on stdin) is not supported: give a directory", exit_code=125)
-    if path.startswith(("http://", "https://", "git://", "git@", "github.com/")):
-        raise CommandError("nbdock build takes a local directory; remote contexts are not supported by this client", exit_code=125)
-    if not os.path.isdir(path):
-        raise CommandError(f'unable to prepare context: path "{path}" not found', exit_code=1)
-    dockerfile_name, dockerfile_text = _locate_dockerfile(session, path, parsed.file)
-    image_id = build_image(
-        session, path, tags=parsed.tag, dockerfile_name=dockerfile_name, dockerfile_text=dockerfile_text,
-        build_args=dict(parse_build_arg(arg) for arg in parsed.build_arg),
+    options = dict(
+        tags=parsed.tag, build_args=dict(parse_build_arg(arg) for arg in parsed.build_arg),
         labels=dict(label.partition("=")[::2] for label in parsed.label),
         no_cache=parsed.no_cache, rm=parsed.rm, force_rm=parsed.force_rm, pull=parsed.pull, target=parsed.target,
         network=parsed.network, quiet=parsed.quiet,
     )
+    if path == "-":
+        body = session.console.stdin.read() if session.console.stdin else b""
+        image_id = build_image(session, None, body=body, dockerfile_name=parsed.file or "Dockerfile", **options)
+    elif path.startswith(REMOTE_PREFIXES):
+        image_id = build_image(session, None, remote=path, dockerfile_name=parsed.file or "Dockerfile", **options)
+    elif not os.path.isdir(path):
+        raise CommandError(f'unable to prepare context: path "{path}" not found', exit_code=1)
+    else:
+        dockerfile_name, dockerfile_text = _locate_dockerfile(session, path, parsed.file)
+        image_id = build_image(session, path, dockerfile_name=dockerfile_name, dockerfile_text=dockerfile_text, **options)
     if parsed.quiet:
         session.console.out(image_id + "\n")
     if parsed.iidfile:
@@ -289,13 +296,16 @@ def parse_build_arg(text: str) -> tuple[str, str | None]:
 
 
 def build_image(
-    session: Session, context_dir: str, *, tags: list[str], dockerfile_name: str = "Dockerfile",
+    session: Session, context_dir: str | None, *, tags: list[str], dockerfile_name: str = "Dockerfile",
     dockerfile_text: str | None = None, build_args: dict | None = None, labels: dict | None = None,
     no_cache: bool = False, rm: bool = True, force_rm: bool = False, pull: bool = False, target: str | None = None,
-    network: str | None = None, quiet: bool = False,
+    network: str | None = None, quiet: bool = False, body: bytes | None = None, remote: str | None = None,
 ) -> str:
     """Build and return the image id (``sha256:...``).  Shared by ``build`` and the ``%%dockerfile`` magic.
 
+    The context is ``context_dir`` (packed here, .dockerignore applied), or
+    ``body`` (bytes sent as they are: a tar, possibly compressed, or a lone
+    Dockerfile), or ``remote`` (a URL or git repository the daemon fetches).
     ``dockerfile_text``, when given, is sent inside the context under a
     generated name -- what ``docker build -f -`` does -- so a Dockerfile
     that is not a file (a notebook cell) builds with the directory's files.
@@ -304,19 +314,24 @@ def build_image(
         reference.parse(name)  # a bad tag fails here, before the context is sent
     if dockerfile_text is not None:
         dockerfile_name = f".dockerfile.{uuid.uuid4().hex[:20]}"
-    context = tar_context(context_dir, dockerfile_name)
-    with context:
-        if dockerfile_text is not None:
-            _append_file(context, dockerfile_name, dockerfile_text.encode())
-        size = context.seek(0, os.SEEK_END)
-        context.seek(0)
-        if not quiet:
-            session.console.out(f"Sending build context to nbdock daemon  {human_size(size, 4)}\n")
-        messages = session.api.build(
-            fileobj=context, custom_context=True, tag=tags[0] if tags else None, dockerfile=dockerfile_name,
-            buildargs=build_args or None, labels=labels or None, nocache=no_cache, rm=rm, forcerm=force_rm,
-            pull=pull, target=target, network_mode=network, quiet=quiet, decode=True,
-        )
+    options = dict(tag=tags[0] if tags else None, dockerfile=dockerfile_name, buildargs=build_args or None,
+                   labels=labels or None, nocache=no_cache, rm=rm, forcerm=force_rm, pull=pull, target=target,
+                   network_mode=network, quiet=quiet, decode=True)
+    with contextlib.ExitStack() as stack:
+        if remote is not None:
+            messages = session.api.build(path=remote, **options)  # docker-py sends a URL as remote=
+        else:
+            if body is not None:
+                context = stack.enter_context(io.BytesIO(body))
+            else:
+                context = stack.enter_context(tar_context(context_dir, dockerfile_name))
+                if dockerfile_text is not None:
+                    _append_file(context, dockerfile_name, dockerfile_text.encode())
+            size = context.seek(0, os.SEEK_END)
+            context.seek(0)
+            if not quiet:
+                session.console.out(f"Sending build context to nbdock daemon  {human_size(size, 4)}\n")
+            messages = session.api.build(fileobj=context, custom_context=True, **options)
         aux = session.console.progress(json_messages(messages)) if not quiet else _silently(messages)
     image_id = next((item["ID"] for item in reversed(aux) if isinstance(item, dict) and "ID" in item), None)
     if image_id is None:
