@@ -10,7 +10,7 @@ import signal
 
 from aiohttp import web
 
-from ..engine import Engine, filesystem, stats
+from ..engine import Engine, clock, filesystem, stats
 from ..engine.clock import parse_rfc3339
 from ..engine.execs import ExecStartError
 from ..engine.streams import end_of_input
@@ -218,7 +218,7 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
         raise InvalidArgument(f"invalid value for tail: {tail!r}") from None
     response = web.StreamResponse(status=200, headers={"Content-Type": RAW if tty else MULTIPLEXED})
     await response.prepare(request)
-    timestamps = flag(request, "timestamps")
+    timestamps, details = flag(request, "timestamps"), flag(request, "details")
     entries = engine.containers.logs(
         container.id, follow=flag(request, "follow"), tail=tail_count,
         since=_time_param(request.query.get("since")), until=_time_param(request.query.get("until")))
@@ -227,8 +227,10 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
             if entry.stream not in wanted:
                 continue
             data = entry.data
+            if details:
+                data = b" " + data  # the log's extra attributes (nbdock's logs have none), then a space
             if timestamps:
-                data = entry.time.encode() + b" " + data
+                data = clock.nine_digits(entry.time).encode() + b" " + data
             await response.write(data if tty else frame(entry.stream, data))
         await response.write_eof()
     return response

@@ -137,8 +137,12 @@ async def _import(request: web.Request) -> web.StreamResponse:
 @routes.post("/images/load")
 async def load(request: web.Request) -> web.StreamResponse:
     engine = request.app["engine"]
-    messages = await pipes.to_thread(engine.images.load, request.content.iter_chunked(1 << 16))
     stream = JSONStream(request)
+    try:
+        messages = await pipes.to_thread(engine.images.load, request.content.iter_chunked(1 << 16))
+    except NbdockError as e:
+        await stream.error(e.message)  # Docker reports a bad archive in the stream, not as an HTTP error
+        return await stream.finish()
     for line in messages:
         await stream.send({"stream": line + "\n"})
     return await stream.finish()

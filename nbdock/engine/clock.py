@@ -10,12 +10,18 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 def rfc3339(timestamp: float | None = None) -> str:
-    """A Unix time as Go's RFC3339Nano prints it: UTC, fractional seconds without trailing zeros."""
-    if timestamp is None:
-        timestamp = time.time()
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    fraction = f"{moment.microsecond:06d}".rstrip("0")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+    """A Unix time (default: now, to the nanosecond) as Go's RFC3339Nano prints it: UTC, fractional
+    seconds without trailing zeros."""
+    nanoseconds = time.time_ns() if timestamp is None else round(timestamp * 1_000_000_000)
+    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+    digits = f"{fraction:09d}".rstrip("0")
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + (f".{digits}" if digits else "") + "Z"
+
+
+def nine_digits(text: str) -> str:
+    """One of our RFC 3339 times with exactly nine fractional digits, as ``docker logs -t`` prints them."""
+    whole, _, fraction = text.removesuffix("Z").partition(".")
+    return f"{whole}.{fraction.ljust(9, '0')}Z"
 
 
 def parse_rfc3339(text: str) -> float:

@@ -34,10 +34,9 @@ from ..runtime.container import Container as RuntimeContainer
 from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
 from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
 from ..runtime.trace import Trace
-from . import clock, createconfig, logs, mounts, names
-from . import filtering
-from .signals import parse_signal
+from . import clock, createconfig, filtering, logs, mounts, names
 from .records import ContainerRecord, State
+from .signals import parse_signal
 from .streams import Listeners, OutputPump, StdinPump
 
 if TYPE_CHECKING:
@@ -208,13 +207,11 @@ class ContainerService:
         if name:
             name = names.check(name)
             self._check_name_free(name)
-        image = await self.engine.images.find_for_run(config_in["Image"])
         host_config = createconfig.fill_host_config(host_in)
-        createconfig.validate_host_config(host_config)
-        warnings = createconfig.validate_network_mode(config_in, host_config)
-        createconfig.validate_namespace_modes(config_in, host_config)
+        # Checked before the image is looked up, as Docker does: a bad flag is a 400, never a pull.
+        warnings = createconfig.validate_request(config_in, host_config)
+        image = await self.engine.images.find_for_run(config_in["Image"])
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
-        createconfig.validate_config(config)
         path, args = createconfig.command(config)
         self._resolve_container_modes(host_config)
 
@@ -230,6 +227,7 @@ class ContainerService:
         )
         record.NetworkSettings = self._initial_network_settings(host_config, networking)
         directory = record.directory(self.root)
+        self._check_name_free(name)  # again: another create may have taken it while this one awaited
         os.makedirs(directory)
         container = ManagedContainer(record)
         self._register(container)  # the name is taken from here on
@@ -507,7 +505,7 @@ class ContainerService:
             user=config.get("User") or "",
             additional_groups=list(host.get("GroupAdd") or []),
             rlimits=createconfig.rlimits(host),
-            no_new_privileges=createconfig.no_new_privileges(host),
+            no_new_privileges=createconfig.no_new_privileges(host), oom_score_adj=host.get("OomScoreAdj") or 0,
             tty=bool(config.get("Tty")),
             console_size=list(host.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged"))),
@@ -519,6 +517,7 @@ class ContainerService:
             process=process,
             hostname=hostname,
             domainname=config.get("Domainname") or "",
+            sysctls=createconfig.sysctls(host),
             namespaces=namespaces_,
             mounts=mount_specs,
             etc_files={"/etc/hostname": os.path.join(directory, "hostname"), "/etc/hosts": os.path.join(directory, "hosts"),
@@ -667,6 +666,10 @@ class ContainerService:
                 await self._start(container)
             except errors.NbdockError as e:
                 log.warning("restarting %s failed: %s", container.record.short_id, e)
+                state = container.record.State
+                state.Running = state.Restarting = False
+                state.Status = "exited"
+                container.record.save(self.root)
 
     async def start_on_boot(self) -> None:
         """Start the containers whose policy says they should be running (always, unless-stopped)."""

@@ -155,7 +155,10 @@ def validate_host_config(host: dict[str, Any]) -> None:
         raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")
     if log_driver != "json-file":
         raise InvalidArgument(f'error looking up logging plugin {log_driver}: plugin "{log_driver}" not found')
+    if not -1000 <= (host.get("OomScoreAdj") or 0) <= 1000:
+        raise InvalidArgument(f"Invalid value {host['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     no_new_privileges(host)
+    check_sysctls(host)
     for limit in host.get("Ulimits") or []:
         if limit.get("Name") not in RLIMITS:
             raise InvalidArgument(f"invalid ulimit type: {limit.get('Name')}")
@@ -164,6 +167,36 @@ def validate_host_config(host: dict[str, Any]) -> None:
             capabilities.normalize(host.get(key) or ())
         except ValueError as e:
             raise InvalidArgument(f"invalid {key}: {e}") from None
+
+
+#: The sysctls a container may set: those the kernel keeps per IPC or network namespace (Docker's list).
+IPC_SYSCTLS = ("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+               "kernel.shmmni", "kernel.shm_rmid_forced")
+
+#: What Docker sets in every container's own network namespace: any user may bind low ports and
+#: send pings (no CAP_NET_RAW needed), and there is no IPv6 (nbdock's networks have none).
+DEFAULT_NET_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647",
+                       "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+
+
+def sysctls(host: dict[str, Any]) -> dict[str, str]:
+    """The sysctls to write in a new container: Docker's defaults for its own network namespace, then ``--sysctl``."""
+    mode = host.get("NetworkMode") or "default"
+    own_network = mode != "host" and not mode.startswith("container:")
+    return {**(DEFAULT_NET_SYSCTLS if own_network else {}), **(host.get("Sysctls") or {})}
+
+
+def check_sysctls(host: dict[str, Any]) -> None:
+    """Only namespaced settings, and never in a namespace shared with the host: else they would change the host."""
+    for key in host.get("Sysctls") or {}:
+        if key.startswith("net."):
+            if host.get("NetworkMode") == "host":
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
+        elif key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if host.get("IpcMode") == "host":
+                raise InvalidArgument(f'sysctl "{key}" not allowed in host IPC namespace')
+        else:
+            raise InvalidArgument(f"sysctl '{key}' is not whitelisted")
 
 
 def rlimits(host: dict[str, Any]) -> list[list]:
@@ -212,8 +245,16 @@ def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> No
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
 
 
+def validate_request(config: dict[str, Any], host: dict[str, Any]) -> list[str]:
+    """Every check of a create request (its Config and its filled-in HostConfig); returns the warnings."""
+    validate_config(config)
+    validate_host_config(host)
+    validate_namespace_modes(config, host)
+    return validate_network_mode(config, host)
+
+
 def validate_config(config: dict[str, Any]) -> None:
-    """Docker's checks of the container's Config (after the image's defaults are in)."""
+    """Docker's checks of the container's Config."""
     working_dir = config.get("WorkingDir") or ""
     if working_dir and not working_dir.startswith("/"):
         raise InvalidArgument(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")

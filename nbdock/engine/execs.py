@@ -132,7 +132,7 @@ class ExecService:
             args=list(config["Cmd"]), env=env, cwd=config.get("WorkingDir") or record.Config.get("WorkingDir") or "/",
             user=user, additional_groups=list(host.get("GroupAdd") or []),
             rlimits=createconfig.rlimits(host),
-            no_new_privileges=createconfig.no_new_privileges(host),
+            no_new_privileges=createconfig.no_new_privileges(host), oom_score_adj=host.get("OomScoreAdj") or 0,
             tty=bool(config.get("Tty")), console_size=list(config.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (),
                                                     bool(host.get("Privileged") or config.get("Privileged"))),

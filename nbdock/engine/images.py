@@ -173,8 +173,11 @@ class ImageService:
         archive.save(self.store, names, out)
 
     def load(self, fileobj: BinaryIO) -> list[str]:
+        """``docker load``: the "Loaded image: ..." lines, and a "load" event per image, as Docker's."""
         messages = archive.load(self.store, fileobj)
-        self.engine.events.publish("image", "load", "", {})
+        for message in messages:
+            loaded = message.partition(": ")[2]  # "busybox:latest", or an image id
+            self._publish("load", self.store.resolve(loaded))
         return messages
 
     def import_rootfs(self, fileobj: BinaryIO, *, repo: str = "", tag: str = "", changes: list[str] = (), message: str = "") -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 
 from . import clock
@@ -69,7 +68,7 @@ class LogWriter:
         self._file.close()
 
     def _append(self, stream: str, data: bytes) -> LogEntry:
-        entry = LogEntry(stream, data, clock.rfc3339(time.time()))
+        entry = LogEntry(stream, data, clock.rfc3339())
         record = {"log": data.decode("utf-8", "replace"), "stream": stream, "time": entry.time}
         self._file.write((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
         return entry

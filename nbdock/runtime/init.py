@@ -58,6 +58,9 @@ def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> 
     try:
         others = {kind: mode for kind, mode in spec.namespaces.items() if kind not in ("pid", "cgroup")}
         namespaces.create(others, trace)
+        # Before "ready": the daemon plugs the network in once we are ready, and a new interface
+        # takes its settings from the "default" ones written here.
+        _write_sysctls(spec.sysctls, trace)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)
@@ -119,6 +122,23 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
 
 
 # ---------------------------------------------------------------------------
+
+
+def _write_sysctls(sysctls: dict[str, str], trace: Trace) -> None:
+    """Kernel settings of our own namespaces (``--sysctl``, and Docker's defaults).
+
+    /proc/sys/net shows the network namespace of whoever reads it (and
+    /proc/sys/kernel/shm* the IPC namespace): written from inside, these
+    settings are the container's alone, whatever /proc is mounted.
+    """
+    for key, value in sysctls.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        trace.emit("namespace", "sysctl", key=key, value=value)
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError as e:
+            raise StartError(f"write sysctl key {key}: {e.strerror.lower()}") from None
 
 
 def _signal_ready(ready: int) -> None:
@@ -213,6 +233,10 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         raise StartError("no command specified", 125)
     env = _environment(process, user)
     executable = find_executable(process.args[0], env["PATH"])
+    if process.oom_score_adj:
+        trace.emit("process", "oom_score_adj", value=process.oom_score_adj)
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(process.oom_score_adj))
     for name, soft, hard in process.rlimits:
         trace.emit("process", "setrlimit", resource=name, soft=soft, hard=hard)
         resource.setrlimit(RLIMITS[name], (soft, hard))

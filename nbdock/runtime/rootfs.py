@@ -316,7 +316,8 @@ def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
     mount_dev(root, spec.process.tty, spec.shm_size, trace)
     mount_sys(root, spec, trace)
     for destination, host_file in spec.etc_files.items():
-        bind_mount(root, Mount(destination=destination, source=host_file), trace)
+        # With --read-only these are read-only too, as in Docker.
+        bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), trace)
     for mount in spec.mounts:
         bind_mount(root, mount, trace)
 

@@ -67,6 +67,7 @@ class Process:
     #: --ulimit: [name, soft, hard] with name as in ``ulimit`` ("nofile", "nproc", "core"...); -1 is unlimited
     rlimits: list[list] = field(default_factory=list)
     no_new_privileges: bool = False  # --security-opt no-new-privileges: execve can never gain privileges
+    oom_score_adj: int = 0  # --oom-score-adj: how much more (or less) the OOM killer picks this process
     tty: bool = False
     #: [rows, columns] of the terminal with a tty; [0, 0] leaves the kernel's default until a resize
     console_size: list[int] = field(default_factory=lambda: [0, 0])
@@ -103,6 +104,8 @@ class ContainerSpec:
     readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
     shm_size: int = 64 * 1024 * 1024
     domainname: str = ""  # the UTS namespace's domain name; "" leaves the kernel's "(none)"
+    #: kernel settings of the container's own namespaces ("net.ipv4.ip_unprivileged_port_start": "0")
+    sysctls: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -307,3 +307,23 @@ def test_a_client_hanging_up_mid_pull_leaves_the_daemon_healthy(api):
         assert api("GET", "/images/json")[0] == 200
     finally:
         registry.close()
+
+
+def test_concurrent_creates_of_one_name_leave_one_container(api, name):
+    """Clients race for one name: one gets it, the others a 409, and the name points at the winner."""
+    import concurrent.futures
+    import threading
+
+    start = threading.Barrier(30)
+
+    def create(_):
+        start.wait()
+        return api("POST", f"/containers/create?name={name}", {"Image": "busybox", "Volumes": {"/v": {}}})
+
+    with concurrent.futures.ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(create, range(30)))
+    assert sorted(status for status, _ in answers) == [201] + [409] * 29
+    winner = next(body["Id"] for status, body in answers if status == 201)
+    assert api("GET", f"/containers/{name}/json")[1]["Id"] == winner
+    listed = api("GET", "/containers/json?all=1")[1]
+    assert [c["Id"] for c in listed if c["Names"] == [f"/{name}"]] == [winner]

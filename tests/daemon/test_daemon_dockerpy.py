@@ -362,3 +362,54 @@ def test_not_found_and_conflict_errors(client, name, cleanup):
     with pytest.raises(docker.errors.APIError) as raised:
         client.api.remove_container(name)
     assert raised.value.status_code == 409
+
+
+def test_run_with_a_tty_and_streamed_output(client, name, cleanup):
+    cleanup["containers"] += [name, name + "-stream"]
+    assert client.containers.run("busybox", ["echo", "tty"], name=name, tty=True) == b"tty\r\n"
+    streamed = client.containers.run("busybox", ["sh", "-c", "echo a; sleep 0.2; echo b"], name=name + "-stream",
+                                     stream=True)
+    assert b"".join(streamed) == b"a\nb\n"
+
+
+def test_attach_with_logs_of_an_exited_container(client, name, cleanup):
+    cleanup["containers"].append(name)
+    container = client.containers.run("busybox", ["echo", "old"], name=name, detach=True)
+    container.wait()
+    assert container.attach(stdout=True, stderr=True, logs=True, stream=False) == b"old\n"
+
+
+def test_save_load_and_prunes(client, name, cleanup):
+    cleanup["images"].append(f"{name}:saved")
+    cleanup["volumes"].append(name)
+    client.images.get("busybox").tag(name, "saved")
+    archive = b"".join(client.images.get(f"{name}:saved").save(named=f"{name}:saved"))
+    client.images.remove(f"{name}:saved")
+    loaded = client.images.load(archive)
+    assert [f"{name}:saved" in image.tags for image in loaded] == [True]
+
+    client.containers.create("busybox", "true", name=name, labels={"prune-me": name})
+    pruned = client.containers.prune(filters={"label": f"prune-me={name}"})
+    assert [c[:12] for c in pruned["ContainersDeleted"] or []] and name not in [c.name for c in client.containers.list(all=True)]
+    client.volumes.create(name, labels={"prune-me": name})
+    assert client.volumes.prune(filters={"label": f"prune-me={name}"})["VolumesDeleted"] == [name]
+    usage = client.df()
+    assert {"LayersSize", "Images", "Containers", "Volumes"} <= set(usage)
+    assert all(image["SharedSize"] >= 0 and image["Containers"] >= 0 for image in usage["Images"])
+
+
+def test_update_and_logs_since(client, name, cleanup):
+    cleanup["containers"].append(name)
+    container = client.containers.run("busybox", ["sh", "-c", "echo early; sleep 2; echo late; sleep 300"], name=name,
+                                      detach=True, mem_limit="64m")
+    container.update(mem_limit="128m", memswap_limit="256m", restart_policy={"Name": "on-failure", "MaximumRetryCount": 2})
+    container.reload()
+    assert container.attrs["HostConfig"]["Memory"] == 128 << 20
+    assert container.attrs["HostConfig"]["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    limit = container.exec_run("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max")
+    assert str(128 << 20).encode() in limit.output
+    time.sleep(1)
+    middle = int(time.time())
+    time.sleep(1.5)
+    assert container.logs(since=middle) == b"late\n"
+    assert container.logs(until=middle) == b"early\n"

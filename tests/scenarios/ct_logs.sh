@@ -8,7 +8,9 @@ docker logs --tail 3 "$TAG-l" 2>&1 >/dev/null | tr '\n' ' '; echo
 docker logs --tail 0 "$TAG-l" 2>&1 | wc -l
 docker logs --tail all "$TAG-l" 2>&1 | wc -l
 docker logs -n 1 "$TAG-l" 2>&1 | tr '\n' ' '; echo
-docker logs -t "$TAG-l" 2>/dev/null | head -1 | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z /TS /'
+docker logs -t "$TAG-l" 2>/dev/null | head -1 | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z /TS /'
+docker logs --details "$TAG-l" 2>/dev/null | head -2 | od -c | head -1
+docker logs -t --details "$TAG-l" 2>/dev/null | head -1 | sed -E 's/^[0-9T:.Z-]{30} /TS /' | od -c | head -1
 docker logs --since 2000-01-01T00:00:00Z "$TAG-l" 2>/dev/null | wc -l
 docker logs --since 1h "$TAG-l" 2>/dev/null | wc -l
 docker logs --until 2000-01-01 "$TAG-l" 2>&1 | wc -l

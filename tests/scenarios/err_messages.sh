@@ -71,3 +71,5 @@ e docker run --rm busybox ''
 e docker run --rm --stop-signal NOPE busybox true
 e docker run --rm --log-driver bogus busybox true
 e docker run --rm --network bogus-"$TAG" busybox true
+e docker run --rm --memory 1m "$TAG-noimage" true
+e docker run --rm -w relative "$TAG-noimage" true

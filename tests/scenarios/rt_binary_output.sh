@@ -20,3 +20,10 @@ cid=$(docker run -d busybox sh -c 'head -c 70000 /dev/zero | tr "\0" a; printf e
 docker wait "$cid" >/dev/null
 docker logs "$cid" | wc -c
 docker rm "$cid" >/dev/null
+echo "-- binary stdin round trips"
+head -c 3000000 /dev/urandom > "$WORK/rand"
+docker run --rm -i busybox cat < "$WORK/rand" | cmp - "$WORK/rand" && echo "run -i: identical"
+docker run -d --name "$TAG-i" busybox sleep 30 >/dev/null
+docker exec -i "$TAG-i" cat < "$WORK/rand" | cmp - "$WORK/rand" && echo "exec -i: identical"
+docker exec -i "$TAG-i" sh -c 'cat > /r; md5sum /r | cut -c1-32' < "$WORK/rand" | cmp -s - <(md5sum < "$WORK/rand" | cut -c1-32) && echo "exec -i to a file: identical"
+docker rm -f "$TAG-i" >/dev/null
