@@ -69,7 +69,6 @@ def run(host: str | None = None) -> int:
     heading(3, "Building an image: one layer (or config entry) per Dockerfile instruction")
     for line in DOCKERFILE.splitlines():
         print("    | " + line)
-    image_id = None
     for message in api.build(fileobj=io.BytesIO(context_tar()), custom_context=True, tag=TOUR_IMAGE, rm=True, decode=True):
         if "stream" in message:
             text = message["stream"].rstrip()
@@ -78,8 +77,6 @@ def run(host: str | None = None) -> int:
         if "error" in message:
             print("  build failed: " + message["error"], file=sys.stderr)
             return 1
-        if "aux" in message:
-            image_id = message["aux"].get("ID")
 
     heading(4, "Running it")
     container = api.create_container(TOUR_IMAGE)

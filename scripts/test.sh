@@ -29,9 +29,12 @@ for _ in $(seq 150); do DOCKER_HOST=$NBDOCK_REF_DOCKER_HOST docker version >/dev
 if ! DOCKER_HOST=$NBDOCK_REF_DOCKER_HOST docker version >/dev/null 2>&1; then
     echo "the reference dockerd did not start:"; tail -20 "$work/dockerd.log"; exit 1
 fi
-# Both engines get the same busybox:latest: the host's static busybox, imported.
+# Both engines get the same busybox:latest: the host's static busybox, imported, with the
+# history comment nbdock's embedded default carries ("Imported from /usr/bin/busybox").
+host_busybox=$(python3 -c 'from nbdock.image import busybox; print(busybox.find_host_busybox())') || exit 1
 python3 -c 'import sys; from nbdock.image import busybox; sys.stdout.buffer.write(busybox.rootfs_tar(busybox.find_host_busybox()))' \
-    | DOCKER_HOST=$NBDOCK_REF_DOCKER_HOST docker import --change 'CMD ["sh"]' - busybox:latest >/dev/null || exit 1
+    | DOCKER_HOST=$NBDOCK_REF_DOCKER_HOST docker import --change 'CMD ["sh"]' -m "Imported from $host_busybox" - busybox:latest \
+    >/dev/null || exit 1
 
 export CI=${CI:-true} DOCKER_BUILDKIT=0
 status=0

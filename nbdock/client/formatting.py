@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..units import human_duration  # noqa: F401  (CREATED columns)
 from .flags import UsageError
 
 # ---------------------------------------------------------------------------
@@ -40,34 +41,6 @@ def _scaled(size: float, base: float, units: tuple[str, ...], precision: int) ->
         size /= base
         index += 1
     return f"{size:.{precision}g}{units[index]}"
-
-
-def human_duration(seconds: float) -> str:
-    """How long ago, in docker's words: ``Less than a second``, ``5 seconds``, ``About an hour``, ``3 days``."""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(seconds / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def natural_key(text: str) -> list:

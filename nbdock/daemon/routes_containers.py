@@ -13,13 +13,12 @@ from aiohttp import web
 from ..engine import Engine, clock, filesystem, stats
 from ..engine.clock import parse_rfc3339
 from ..engine.execs import ExecStartError
-from ..engine.streams import end_of_input
 from ..engine.signals import parse_signal
+from ..engine.streams import end_of_input
 from ..errors import InvalidArgument, NbdockError
 from . import bodies
 from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, body_json, filters, flag,
-                   frame, integer, json_response, stream_bytes, unless_disconnected,
-                   while_connected)
+                   frame, integer, json_response, stream_bytes, unless_disconnected, while_connected)
 
 routes = web.RouteTableDef()
 

@@ -1,9 +1,11 @@
-"""Time as the Docker API writes it: RFC 3339 strings, and "Up 5 seconds"-style durations."""
+"""Time as the Docker API writes it: RFC 3339 strings (and, from units.py, "Up 5 seconds"-style durations)."""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+
+from ..units import human_duration  # noqa: F401  (the engine's Status lines use it as clock.human_duration)
 
 #: Go's zero time, which Docker prints for "never" (e.g. FinishedAt of a running container).
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -35,31 +37,3 @@ def parse_rfc3339(text: str) -> float:
         zone = rest[len(digits):]
         text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"  # Python reads at most microseconds
     return datetime.fromisoformat(text).timestamp()
-
-
-def human_duration(seconds: float) -> str:
-    """Docker's (go-units) HumanDuration: "Less than a second", "About a minute", "3 hours"..."""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"

@@ -31,13 +31,13 @@ from ..network import Endpoint
 from ..runtime import capabilities, cgroups, namespaces
 from ..runtime.cgroups import Resources
 from ..runtime.container import Container as RuntimeContainer
-from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
+from ..runtime.container import ContainerStartError, Started, exit_code_from_status
 from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
 from ..runtime.trace import Trace
 from . import clock, createconfig, filtering, logs, mounts, names
 from .records import ContainerRecord, State
 from .signals import parse_signal
-from .streams import Listeners, OutputPump, StdinPump
+from .streams import Listeners, OutputPump, StdinPump, StdioPipes
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -389,27 +389,13 @@ class ContainerService:
         network = self.engine.networks
         endpoints: list[Endpoint] = []
         runtime: RuntimeContainer | None = None
-        ours: list[int] = []  # our ends of the stdio pipes, closed on failure
-        theirs: list[int] = []  # the child's ends, always closed here once it has them
+        pipes = StdioPipes()  # none yet; all closed on failure
         try:
             spec, resources, endpoints = self._build_spec(record, trace)
             runtime = RuntimeContainer(spec, self.engine.spawner, trace)
             runtime.create(resources)
-            stdio = Stdio()
-            output_fds: dict[int, str] = {}
-            stdin_fd = None
-            if record.Config.get("OpenStdin"):
-                stdin_r, stdin_fd = os.pipe2(os.O_CLOEXEC)
-                stdio.stdin = stdin_r
-                theirs.append(stdin_r)
-                ours.append(stdin_fd)
-            if not record.Config.get("Tty"):
-                for stream in ("stdout", "stderr"):
-                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-                    setattr(stdio, stream, write_end)
-                    theirs.append(write_end)
-                    ours.append(read_end)
-                    output_fds[read_end] = stream
+            open_stdin = bool(record.Config.get("OpenStdin"))
+            pipes = StdioPipes.open(stdin=open_stdin, tty=bool(record.Config.get("Tty")))
 
             def before_go(pid: int) -> None:
                 netns = f"/proc/{pid}/ns/net"
@@ -425,21 +411,14 @@ class ContainerService:
                         )
                         record.NetworkSettings["Ports"] = ports
 
-            started = runtime.start(stdio, on_exit, before_go)
-            for fd in theirs:
-                os.close(fd)
-            theirs.clear()
-            if started.console is not None:
-                output_fds[os.dup(started.console)] = "stdout"
-                if record.Config.get("OpenStdin"):
-                    stdin_fd = os.dup(started.console)
+            started = runtime.start(pipes.stdio, on_exit, before_go)
+            pipes.close_theirs()
+            pipes.use_console(started.console, stdin=open_stdin)
             self._fill_network_settings(record, endpoints)
             run = Run(runtime, started, trace, logs.LogWriter(os.path.join(directory, f"{record.Id}-json.log")), endpoints, exited)
-            return run, output_fds, stdin_fd
+            return run, pipes.output_fds, pipes.stdin_fd
         except BaseException:
-            for fd in ours + theirs:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            pipes.close_all()
             self._teardown_network(record, endpoints, trace)
             if runtime is not None:
                 with contextlib.suppress(Exception):
@@ -452,7 +431,9 @@ class ContainerService:
         directory = record.directory(self.root)
         config, host = record.Config, record.HostConfig
         lowerdirs = self.lowerdirs(record)
+        # What can refuse to start comes before the network reserves anything.
         namespaces_ = {"mnt": "new", "net": "new", **self._shared_namespaces(host)}
+        sysctls = createconfig.sysctls(host)
         mode = host.get("NetworkMode") or "default"
         endpoints: list[Endpoint] = []
         network = self.engine.networks
@@ -469,13 +450,17 @@ class ContainerService:
             config["Domainname"] = other.record.Config.get("Domainname") or ""
         else:
             aliases_for = record.NetworkSettings.get("Networks") or {}
-            for network_name in self._network_names(record):
-                settings = aliases_for.get(network_name) or {}
-                ipam = settings.get("IPAMConfig") or {}
-                endpoints.append(network.connect(
-                    network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
-                    ip=ipam.get("IPv4Address") or None, trace=trace,
-                ))
+            try:
+                for network_name in self._network_names(record):
+                    settings = aliases_for.get(network_name) or {}
+                    ipam = settings.get("IPAMConfig") or {}
+                    endpoints.append(network.connect(
+                        network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
+                        ip=ipam.get("IPv4Address") or None, trace=trace,
+                    ))
+            except BaseException:
+                self._teardown_network(record, endpoints, trace)  # the networks joined before the one that failed
+                raise
         hostname = config.get("Hostname") or record.short_id
         if mode.startswith("container:"):
             other_dir = other.record.directory(self.root)
@@ -517,7 +502,7 @@ class ContainerService:
             process=process,
             hostname=hostname,
             domainname=config.get("Domainname") or "",
-            sysctls=createconfig.sysctls(host),
+            sysctls=sysctls,
             namespaces=namespaces_,
             mounts=mount_specs,
             etc_files={"/etc/hostname": os.path.join(directory, "hostname"), "/etc/hosts": os.path.join(directory, "hosts"),

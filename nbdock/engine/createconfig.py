@@ -180,22 +180,25 @@ DEFAULT_NET_SYSCTLS = {"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.pin
 
 
 def sysctls(host: dict[str, Any]) -> dict[str, str]:
-    """The sysctls to write in a new container: Docker's defaults for its own network namespace, then ``--sysctl``."""
+    """The sysctls to write in a new container: Docker's defaults for its own network namespace, then ``--sysctl``.
+
+    A setting of a namespace the container shares with the host would change
+    the host: refused, in the words Docker relays from runc (at start, as there).
+    """
     mode = host.get("NetworkMode") or "default"
+    for key in host.get("Sysctls") or {}:
+        shared = ("network", mode == "host") if key.startswith("net.") else ("IPC", host.get("IpcMode") == "host")
+        if shared[1]:
+            raise InvalidArgument(f'failed to create shim task: OCI runtime create failed: runc create failed: '
+                                  f'sysctl "{key}" not allowed in host {shared[0]} namespace: unknown')
     own_network = mode != "host" and not mode.startswith("container:")
     return {**(DEFAULT_NET_SYSCTLS if own_network else {}), **(host.get("Sysctls") or {})}
 
 
 def check_sysctls(host: dict[str, Any]) -> None:
-    """Only namespaced settings, and never in a namespace shared with the host: else they would change the host."""
+    """Only the settings the kernel keeps per namespace (Docker's list); the rest belong to the whole host."""
     for key in host.get("Sysctls") or {}:
-        if key.startswith("net."):
-            if host.get("NetworkMode") == "host":
-                raise InvalidArgument(f'sysctl "{key}" not allowed in host network namespace')
-        elif key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
-            if host.get("IpcMode") == "host":
-                raise InvalidArgument(f'sysctl "{key}" not allowed in host IPC namespace')
-        else:
+        if not (key.startswith(("net.", "fs.mqueue.")) or key in IPC_SYSCTLS):
             raise InvalidArgument(f"sysctl '{key}' is not whitelisted")
 
 

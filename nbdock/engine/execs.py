@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..runtime import capabilities
-from ..runtime.container import ContainerStartError, Started, Stdio, exit_code_from_status
+from ..runtime.container import ContainerStartError, Started, exit_code_from_status
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
 from .containers import runtime_error_message
-from .streams import Listeners, OutputPump, StdinPump
+from .streams import Listeners, OutputPump, StdinPump, StdioPipes
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -142,33 +141,16 @@ class ExecService:
         if runtime.spec.namespaces.get("cgroup") == "new":
             kinds.append("cgroup")
         spec = ExecSpec(container_id=record.Id, target_pid=container.run.started.pid, process=process, namespaces=kinds)
-        stdio, ours, theirs, output_fds, stdin_fd = Stdio(), [], [], {}, None
+        attach_stdin = bool(config.get("AttachStdin"))
+        pipes = StdioPipes.open(stdin=attach_stdin, tty=bool(config.get("Tty")))
         try:
-            if config.get("AttachStdin"):
-                read_end, stdin_fd = os.pipe2(os.O_CLOEXEC)
-                stdio.stdin = read_end
-                theirs.append(read_end)
-                ours.append(stdin_fd)
-            if not config.get("Tty"):
-                for stream in ("stdout", "stderr"):
-                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-                    setattr(stdio, stream, write_end)
-                    theirs.append(write_end)
-                    ours.append(read_end)
-                    output_fds[read_end] = stream
-            started = runtime.exec(spec, stdio, on_exit)
+            started = runtime.exec(spec, pipes.stdio, on_exit)
         except BaseException:
-            for fd in ours:
-                os.close(fd)
+            pipes.close_all()
             raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        if started.console is not None:
-            output_fds[os.dup(started.console)] = "stdout"
-            if config.get("AttachStdin"):
-                stdin_fd = os.dup(started.console)
-        return started, output_fds, stdin_fd
+        pipes.close_theirs()
+        pipes.use_console(started.console, stdin=attach_stdin)
+        return started, pipes.output_fds, pipes.stdin_fd
 
     async def _supervise(self, instance: ExecInstance, container, exited, pump: OutputPump, stdin) -> None:
         status = await exited

@@ -55,7 +55,12 @@ class ImageService:
         for image in self.store.list(all=all):
             if not _image_matches(image, filters, self.store):
                 continue
-            result.append(image.to_api_summary())
+            summary = image.to_api_summary()
+            if "reference" in filters:  # only the tags that matched, as Docker lists them
+                summary["RepoTags"] = [t for t in image.repo_tags if _tag_matches(t, filters["reference"])]
+            # In Docker's order: by the full reference (docker.io/library/...), as its reference store sorts them.
+            summary["RepoTags"].sort(key=lambda tag: str(reference.parse(tag)) if tag != "<none>:<none>" else tag)
+            result.append(summary)
         result.sort(key=lambda s: s["Created"], reverse=True)
         return result
 
@@ -235,6 +240,12 @@ class ImageService:
         return image_id
 
 
+def _tag_matches(tag: str, patterns: list[str]) -> bool:
+    """``docker images PATTERN``: the pattern matches the tag ("busybox:latest") or its repository ("busybox")."""
+    repository = tag.rpartition(":")[0]
+    return any(fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(repository, pattern) for pattern in patterns)
+
+
 def _image_matches(image: Image, filters: dict[str, list[str]], store: ImageStore) -> bool:
     for key, values in filters.items():
         if not values:
@@ -243,8 +254,7 @@ def _image_matches(image: Image, filters: dict[str, list[str]], store: ImageStor
             if filtering.truth(values, "dangling") != (not image.repo_tags):
                 return False
         elif key == "reference":
-            names = [t for t in image.repo_tags] + [t.rsplit(":", 1)[0] for t in image.repo_tags]
-            if not any(fnmatch.fnmatch(n, v) for v in values for n in names):
+            if not any(_tag_matches(tag, values) for tag in image.repo_tags):
                 return False
         elif key in ("label", "label!"):
             labels = (image.config.get("config") or {}).get("Labels") or {}

@@ -24,7 +24,69 @@ import asyncio
 import contextlib
 import errno
 import os
+from dataclasses import dataclass, field
 from typing import Callable
+
+from ..runtime.container import Stdio
+
+
+@dataclass
+class StdioPipes:
+    """The pipes between the engine and a new process's standard streams.
+
+    The process gets one end of each (``stdio``: handed to the runtime, which
+    dup2()s them onto 0, 1 and 2 in the child); the engine keeps the other.
+    With a TTY there are no output pipes: the pty's master carries both
+    directions, so :meth:`use_console` takes our ends from it once it exists.
+    """
+
+    stdio: Stdio = field(default_factory=Stdio)
+    ours: list[int] = field(default_factory=list)  # the engine's ends
+    theirs: list[int] = field(default_factory=list)  # the process's ends: closed here once it has its copies
+    output_fds: dict[int, str] = field(default_factory=dict)  # our read ends -> "stdout" / "stderr"
+    stdin_fd: int | None = None  # our write end of the process's stdin
+
+    @classmethod
+    def open(cls, *, stdin: bool, tty: bool) -> "StdioPipes":
+        pipes = cls()
+        try:
+            if stdin:
+                read_end, pipes.stdin_fd = os.pipe2(os.O_CLOEXEC)
+                pipes.stdio.stdin = read_end
+                pipes.theirs.append(read_end)
+                pipes.ours.append(pipes.stdin_fd)
+            if not tty:
+                for stream in ("stdout", "stderr"):
+                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                    setattr(pipes.stdio, stream, write_end)
+                    pipes.theirs.append(write_end)
+                    pipes.ours.append(read_end)
+                    pipes.output_fds[read_end] = stream
+        except BaseException:
+            pipes.close_all()
+            raise
+        return pipes
+
+    def close_theirs(self) -> None:
+        """Once the child holds its copies: else its output would never reach end-of-file."""
+        for fd in self.theirs:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.theirs.clear()
+
+    def close_all(self) -> None:
+        self.close_theirs()
+        for fd in self.ours:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.ours.clear()
+
+    def use_console(self, console: int | None, stdin: bool) -> None:
+        """With a TTY: read the output from (and, with ``-i``, write the input to) the pty master."""
+        if console is not None:
+            self.output_fds[os.dup(console)] = "stdout"
+            if stdin:
+                self.stdin_fd = os.dup(console)
 
 
 class Listeners:

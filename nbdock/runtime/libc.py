@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import platform
 
@@ -85,13 +86,21 @@ RESOLVE_NO_SYMLINKS = 0x04
 RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
+# --- include/uapi/linux/bpf.h: bpf(2) commands, a program type and its attach type
+BPF_PROG_LOAD = 5  # enum bpf_cmd
+BPF_PROG_ATTACH = 8
+BPF_PROG_TYPE_CGROUP_DEVICE = 15  # enum bpf_prog_type: decides who may open which device node
+BPF_CGROUP_DEVICE = 6  # enum bpf_attach_type: the hook a CGROUP_DEVICE program is attached at
+BPF_F_ALLOW_MULTI = 1 << 1  # attach flag: run alongside the programs of parent cgroups, never replace them
+BPF_OBJ_NAME_LEN = 16  # a program's name, NUL included
+
 # System call numbers for the calls glibc does not wrap.  x86_64 has its own
 # historical table; aarch64 (and every architecture added since) uses the
 # generic one in include/uapi/asm-generic/unistd.h.  Calls added after 2019
 # (openat2, pidfd_*) have the same number everywhere.
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "bpf": 321},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "bpf": 280},
 }
 SYS_openat2 = 437
 
@@ -321,3 +330,151 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = RES
         ctypes.c_long(SYS_openat2), ctypes.c_int(dirfd), _bytes(path), ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how))
     )
     return _check(fd, "openat2", dirfd, path, flags, resolve)
+
+
+# ---------------------------------------------------------------------------
+# eBPF: loading a program into the kernel and attaching it to a cgroup
+
+
+class _BpfProgLoadAttr(ctypes.Structure):
+    """The BPF_PROG_LOAD member of ``union bpf_attr``, up to ``prog_name`` (Linux 4.15).
+
+    The kernel accepts a shorter attr than its own and treats the missing
+    fields as zero; it rejects a longer one unless the extra bytes are zero.
+    """
+
+    _fields_ = [
+        ("prog_type", ctypes.c_uint32),
+        ("insn_cnt", ctypes.c_uint32),  # number of 8-byte instructions, not bytes
+        ("insns", ctypes.c_uint64),  # user-space address of the instructions
+        ("license", ctypes.c_uint64),  # address of a NUL-terminated string
+        ("log_level", ctypes.c_uint32),  # 0: no verifier log; 1: the log of a failed load
+        ("log_size", ctypes.c_uint32),
+        ("log_buf", ctypes.c_uint64),
+        ("kern_version", ctypes.c_uint32),  # only checked for kprobe programs
+        ("prog_flags", ctypes.c_uint32),
+        ("prog_name", ctypes.c_char * BPF_OBJ_NAME_LEN),
+    ]
+
+
+class _BpfProgAttachAttr(ctypes.Structure):
+    """The BPF_PROG_ATTACH member of ``union bpf_attr`` (the fields every kernel since 4.10 knows)."""
+
+    _fields_ = [
+        ("target_fd", ctypes.c_uint32),  # for cgroup hooks: an open directory of the cgroup
+        ("attach_bpf_fd", ctypes.c_uint32),
+        ("attach_type", ctypes.c_uint32),
+        ("attach_flags", ctypes.c_uint32),
+    ]
+
+
+class _Name(str):
+    """A string shown bare in a SyscallError: ``bpf(BPF_PROG_LOAD, ...)``, not ``bpf('BPF_PROG_LOAD', ...)``."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class BpfLoadError(SyscallError):
+    """BPF_PROG_LOAD failed; ``verifier_log`` holds what the verifier said, if it said anything."""
+
+    def __init__(self, args: tuple, err: int, verifier_log: str):
+        super().__init__("bpf", args, err)
+        self.verifier_log = verifier_log
+
+    def __str__(self) -> str:
+        if not self.verifier_log:
+            return super().__str__()
+        return f"{super().__str__()}; the verifier said:\n{self.verifier_log}"
+
+
+def _bpf(cmd: int, attr: ctypes.Structure) -> int:
+    """The raw bpf(2) call: bpf(cmd, &attr, sizeof attr).  Returns the result; -1 means see errno."""
+    return _libc.syscall(
+        ctypes.c_long(_syscall_number("bpf")), ctypes.c_int(cmd), ctypes.byref(attr), ctypes.c_uint(ctypes.sizeof(attr))
+    )
+
+
+def bpf_prog_load(prog_type: int, insns: bytes, license: str, name: str = "") -> int:
+    """Load an eBPF program (``insns``: struct bpf_insn, 8 bytes each) and return its file descriptor.
+
+    The program lives as long as a reference to it does: this descriptor, or
+    an attachment made with :func:`bpf_prog_attach`.  The descriptor is
+    close-on-exec (the kernel always sets O_CLOEXEC on bpf descriptors).
+
+    Preconditions (bpf(2), BPF_PROG_LOAD):
+
+    * CAP_SYS_ADMIN, or since Linux 5.8 CAP_BPF together with CAP_NET_ADMIN
+      (the kernel counts cgroup program types among the networking ones),
+      in the *initial* user namespace: a process that is root only inside a
+      user namespace cannot load programs of this kind (EPERM).
+    * The kernel was built with CONFIG_BPF_SYSCALL (else ENOSYS) and knows
+      ``prog_type`` (for BPF_PROG_TYPE_CGROUP_DEVICE: CONFIG_CGROUP_BPF; else EINVAL).
+    * The verifier must prove the program safe before it ever runs: every
+      path ends in ``exit`` with r0 set to a value the hook accepts, no
+      register is read before it is written, the context is only read at
+      the offsets and sizes its struct allows, no instruction is unreachable,
+      no jump goes backwards into a loop it cannot bound.  A refusal is
+      EACCES (or EINVAL); the load is then repeated with the verifier's log
+      switched on and the log is put into the error.
+    * Kernels before 5.11 charge the program to RLIMIT_MEMLOCK: a tiny limit
+      gives EPERM.
+    * ``license`` matters only to programs calling GPL-only kernel helpers;
+      a program calling no helpers at all may carry any license string.
+    * ``name`` at most 15 characters of letters, digits, "_" and "."
+      (Linux 4.15+); it shows in ``bpftool prog``.
+    """
+    insn_buffer = ctypes.create_string_buffer(insns, len(insns))
+    license_buffer = ctypes.create_string_buffer(license.encode())
+    attr = _BpfProgLoadAttr(
+        prog_type=prog_type,
+        insn_cnt=len(insns) // 8,
+        insns=ctypes.addressof(insn_buffer),
+        license=ctypes.addressof(license_buffer),
+        prog_name=name.encode(),
+    )
+    shown = (_Name("BPF_PROG_LOAD"), {"prog_type": prog_type, "insn_cnt": attr.insn_cnt, "license": license, "prog_name": name})
+    fd = _bpf(BPF_PROG_LOAD, attr)
+    if fd >= 0:
+        return fd
+    err = ctypes.get_errno()
+    log = ""
+    if err in (errno.EACCES, errno.EINVAL):
+        # Ask again, this time for the verifier's reasoning.  (Not the first time: a log
+        # buffer that is too small is itself an error, ENOSPC, even for a good program.)
+        log_buffer = ctypes.create_string_buffer(1 << 16)
+        attr.log_level, attr.log_size, attr.log_buf = 1, len(log_buffer), ctypes.addressof(log_buffer)
+        fd = _bpf(BPF_PROG_LOAD, attr)
+        if fd >= 0:  # it passed the second time: unlikely, but the program is loaded
+            return fd
+        err = ctypes.get_errno()
+        log = log_buffer.value.decode(errors="replace").strip()
+    raise BpfLoadError(shown, err, log)
+
+
+def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int = 0) -> None:
+    """Attach a loaded program to a hook of ``target_fd`` (for cgroup hooks: an O_DIRECTORY fd of the cgroup).
+
+    The attachment holds its own reference to the program, so the caller may
+    close ``prog_fd`` straight afterwards.  A program attached to a cgroup is
+    detached when the cgroup is removed (rmdir).
+
+    Preconditions (bpf(2), BPF_PROG_ATTACH to a cgroup):
+
+    * The same privilege as the load (CAP_NET_ADMIN or CAP_SYS_ADMIN in the
+      initial user namespace), and a cgroup v2 directory: the hooks exist only
+      in the unified hierarchy, a v1 directory gives EBADF.
+    * ``attach_type`` must suit the program's type (BPF_CGROUP_DEVICE for
+      BPF_PROG_TYPE_CGROUP_DEVICE), else EINVAL.
+    * The flags must agree with what the ancestors have attached: below a
+      cgroup whose program was attached with no flag (neither
+      BPF_F_ALLOW_OVERRIDE nor BPF_F_ALLOW_MULTI) nothing may be attached (EPERM).
+    * Without BPF_F_ALLOW_MULTI a cgroup holds one program per hook and a
+      second attach *replaces* the first; with it, the programs of the cgroup
+      and of all its ancestors run in turn, and an access is allowed only if
+      every one of them allows it.
+    """
+    attr = _BpfProgAttachAttr(target_fd=target_fd, attach_bpf_fd=prog_fd, attach_type=attach_type, attach_flags=flags)
+    if _bpf(BPF_PROG_ATTACH, attr) < 0:
+        shown = {"target_fd": target_fd, "attach_bpf_fd": prog_fd, "attach_type": attach_type, "attach_flags": flags}
+        raise SyscallError("bpf", (_Name("BPF_PROG_ATTACH"), shown), ctypes.get_errno())

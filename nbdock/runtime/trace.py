@@ -74,8 +74,13 @@ NO_TRACE = Trace()
 
 
 def read_trace(path: str) -> list[dict]:
-    """All events of a trace file, oldest first (a missing file is an empty trace)."""
-    return list(iter_trace(path))
+    """All events of a trace file, oldest first (a missing file is an empty trace).
+
+    Sorted by their times, not taken in file order: two processes (and the
+    daemon's threads) write the file, and one may stamp an event just before
+    another's write lands.  The sort is stable, so equal times keep file order.
+    """
+    return sorted(iter_trace(path), key=lambda event: event.get("time", 0.0))
 
 
 def iter_trace(path: str) -> Iterator[dict]:

@@ -229,3 +229,15 @@ def test_ps_command_column_quotes_arguments_with_spaces():
     record = ContainerRecord(Id="a" * 64, Name="/n", Created="2020-01-01T00:00:00Z", Image="sha256:x", ImageName="i",
                              Path="sh", Args=["-c", "echo hi; exit 1"], Config={}, HostConfig={})
     assert record.to_summary()["Command"] == "sh -c 'echo hi; exit 1'"
+
+
+def test_sysctls_of_the_containers_own_namespaces():
+    own = createconfig.sysctls(createconfig.fill_host_config({"Sysctls": {"kernel.shmmax": "1000"}}))
+    assert own["net.ipv4.ip_unprivileged_port_start"] == "0" and own["kernel.shmmax"] == "1000"
+    assert createconfig.sysctls(createconfig.fill_host_config({"NetworkMode": "host"})) == {}
+    with pytest.raises(InvalidArgument, match='sysctl "net.ipv4.ip_forward" not allowed in host network namespace'):
+        createconfig.sysctls(createconfig.fill_host_config({"NetworkMode": "host", "Sysctls": {"net.ipv4.ip_forward": "1"}}))
+    with pytest.raises(InvalidArgument, match="sysctl 'vm.swappiness' is not whitelisted"):
+        createconfig.check_sysctls({"Sysctls": {"vm.swappiness": "1"}})
+    with pytest.raises(InvalidArgument, match=r"range for oom score adj is \[-1000, 1000\]"):
+        createconfig.validate_host_config(createconfig.fill_host_config({"OomScoreAdj": 2000}))

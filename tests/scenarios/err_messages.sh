@@ -32,6 +32,7 @@ e docker tag busybox 'Bad/Name'
 e docker tag busybox "$TAG:bad:tag"
 e docker volume create 'bad/name'
 e docker network create 'bad name'
+docker network rm 'bad name' >/dev/null 2>&1
 echo "-- state conflicts"
 docker run -d --name "$TAG-r" busybox sleep 30 >/dev/null
 docker create --name "$TAG-c" busybox true >/dev/null

@@ -98,8 +98,8 @@ class CgroupV1(Cgroup):
         if "devices" not in self.dirs:
             return
         self._write(self._file("devices", "devices.deny"), "a")
-        for rule in devices.CGROUP_ALLOW_RULES:
-            self._write(self._file("devices", "devices.allow"), rule)
+        for rule in devices.ALLOW_RULES:  # the same list v2 compiles into its device filter
+            self._write(self._file("devices", "devices.allow"), str(rule))
 
     def _write_limits(self, r: Resources) -> None:
         if r.memory:

@@ -22,9 +22,13 @@ cgroup.freeze      pause (1) / unpause (0); done when cgroup.events says frozen 
 cgroup.kill        writing 1 SIGKILLs every process in the group (Linux 5.14+)
 =================  ============================================================
 
-Devices are not a v2 controller at all (they are guarded by an eBPF program
-attached to the cgroup), so this backend writes no device rules; see
-docs/ARCHITECTURE.md.
+Devices are not a v2 controller at all: there is no devices.allow to write.
+The kernel instead asks the eBPF programs of type BPF_PROG_TYPE_CGROUP_DEVICE
+attached to a cgroup whether a member may mknod or open a device node.  So
+:meth:`CgroupV2.create` compiles the allow-list of devices.py into such a
+program and attaches it to the new directory before any process joins
+(devicefilter.py); a kernel that refuses fails the create, since a
+container that keeps CAP_MKNOD could otherwise open the host's disks.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import os
 import time
 
 from ..trace import NO_TRACE, Trace
+from . import devicefilter
 from . import CGROUP_ROOT, PARENT, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
 
 WANTED_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
@@ -67,6 +72,9 @@ class CgroupV2(Cgroup):
             self._enable_controllers(self.root)
             self._enable_controllers(self.parent)
             self._mkdir(self.path)
+            # Guard the devices while the cgroup is still empty: a process that joined
+            # first could open a device node before the filter was there.
+            devicefilter.attach(self.path, devicefilter.compile_rules(), self.trace)
             self._write_limits(resources)
         except Exception:
             self.destroy()
