@@ -17,9 +17,10 @@ work.  The member itself is created relative to that directory descriptor
 with the ``*at`` calls and ``O_NOFOLLOW``, so a symlink in the archive is
 created as a symlink and never followed.
 
-Refused (the whole extraction fails with :class:`InvalidArgument`): absolute
-names, ``..`` components, paths through symlinks, hard links whose target
-is outside the destination.  Skipped with a warning: character and block
+Member names are read as Docker reads them, extracting in a chroot of the
+destination: ``/etc/x`` and ``../../etc/x`` both land at ``etc/x`` inside it.
+Refused (the whole extraction fails with :class:`InvalidArgument`): paths
+through symlinks, hard links whose target is outside the destination.  Skipped with a warning: character and block
 devices (except overlay whiteouts, below) and other member types nbdock has
 no use for.
 
@@ -124,16 +125,36 @@ def decompressed(fileobj: BinaryIO) -> tuple[BinaryIO, str | None]:
 
 
 def clean_name(name: str) -> str:
-    """A member name as a relative path without ``.`` parts ("" for the root itself).
+    """A name that must lie inside the destination, as a relative path without ``.`` parts.
 
-    Raises InvalidArgument for an absolute name or a ``..`` component: such a
-    member can only be an attempt to write outside the destination.
+    Raises InvalidArgument for an absolute name or a ``..`` component (used
+    for hard-link targets: a link to ``../x`` can only be an attempt to reach
+    a file outside).
     """
     if name.startswith("/"):
         raise InvalidArgument(f"refusing tar member {name!r}: absolute path")
     parts = [p for p in name.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise InvalidArgument(f"refusing tar member {name!r}: path leaves the destination ('..')")
+    return "/".join(parts)
+
+
+def name_in_root(name: str) -> str:
+    """A member's name read as if the destination were ``/`` ("" for the root itself).
+
+    Docker extracts in a chroot of the destination, where ``/x`` and
+    ``../../x`` both mean ``x`` at the top -- ``..`` cannot climb above the
+    root.  The same reading here, done on the string, gives the same files
+    for the same archive; the kernel (``RESOLVE_BENEATH`` below) still
+    refuses anything that would leave the destination.
+    """
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
     return "/".join(parts)
 
 
@@ -273,7 +294,7 @@ class _Extractor:
 
     def add(self, member: tarfile.TarInfo, archive: tarfile.TarFile) -> None:
         self.current = member.name
-        rel = clean_name(member.name)
+        rel = name_in_root(member.name)
         parent, _, name = rel.rpartition("/")
         if self.whiteouts and name.startswith(WHITEOUT_PREFIX):
             self._add_whiteout(member, parent, name)
@@ -443,6 +464,7 @@ __all__ = [
     "extract_to_new_dir",
     "decompressed",
     "clean_name",
+    "name_in_root",
     "ExtractReport",
     "WHITEOUT_PREFIX",
     "OPAQUE_MARKER",

@@ -126,11 +126,30 @@ def test_excluded_build_files_are_removed_after_reading(tmp_dir):
 
 
 @pytest.mark.root
-def test_hostile_tar_is_refused_and_nothing_is_left(tmp_dir, tmp_path):
-    body = make_tar({"Dockerfile": DOCKERFILE, "../escaped": b"gotcha"})
-    with pytest.raises(InvalidArgument, match="escaped"):
-        open_build_context(io.BytesIO(body), tmp_dir=tmp_dir)
-    assert not (tmp_path / "escaped").exists()
+def test_names_climbing_out_land_at_the_top_of_the_context(tmp_dir, tmp_path):
+    """As Docker unpacks a context (in a chroot): ``../escaped`` is ``escaped`` in the context."""
+    body = make_tar({"Dockerfile": DOCKERFILE, "../escaped": b"gotcha", "/abs": b"abs"})
+    with open_build_context(io.BytesIO(body), tmp_dir=tmp_dir) as context:
+        assert read(context, "escaped") == b"gotcha" and read(context, "abs") == b"abs"
+    assert not (tmp_path / "escaped").exists() and not os.path.exists("/abs")
+
+
+@pytest.mark.root
+def test_a_tar_writing_through_its_own_symlink_is_refused_and_nothing_is_left(tmp_dir, tmp_path):
+    (tmp_path / "host").mkdir()
+    # tarfile writes the files first: build the archive in the hostile order by hand.
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        link = tarfile.TarInfo("out")
+        link.type, link.linkname = tarfile.SYMTYPE, str(tmp_path / "host")
+        archive.addfile(link)
+        for name, data in (("Dockerfile", DOCKERFILE), ("out/planted", b"gotcha")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(InvalidArgument, match="symlink"):
+        open_build_context(io.BytesIO(buffer.getvalue()), tmp_dir=tmp_dir)
+    assert os.listdir(tmp_path / "host") == []
 
 
 @pytest.mark.root
