@@ -69,6 +69,9 @@ def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> 
         os.setsid()  # a new session: the console (if any) becomes our controlling terminal
         rootfs.prepare(spec, trace)
         rootfs.pivot(spec.rootfs.mountpoint, trace)
+        # Before finalize: with --read-only the root is remounted read-only there, and
+        # Docker still creates a missing -w directory (it does so before the container starts).
+        _make_workdir(spec.process.cwd)
         rootfs.finalize(spec, trace)
         if spec.namespaces.get("uts") == "new":
             trace.emit("namespace", "sethostname", name=spec.hostname)
@@ -84,7 +87,7 @@ def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> 
             rootfs.bind_console(slave, trace)
             _send_console(channels["console"], master)
             terminal.make_controlling_terminal(slave)
-        _enter_workdir(spec.process.cwd, create=True)
+        _enter_workdir(spec.process.cwd)
         _wait_for_go(channels["gate"])
         if spec.namespaces.get("cgroup") == "new":
             # Only now has the daemon moved us into our cgroup, and a new cgroup
@@ -114,7 +117,7 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
             _size_terminal(master, spec.process.console_size)
             _send_console(channels["console"], master)
             terminal.make_controlling_terminal(slave)
-        _enter_workdir(spec.process.cwd, create=False)
+        _enter_workdir(spec.process.cwd)
         _wait_for_go(channels["gate"])
         _exec(spec.process, user, trace)
     except BaseException as e:  # noqa: BLE001
@@ -181,13 +184,17 @@ def _resolve_user(process: Process) -> users.ExecUser:
         raise StartError(str(e)) from None
 
 
-def _enter_workdir(cwd: str, create: bool) -> None:
-    """``-w`` of ``docker run`` is created when missing (as Docker does); ``exec -w`` must exist."""
-    if create:
-        try:
-            os.makedirs(cwd or "/", 0o755, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise StartError(f"Cannot mkdir: {cwd} is not a directory") from None
+def _make_workdir(cwd: str) -> None:
+    """``-w`` of ``docker run`` is created when missing, as Docker does (``exec -w`` must exist)."""
+    try:
+        os.makedirs(cwd or "/", 0o755, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise StartError(f"Cannot mkdir: {cwd} is not a directory") from None
+    except OSError as e:
+        raise StartError(f"Cannot mkdir: {cwd}: {e.strerror.lower()}") from None
+
+
+def _enter_workdir(cwd: str) -> None:
     try:
         os.chdir(cwd or "/")
     except OSError as e:
