@@ -15,6 +15,7 @@ packages=(
     iproute2         # `ip`, to look at what nbdock's netlink calls did
     iptables         # published ports and bridge forwarding rules
     procps           # `ps`, which `docker top` runs
+    tini             # docker-init (a static tini) for `run --init`
     git              # git build contexts
     docker.io        # the reference engine the differential tests compare against
     docker-registry  # a local OCI registry for push/pull tests and the registry tutorial

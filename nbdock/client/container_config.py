@@ -44,8 +44,6 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
     """
     options = parsed.options
     image, command = parsed.args[0], parsed.args[1:]
-    if options.get("init"):
-        raise UsageError("--init is not supported: nbdock runs your command as PID 1 itself (no tini is injected)", parsed.command)
     detached = options.get("detach", False) if parsed.command.name == "run" else True
     restart = parse_restart_policy(options["restart"])
     if options["rm"] and restart["Name"] != "no":
@@ -107,6 +105,8 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
         host["Tmpfs"] = parse_tmpfs(options["tmpfs"])
     if options["mount"]:
         host["Mounts"] = [parse_mount(spec) for spec in options["mount"]]
+    if options.get("init"):
+        host["Init"] = True  # as the docker CLI: the field is sent only when the flag is given
 
     endpoint = zero_endpoint()
     endpoint["Aliases"] = options["network_alias"] or None

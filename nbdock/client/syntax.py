@@ -64,7 +64,7 @@ CONTAINER_FLAGS = (
     _list("cap-drop", help="Drop Linux capabilities"),
     _value("stop-signal", help="Signal to stop the container"),
     _value("stop-timeout", help="Timeout (in seconds) to stop a container", metavar="int"),
-    _bool("init", help="Run an init inside the container (not supported by nbdock)"),
+    _bool("init", help="Run an init inside the container that forwards signals and reaps processes"),
 )
 
 _COMMANDS = [

@@ -484,7 +484,7 @@ class ContainerService:
                 mount_specs.append(Mount(point["Destination"], "bind", point["Source"], readonly=not point["RW"],
                                          copy_up=point["Type"] == "volume" and bool(point.get("CopyData"))))
         process = Process(
-            args=[record.Path, *record.Args],
+            args=createconfig.with_init(host, [record.Path, *record.Args], mount_specs),
             env=createconfig.environment(config, hostname),
             cwd=config.get("WorkingDir") or "/",
             user=config.get("User") or "",

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 from typing import Any
 
 from ..errors import InvalidArgument
 from ..runtime import capabilities, cgroups
 from ..runtime.init import RLIMITS
 from .signals import parse_signal
-from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS
+from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
 
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
@@ -312,3 +313,35 @@ def environment(config: dict[str, Any], hostname: str) -> list[str]:
         if sep:
             env[key] = value
     return [f"{key}={value}" for key, value in env.items()]
+
+
+#: Where ``--init`` puts the init in the container, as Docker does.
+INIT_PATH = "/sbin/docker-init"
+
+
+def init_binary() -> str:
+    """The host's init for ``--init``: ``docker-init``, which Docker's packages install (a static tini).
+
+    It is bind-mounted into the container, where no C library need exist,
+    so only a static build will do: Debian's tini package ships one as
+    tini-static (docker.io links docker-init to it).
+    """
+    for name in ("docker-init", "tini-static"):
+        path = shutil.which(name)
+        if path:
+            return os.path.realpath(path)
+    raise InvalidArgument('exec: "docker-init": executable file not found in $PATH (apt-get install tini)')
+
+
+def with_init(host: dict[str, Any], args: list[str], mounts: list[Mount]) -> list[str]:
+    """``--init``: the init runs as PID 1 and starts the user's command as its child.
+
+    PID 1 is special to the kernel: a signal it has no handler for is not
+    delivered (so Ctrl-C and ``docker stop`` seem ignored), and orphaned
+    processes are re-parented to it, to be reaped.  tini installs handlers
+    that forward signals to the child, and reaps every orphan.
+    """
+    if not host.get("Init"):
+        return args
+    mounts.append(Mount(INIT_PATH, "bind", init_binary(), readonly=True))
+    return [INIT_PATH, "--", *args]

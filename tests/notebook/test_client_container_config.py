@@ -85,9 +85,13 @@ def test_mount_and_its_errors():
     (["run", "--restart", "sometimes", "busybox"], 'invalid restart policy format: "sometimes"'),
     (["run", "--network-alias", "a", "busybox"], "only supported for user-defined networks"),
     (["run", "--cpus", "lots", "busybox"], "failed to parse lots as a rational number"),
-    (["run", "--init", "busybox"], "--init is not supported"),
     (["run", "-v", "relative", "busybox"], "mount path must be absolute"),
 ])
 def test_refusals_name_what_was_wrong(argv, message):
     with pytest.raises(UsageError, match=message):
         request_for(argv)
+
+
+def test_init_is_sent_only_when_asked_for():
+    assert request_for(["run", "--init", "busybox"]).body["HostConfig"]["Init"] is True
+    assert "Init" not in request_for(["run", "busybox"]).body["HostConfig"]
