@@ -34,7 +34,7 @@ from ..runtime.container import Container as RuntimeContainer
 from ..runtime.container import ContainerStartError, Started, exit_code_from_status
 from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
 from ..runtime.trace import Trace
-from . import clock, createconfig, filtering, logs, mounts, names
+from . import clock, createconfig, filtering, links, logs, mounts, names
 from .records import ContainerRecord, State
 from .signals import parse_signal
 from .streams import Listeners, OutputPump, StdinPump, StdioPipes
@@ -221,6 +221,7 @@ class ContainerService:
             config["Hostname"] = container_id[:12]
         if "host" in (host_config["NetworkMode"], host_config["UTSMode"]) and not body.get("Hostname"):
             config["Hostname"] = os.uname().nodename  # the host's UTS namespace (or its network): its name
+        host_config["Links"] = self._normalize_links(host_config.get("Links"), name)
         record = ContainerRecord(
             Id=container_id, Name="/" + name, Created=clock.rfc3339(), Image=image.id,
             ImageName=config_in["Image"], Path=path, Args=args, Config=config, HostConfig=host_config,
@@ -263,6 +264,37 @@ class ContainerService:
             if mode.startswith("container:"):
                 with contextlib.suppress(NotFound):
                     host_config[key] = "container:" + self.get(mode.partition(":")[2]).id
+
+    def _normalize_links(self, links: list[str] | None, name: str) -> list[str] | None:
+        """``--link NAME[:ALIAS]`` kept as Docker keeps it: ``/NAME:/THIS/ALIAS``.
+
+        The linked container must exist now (it must be running at start).
+        An unknown one is a 400, as in Docker, not a 404 that would make the
+        CLI try to pull an image.
+        """
+        if not links:
+            return None
+        normalized = []
+        for link in links:
+            target, _, alias = link.partition(":")
+            try:
+                child = self.get(target)
+            except NotFound as e:
+                raise InvalidArgument(f"could not get container for {target}: {e.message}") from None
+            normalized.append(f"/{child.record.name}:/{name}/{(alias or target).lstrip('/')}")
+        return normalized
+
+    def _linked(self, record: ContainerRecord) -> list[tuple[str, ContainerRecord]]:
+        """(alias, linked container's record) of each ``--link``; each must be running."""
+        linked = []
+        for link in record.HostConfig.get("Links") or []:
+            child_name, _, link_name = link.partition(":")
+            alias = link_name.rpartition("/")[2]
+            child = self.get(child_name)
+            if not child.running:
+                raise Conflict(f"Cannot link to a non running container: {child_name} AS {link_name}")
+            linked.append((alias, child.record))
+        return linked
 
     def _prepare_directory(self, record: ContainerRecord, image) -> None:
         """The container's directory: its overlay's upper and work dirs, and its "init" layer.
@@ -433,6 +465,7 @@ class ContainerService:
         lowerdirs = self.lowerdirs(record)
         # What can refuse to start comes before the network reserves anything.
         namespaces_ = {"mnt": "new", "net": "new", **self._shared_namespaces(host)}
+        linked = self._linked(record)
         sysctls = createconfig.sysctls(host)
         mode = host.get("NetworkMode") or "default"
         endpoints: list[Endpoint] = []
@@ -468,7 +501,8 @@ class ContainerService:
             shutil.copyfile(os.path.join(other_dir, "resolv.conf"), os.path.join(directory, "resolv.conf"))
         else:
             _write(os.path.join(directory, "hosts"), network.hosts_file(
-                hostname, endpoints, host.get("ExtraHosts") or (), domainname=config.get("Domainname") or ""))
+                hostname, endpoints, host.get("ExtraHosts") or (), domainname=config.get("Domainname") or "",
+                links=[links.hosts_entry(alias, child) for alias, child in linked]))
             _write(os.path.join(directory, "resolv.conf"), network.resolv_conf(
                 endpoints, dns=host.get("Dns") or (), dns_search=host.get("DnsSearch") or (),
                 dns_options=host.get("DnsOptions") or ()))
@@ -485,7 +519,7 @@ class ContainerService:
                                          copy_up=point["Type"] == "volume" and bool(point.get("CopyData"))))
         process = Process(
             args=createconfig.with_init(host, [record.Path, *record.Args], mount_specs),
-            env=createconfig.environment(config, hostname),
+            env=createconfig.environment(config, hostname, links.environment(record.name, linked, mode)),
             cwd=config.get("WorkingDir") or "/",
             user=config.get("User") or "",
             additional_groups=list(host.get("GroupAdd") or []),

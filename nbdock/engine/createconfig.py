@@ -168,6 +168,18 @@ def validate_host_config(host: dict[str, Any]) -> None:
             capabilities.normalize(host.get(key) or ())
         except ValueError as e:
             raise InvalidArgument(f"invalid {key}: {e}") from None
+    for key, flag in UNSUPPORTED_HOST_CONFIG:
+        if host.get(key):
+            # Refused rather than ignored: a container quietly without its device or its
+            # user namespace would teach the wrong thing.
+            raise InvalidArgument(f"{flag} is not supported by nbdock (HostConfig.{key})")
+
+
+#: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
+UNSUPPORTED_HOST_CONFIG = (
+    ("Devices", "--device"), ("DeviceCgroupRules", "--device-cgroup-rule"), ("DeviceRequests", "--gpus"),
+    ("UsernsMode", "--userns"), ("CgroupParent", "--cgroup-parent"),
+)
 
 
 #: The sysctls a container may set: those the kernel keeps per IPC or network namespace (Docker's list).
@@ -299,8 +311,9 @@ def validate_network_mode(config: dict[str, Any], host: dict[str, Any]) -> list[
     return []
 
 
-def environment(config: dict[str, Any], hostname: str) -> list[str]:
-    """The process environment: what Docker always sets (PATH, HOSTNAME, TERM with a tty), then Config.Env.
+def environment(config: dict[str, Any], hostname: str, linked: list[str] = ()) -> list[str]:
+    """The process environment: what Docker always sets (PATH, HOSTNAME, TERM with a tty), the
+    variables of ``--link`` (``linked``), then Config.Env.
 
     As in Docker, a Config.Env entry replaces a default of the same name in
     place, and is appended otherwise.
@@ -308,6 +321,9 @@ def environment(config: dict[str, Any], hostname: str) -> list[str]:
     env = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
     if config.get("Tty"):
         env["TERM"] = "xterm"
+    for entry in linked:
+        key, _, value = entry.partition("=")
+        env[key] = value
     for entry in config.get("Env") or []:
         key, sep, value = entry.partition("=")
         if sep:

@@ -723,14 +723,16 @@ class NetworkManager:
         return files.with_dns_settings(base, servers=dns, search=dns_search, options=dns_options)
 
     def hosts_file(
-        self, hostname: str, endpoints: Iterable[Endpoint], extra_hosts: Iterable[str] = (), *, domainname: str = ""
+        self, hostname: str, endpoints: Iterable[Endpoint], extra_hosts: Iterable[str] = (), *, domainname: str = "",
+        links: Iterable[tuple[str, str]] = (),
     ) -> str:
-        """The container's /etc/hosts (``extra_hosts`` are ``--add-host`` entries, "name:ip")."""
+        """The container's /etc/hosts (``extra_hosts`` are ``--add-host`` entries, "name:ip";
+        ``links`` the (names, ip) entries of ``--link``, after them as in Docker)."""
         endpoints = list(endpoints)
         with self._lock:
             default = self._find_predefined("bridge")
             host_gateway = default.gateway if default else None
-        extras = [files.parse_extra_host(entry, host_gateway) for entry in extra_hosts]
+        extras = [files.parse_extra_host(entry, host_gateway) for entry in extra_hosts] + list(links)
         if any(ep.driver == HOST for ep in endpoints):
             return _read(self.host_hosts) + "".join(f"{address}\t{name}\n" for name, address in extras)
         own = list(dict.fromkeys(ep.ip_address for ep in endpoints if ep.ip_address))

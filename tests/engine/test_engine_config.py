@@ -15,6 +15,7 @@ from nbdock.engine.records import ContainerRecord
 from nbdock.engine.signals import parse_signal
 from nbdock.errors import InvalidArgument
 from nbdock.runtime import capabilities
+from nbdock.runtime.spec import DEFAULT_PATH
 
 
 # ---------------------------------------------------------------------------
@@ -241,3 +242,34 @@ def test_sysctls_of_the_containers_own_namespaces():
         createconfig.check_sysctls({"Sysctls": {"vm.swappiness": "1"}})
     with pytest.raises(InvalidArgument, match=r"range for oom score adj is \[-1000, 1000\]"):
         createconfig.validate_host_config(createconfig.fill_host_config({"OomScoreAdj": 2000}))
+
+
+def test_link_environment_and_hosts_entry_as_docker_writes_them():
+    from nbdock.engine import links
+
+    child = ContainerRecord(Id="c" * 64, Name="/pg", Created="2020-01-01T00:00:00Z", Image="sha256:x", ImageName="i",
+                            Path="sleep", Args=[], Config={"Hostname": "cccccccccccc", "Env": ["PATH=/bin", "FOO=bar"],
+                                                           "ExposedPorts": {"80/udp": {}, "5432/tcp": {}}},
+                            HostConfig={}, NetworkSettings={"Networks": {"bridge": {"IPAddress": "10.0.0.2"}}})
+    assert links.hosts_entry("db", child) == ("db cccccccccccc pg", "10.0.0.2")
+    assert links.hosts_entry("pg", child) == ("pg cccccccccccc", "10.0.0.2")
+    assert links.environment("web", [("my-db", child)], "default") == [
+        "MY_DB_PORT=udp://10.0.0.2:80",
+        "MY_DB_PORT_80_UDP=udp://10.0.0.2:80", "MY_DB_PORT_80_UDP_ADDR=10.0.0.2", "MY_DB_PORT_80_UDP_PORT=80",
+        "MY_DB_PORT_80_UDP_PROTO=udp",
+        "MY_DB_PORT_5432_TCP=tcp://10.0.0.2:5432", "MY_DB_PORT_5432_TCP_ADDR=10.0.0.2",
+        "MY_DB_PORT_5432_TCP_PORT=5432", "MY_DB_PORT_5432_TCP_PROTO=tcp",
+        "MY_DB_NAME=/web/my-db", "MY_DB_ENV_FOO=bar",
+    ]
+    assert links.environment("web", [("db", child)], "mynet") == []  # variables only on the default bridge
+    env = createconfig.environment({"Env": ["DB_NAME=mine"]}, "h", ["DB_NAME=/web/db", "DB_ENV_X=1"])
+    assert env == [f"PATH={DEFAULT_PATH}", "HOSTNAME=h", "DB_NAME=mine", "DB_ENV_X=1"]
+
+
+@pytest.mark.parametrize("field, value, flag", [
+    ("Devices", [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}], "--device"),
+    ("UsernsMode", "host", "--userns"), ("CgroupParent", "/mine", "--cgroup-parent"),
+])
+def test_what_nbdock_cannot_do_is_refused_not_ignored(field, value, flag):
+    with pytest.raises(InvalidArgument, match=f"{flag} is not supported by nbdock"):
+        createconfig.validate_host_config(createconfig.fill_host_config({field: value}))
