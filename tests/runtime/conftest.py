@@ -17,6 +17,17 @@ from nbdock.runtime.trace import Trace
 
 
 @pytest.fixture(scope="session")
+def v2_root() -> str:
+    """Where this host mounts a cgroup v2 hierarchy (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    pytest.fail("this host has no cgroup2 hierarchy mounted")
+
+
+@pytest.fixture(scope="session")
 def busybox_layer(tmp_path_factory, host_busybox):
     """A directory holding a busybox root file system (one image layer)."""
     root = tmp_path_factory.mktemp("busybox-layer")

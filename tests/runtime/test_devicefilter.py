@@ -216,15 +216,6 @@ def test_a_malformed_rule_is_refused_with_its_text(text):
 # On the real kernel: this host's v2 hierarchy (at /sys/fs/cgroup/unified on a hybrid host).
 
 
-def _v2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[fields.index("-") + 1] == "cgroup2":
-                return fields[4]
-    pytest.fail("this host has no cgroup2 hierarchy mounted")
-
-
 def _block_device(scratch_dir):
     """(name, major, minor) of a block device of this host that this process can open, disks first.
 
@@ -291,8 +282,8 @@ def _try(call) -> str:
 
 
 @pytest.fixture
-def cgroup_v2():
-    cgroup = CgroupV2("devfilter-" + secrets.token_hex(8), root=_v2_root())
+def cgroup_v2(v2_root):
+    cgroup = CgroupV2("devfilter-" + secrets.token_hex(8), root=v2_root)
     yield cgroup
     cgroup.destroy()
 

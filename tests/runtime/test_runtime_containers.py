@@ -271,16 +271,7 @@ def test_the_trace_records_the_kernel_steps_in_order(runtime):
 # host keeps in v1; membership, freezing, killing and the container's view work on any v2 tree.
 
 
-def _v2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[fields.index("-") + 1] == "cgroup2":
-                return fields[4]
-    pytest.fail("this host has no cgroup2 hierarchy mounted")
-
-
-def test_a_container_on_a_v2_hierarchy_sees_its_own_cgroup_and_can_be_frozen(spawner, busybox_layer, tmp_path):
+def test_a_container_on_a_v2_hierarchy_sees_its_own_cgroup_and_can_be_frozen(spawner, busybox_layer, tmp_path, v2_root):
     from nbdock.runtime.cgroups.v2 import CgroupV2
     from nbdock.runtime.container import Container
     from nbdock.runtime.spec import ContainerSpec, Rootfs
@@ -294,7 +285,7 @@ def test_a_container_on_a_v2_hierarchy_sees_its_own_cgroup_and_can_be_frozen(spa
         process=Process(args=["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup | grep -c cgroup.procs; "
                                           "while true; do echo tick; sleep 0.05; done"]),
         hostname="v2", namespaces={k: "new" for k in ("mnt", "uts", "ipc", "net", "pid")})
-    cgroup = CgroupV2(cid, root=_v2_root())
+    cgroup = CgroupV2(cid, root=v2_root)
     container = Container(spec, spawner, Trace(), cgroup=cgroup)
     assert container.spec.namespaces["cgroup"] == "new"
     container.create(Resources())
