@@ -60,7 +60,11 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 # The kernel refuses, with EXDEV or ELOOP, a path that leaves the directory or meets a symlink.
 _SAFE_RESOLVE = libc.RESOLVE_BENEATH | libc.RESOLVE_NO_SYMLINKS | libc.RESOLVE_NO_MAGICLINKS
 
-_CHUNK = 1 << 20
+#: How much is read and written at a time.  Bigger is slower here, not faster: each read
+#: makes a new bytes object, and one of a megabyte is mapped fresh from the kernel and
+#: page-faulted in as it is filled (costly in a VM), while 64 KiB ones reuse malloc's heap.
+#: Measured: a 20 MB build context unpacks in ~25 ms with 64 KiB, ~100 ms with 1 MiB.
+_CHUNK = 1 << 16
 
 # Magic numbers at the start of each compressed stream nbdock accepts.
 _MAGIC = (
@@ -199,9 +203,9 @@ def extract(
     stream, _ = decompressed(fileobj)
     with _Extractor(dest, whiteouts=whiteouts, owner=owner, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir) as ex:
         try:
-            # A big buffer: in stream mode tarfile reads 10 KiB at a time by default, and every
-            # read goes through the decompression and prefix layers below it.
-            archive = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)
+            # 64 KiB reads (tarfile's default is 10 KiB): every read goes through the decompression
+            # and prefix layers below it, so not too small -- and not bigger either (see _CHUNK).
+            archive = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)
             for member in archive:
                 ex.add(member, archive)
             ex.finish()
