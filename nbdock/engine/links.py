@@ -46,9 +46,9 @@ def environment(name: str, linked: list[tuple[str, ContainerRecord]], network_mo
         prefix = alias.upper().replace("-", "_")
         ip = address(child)
         # Lowest port first; at the same number tcp before udp, as Docker sorts them.
-        ports = sorted((int(port), proto) for port, _, proto in
-                       (key.partition("/") for key in child.Config.get("ExposedPorts") or {}))
-        ports.sort(key=lambda p: (p[0], p[1] != "tcp"))
+        ports = sorted(((int(port), proto) for port, _, proto in
+                        (key.partition("/") for key in child.Config.get("ExposedPorts") or {})),
+                       key=lambda p: (p[0], p[1] != "tcp"))
         if ports:
             env.append(f"{prefix}_PORT={ports[0][1]}://{ip}:{ports[0][0]}")
         for port, proto in ports:
