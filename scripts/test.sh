@@ -39,6 +39,9 @@ python3 -c 'import sys; from nbdock.image import busybox; sys.stdout.buffer.writ
 export CI=${CI:-true} DOCKER_BUILDKIT=0
 status=0
 
+# How many tests there are, before running them: a folder pytest skips by default would show here
+# (tests/test_collection.py fails on any test file that is not collected).
+echo "pytest: $(python3 -m pytest --collect-only -q tests | tail -1)"
 python3 -m pytest -q tests
 code=$?
 if [ $code -ne 0 ]; then

@@ -26,8 +26,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..build.builder import BuildOptions, Builder
-from ..build.context import open_build_context
+from ..builder.builder import BuildOptions, Builder
+from ..builder.context import open_build_context
 from ..engine import pipes
 from ..errors import InvalidArgument, NbdockError
 from ..image import reference

@@ -15,7 +15,7 @@ import fnmatch
 import os
 from typing import TYPE_CHECKING, Any, AsyncIterator, BinaryIO
 
-from ..build import config_instructions
+from ..builder import config_instructions
 from ..errors import NbdockError, NotFound
 from ..image import archive, busybox, reference
 from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, chain_ids, full_container_config

@@ -49,7 +49,6 @@ def test_every_request_is_observed(nbdock_host):
 
 
 @pytest.mark.root
-@pytest.mark.skipif(not hasattr(nbdock.daemon, "main"), reason="nbdock.daemon.main is not written yet")
 def test_embedded_daemon_starts_at_the_default_address(tmp_path, monkeypatch):
     host = f"unix://{tmp_path}/run/nbdock.sock"
     monkeypatch.setattr(connection_module, "DEFAULT_HOST", host)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import docker
 
-from nbdock.build.context import tar_context
+from nbdock.builder.context import tar_context
 from nbdock.image import reference
 from nbdock.registry import credentials
 

@@ -9,9 +9,9 @@ import tarfile
 
 import pytest
 
-from nbdock.build.copy import ROOT, LayerPlan, is_tar_archive, normalize_dest, parse_chown, plan_sources
-from nbdock.build.rootview import RootView, escapes_root
-from nbdock.build.sources import SourceTree, combined_checksum, has_wildcards
+from nbdock.builder.copy import ROOT, LayerPlan, is_tar_archive, normalize_dest, parse_chown, plan_sources
+from nbdock.builder.rootview import RootView, escapes_root
+from nbdock.builder.sources import SourceTree, combined_checksum, has_wildcards
 from nbdock.errors import InvalidArgument
 
 

@@ -4,9 +4,9 @@
 
 import pytest
 
-from nbdock.build import config_instructions as ci
-from nbdock.build.cache import same_step
-from nbdock.build.dockerfile import parse_dockerfile
+from nbdock.builder import config_instructions as ci
+from nbdock.builder.cache import same_step
+from nbdock.builder.dockerfile import parse_dockerfile
 from nbdock.errors import InvalidArgument
 
 

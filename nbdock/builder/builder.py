@@ -8,7 +8,7 @@ instruction produces a new image whose *parent* is the image before it:
   created from the current image and started on the runtime like any
   other -- and commits the container's changes as a layer;
 * ``COPY`` and ``ADD`` write the files into a new layer directly (see
-  :mod:`nbdock.build.copy`);
+  :mod:`nbdock.builder.copy`);
 * ``WORKDIR`` creates its directory in an intermediate container's layer;
 * every other instruction only changes the config.  Docker still creates
   (but never starts) a container for it and commits it: the image gets a
@@ -19,7 +19,7 @@ layer have no image to create a container from, so nbdock commits them
 without one, where Docker creates a container from nothing.)
 
 Before it does a step, the builder looks for an image an identical step
-made from the same parent (:mod:`nbdock.build.cache`) and reuses it.
+made from the same parent (:mod:`nbdock.builder.cache`) and reuses it.
 
 The output is Docker's, line for line (``Step 2/5 : RUN make``, `` --->
 Running in 4f2a...``, `` ---> Using cache``...), sent as JSON messages

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from nbdock.build.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
+from nbdock.builder.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
 from nbdock.errors import InvalidArgument
 
 

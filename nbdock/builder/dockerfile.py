@@ -22,7 +22,7 @@ carries the line it is about in ``.line``.
 Variables (``$NAME``) are *not* substituted here: that happens at build
 time, step by step, because a value can depend on the steps before it.  An
 instruction's :meth:`~Instruction.expanded` method does it for the
-instructions Docker substitutes in (see :mod:`nbdock.build.variables`).
+instructions Docker substitutes in (see :mod:`nbdock.builder.variables`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from nbdock.build.variables import expand, expand_words, go_quote, is_go_space
+from nbdock.builder.variables import expand, expand_words, go_quote, is_go_space
 from nbdock.errors import InvalidArgument
 
 DEFAULT_ESCAPE = "\\"

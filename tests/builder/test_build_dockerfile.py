@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from nbdock.build.dockerfile import (
+from nbdock.builder.dockerfile import (
     Add,
     Arg,
     Cmd,

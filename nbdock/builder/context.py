@@ -29,8 +29,8 @@ import urllib.parse
 import urllib.request
 from typing import BinaryIO
 
-from nbdock.build.dockerfile import Dockerfile, parse_dockerfile
-from nbdock.build.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
+from nbdock.builder.dockerfile import Dockerfile, parse_dockerfile
+from nbdock.builder.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
 from nbdock.errors import Forbidden, HostError, InvalidArgument, NbdockError, NotFound, Unauthorized
 from nbdock.image import tarsafe
 from nbdock.runtime import libc

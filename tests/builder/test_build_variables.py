@@ -2,7 +2,7 @@
 
 import pytest
 
-from nbdock.build.variables import BuildArgs, expand, expand_words, go_quote
+from nbdock.builder.variables import BuildArgs, expand, expand_words, go_quote
 from nbdock.errors import InvalidArgument
 
 ENV = {"A": "a", "B": "b c", "EMPTY": "", "_x1": "under"}

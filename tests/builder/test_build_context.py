@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from nbdock.build.context import is_archive, is_git_url, open_build_context, parse_git_url, tar_context
+from nbdock.builder.context import is_archive, is_git_url, open_build_context, parse_git_url, tar_context
 from nbdock.errors import InvalidArgument, NotFound
 
 DOCKERFILE = b"FROM busybox\nCOPY . /app\n"

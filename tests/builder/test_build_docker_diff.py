@@ -16,9 +16,9 @@ import tarfile
 import docker
 import pytest
 
-from nbdock.build.context import open_build_context, tar_context
-from nbdock.build.dockerfile import Arg, Env, Expose, Label, StopSignal, User, Volume, Workdir, parse_dockerfile
-from nbdock.build.variables import BuildArgs
+from nbdock.builder.context import open_build_context, tar_context
+from nbdock.builder.dockerfile import Arg, Env, Expose, Label, StopSignal, User, Volume, Workdir, parse_dockerfile
+from nbdock.builder.variables import BuildArgs
 from nbdock.errors import InvalidArgument
 
 pytestmark = pytest.mark.docker

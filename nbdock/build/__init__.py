@@ -1,1 +1,0 @@
-"""nbdock.build."""
