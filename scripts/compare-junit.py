@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Compare two junit XML reports test by test: what passed on the reference must pass here.
+
+    usage: compare-junit.py REF.xml SUT.xml
+
+REF.xml is a run of a test suite against the reference engine (dockerd), SUT.xml a run of the
+same suite against nbdock.  Prints every test that passed on the reference and did not pass on
+nbdock -- failed, errored, skipped or missing from SUT.xml altogether -- then one summary line,
+and exits 1 if there is any such test (0 if none, 2 if a report cannot be read).
+
+Tests that did not pass on the reference are not nbdock's concern here, and a test that passes
+on nbdock only is fine: the comparison is one-directional on purpose.
+
+A test is named ``classname::name`` as pytest writes them.  pytest records a test once per
+<testcase>, but a teardown error on a passed test is added to the same <testcase> (or, in some
+versions, as a second one): the worst outcome seen for a name is the one that counts.
+"""
+import sys
+import xml.etree.ElementTree as ET
+
+# Outcomes from best to worst; a test's outcome is the worst one recorded for it.
+RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+def outcomes(path):
+    """Map ``classname::name`` -> outcome for every <testcase> of the junit file at path."""
+    root = ET.parse(path).getroot()
+    result = {}
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                tag = "failed" if child.tag == "failure" else child.tag
+                if RANK[tag] > RANK[outcome]:
+                    outcome = tag
+        if name not in result or RANK[outcome] > RANK[result[name]]:
+            result[name] = outcome
+    return result
+
+
+def main(argv):
+    if len(argv) != 3:
+        print("usage: compare-junit.py REF.xml SUT.xml", file=sys.stderr)
+        return 2
+    reports = []
+    for path in argv[1:]:
+        try:
+            reports.append(outcomes(path))
+        except (OSError, ET.ParseError) as e:
+            print(f"compare-junit: cannot read {path}: {e}", file=sys.stderr)
+            return 2
+    ref, sut = reports
+    passed_ref = sorted(name for name, outcome in ref.items() if outcome == "passed")
+    lost = [(name, sut.get(name, "missing")) for name in passed_ref if sut.get(name) != "passed"]
+    for name, outcome in lost:
+        print(f"{outcome:8} {name}")
+    passed_sut = sum(1 for outcome in sut.values() if outcome == "passed")
+    print(f"reference: {len(passed_ref)} passed of {len(ref)}; nbdock: {passed_sut} passed of {len(sut)}; "
+          f"{len(lost)} lost")
+    return 1 if lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
