@@ -59,4 +59,39 @@ else
     echo "(../shared/conformance not found: differential scenarios skipped)"
 fi
 
+# ---- docker-py's own integration suite, against dockerd and against nbdock ----------------------
+# ../shared/peers/run-docker-py.sh runs docker-py's tests/integration (unmodified) against one daemon;
+# scripts/compare-junit.py then lists every test that passed on dockerd and not on nbdock.  Each run
+# takes about 10 minutes on 2 cores.  nbdock gets a daemon of its own here (socket and data root
+# under $work), stopped by pid at the end of this block.
+if [ -x ../shared/peers/run-docker-py.sh ]; then
+    # The suite's venv, made once: docker-py's version comes from git metadata the copy lacks, and
+    # its tests import paramiko (the [ssh] extra), which the runner does not install.
+    venv=${DOCKER_PY_VENV:-/tmp/docker-py-suite-venv}
+    if [ ! -x "$venv/bin/pytest" ]; then
+        cp -r ../shared/peers/docker-py "$work/docker-py-src" && chmod -R u+w "$work/docker-py-src"
+        python3 -m venv "$venv" && SETUPTOOLS_SCM_PRETEND_VERSION=7.2.0 \
+            "$venv/bin/pip" install -q "$work/docker-py-src[ssh]" pytest pytest-timeout >/dev/null \
+            || { echo "docker-py suite: could not install it"; status=1; }
+    fi
+    echo "docker-py suite against dockerd:"
+    DOCKER_PY_VENV=$venv ../shared/peers/run-docker-py.sh "$NBDOCK_REF_DOCKER_HOST" "$work/docker-py-ref"
+    python3 -m nbdock daemon --host "unix://$work/peer-nbdock.sock" --data-root "$work/peer-nbdock" \
+        >"$work/peer-nbdock.log" 2>&1 &
+    peer_pid=$!
+    trap 'kill "$peer_pid" 2>/dev/null; cleanup' EXIT   # stopped even if this script is interrupted
+    for _ in $(seq 150); do DOCKER_HOST="unix://$work/peer-nbdock.sock" docker version >/dev/null 2>&1 && break; sleep 0.2; done
+    echo "docker-py suite against nbdock:"
+    DOCKER_PY_VENV=$venv ../shared/peers/run-docker-py.sh "unix://$work/peer-nbdock.sock" "$work/docker-py-sut"
+    kill "$peer_pid"
+    for _ in $(seq 100); do kill -0 "$peer_pid" 2>/dev/null || break; sleep 0.2; done
+    trap cleanup EXIT
+    if ! python3 scripts/compare-junit.py "$work/docker-py-ref/junit.xml" "$work/docker-py-sut/junit.xml"; then
+        echo "docker-py suite: tests that pass against dockerd do not pass against nbdock (listed above)"
+        status=1
+    fi
+else
+    echo "(../shared/peers/run-docker-py.sh not found: docker-py's suite skipped)"
+fi
+
 exit $status
