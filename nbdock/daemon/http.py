@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator
 
 from aiohttp import web
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NbdockError
 from . import bodies
 
 STREAM_TYPES = {"stdin": 0, "stdout": 1, "stderr": 2, "system": 3}
@@ -37,6 +37,20 @@ def error_response(status: int, message: str) -> web.Response:
     if status == 304:
         return web.Response(status=304)
     return web.Response(status=status, body=json.dumps({"message": message}).encode(), content_type="application/json")
+
+
+def api_error(error: Exception) -> tuple[int, str]:
+    """The one translation of an exception into what the client is told: (HTTP status, message).
+
+    nbdock's typed errors carry their own status; anything else is a bug or a
+    host failure, a 500 whose message names the exception (the daemon's log
+    gets the traceback).  Used for plain replies and, after a connection has
+    been hijacked and no status can be sent any more, for the text written on
+    the stream itself.
+    """
+    if isinstance(error, NbdockError):
+        return error.status, error.message
+    return 500, f"{type(error).__name__}: {error}"
 
 
 def frame(stream: str, data: bytes) -> bytes:
@@ -71,7 +85,7 @@ async def body_json(request: web.Request, shape: dict | None = None, what: str =
     if content_type and request.content_type != "application/json":
         raise InvalidArgument(f"Content-Type specified ({content_type}) must be 'application/json'")
     try:
-        body = json.loads(raw)
+        body = bodies.loads(raw)  # keeps how numbers were written, for Go's error messages
     except ValueError as e:
         raise InvalidArgument(f"invalid JSON in the {what}: {e}") from None
     return {} if body is None else bodies.check(body, shape or {}, what)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import signal
 
 from aiohttp import web
@@ -17,10 +18,11 @@ from ..engine.signals import parse_signal
 from ..engine.streams import end_of_input
 from ..errors import InvalidArgument, NbdockError
 from . import bodies
-from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, body_json, filters, flag,
-                   frame, integer, json_response, stream_bytes, unless_disconnected, while_connected)
+from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, api_error, body_json, filters,
+                   flag, frame, integer, json_response, stream_bytes, unless_disconnected, while_connected)
 
 routes = web.RouteTableDef()
+log = logging.getLogger("nbdock.daemon")
 
 
 def engine_of(request: web.Request) -> Engine:
@@ -88,7 +90,7 @@ async def kill(request: web.Request) -> web.Response:
 
 @routes.post("/containers/{id}/update")
 async def update(request: web.Request) -> web.Response:
-    body = await body_json(request, bodies.HOST_CONFIG, "update config")
+    body = await body_json(request, bodies.UPDATE_CONFIG, "update config")
     await engine_of(request).containers.update(request.match_info["id"], body)
     return json_response({"Warnings": []})
 
@@ -261,7 +263,7 @@ async def exec_create(request: web.Request) -> web.Response:
 async def exec_start(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
     body = await body_json(request, bodies.EXEC_START, "exec start config")
-    instance = engine.execs.get(request.match_info["id"])
+    instance = engine.execs.check_startable(request.match_info["id"])
     if body.get("Detach"):
         await engine.execs.start(instance.id, detach=True)
         return web.Response(status=200)
@@ -281,10 +283,13 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
     try:
         try:
             await engine.execs.start(instance.id)
-        except ExecStartError as e:
+        except Exception as e:  # noqa: BLE001 - after the upgrade, the stream is the only way to tell the client
             # Docker reports a failed exec on the stream itself; the exit code (126) is in exec inspect.
-            message = (str(e) + "\r\n").encode()
+            if not isinstance(e, ExecStartError):
+                log.exception("exec %s failed to start", instance.id)
+            message = (api_error(e)[1] + "\r\n").encode()
             hijacked.write(message if tty else frame("stdout", message))
+            await hijacked.drain()
             return hijacked.response
         while True:
             item = await output.get()

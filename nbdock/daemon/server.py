@@ -32,7 +32,7 @@ from ..defaults import DEFAULT_DATA_ROOT, DEFAULT_HOST
 from ..engine import API_VERSION, MIN_API_VERSION, Engine
 from ..errors import InvalidArgument, NbdockError, NotModified
 from . import routes_build, routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
-from .http import error_response
+from .http import api_error, error_response
 
 log = logging.getLogger("nbdock.daemon")
 
@@ -65,9 +65,10 @@ async def translate_errors(request: web.Request, handler):
     except NotModified:
         return web.Response(status=304)
     except NbdockError as e:
-        if e.status >= 500:
-            log.warning("%s %s: %s", request.method, request.path, e.message)
-        return error_response(e.status, e.message)
+        status, message = api_error(e)
+        if status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, message)
+        return error_response(status, message)
     except web.HTTPNotFound:
         return error_response(404, "page not found")
     except web.HTTPMethodNotAllowed:
@@ -78,7 +79,7 @@ async def translate_errors(request: web.Request, handler):
         raise
     except Exception as e:  # noqa: BLE001 - the client gets a message, the log the traceback
         log.exception("%s %s failed", request.method, request.path)
-        return error_response(500, f"{type(e).__name__}: {e}")
+        return error_response(*api_error(e))
 
 
 @web.middleware

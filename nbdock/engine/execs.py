@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..runtime import capabilities
 from ..runtime.container import ContainerStartError, Started, exit_code_from_status
+from ..runtime.spawner import SpawnerError
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
 from .containers import runtime_error_message
@@ -89,14 +90,21 @@ class ExecService:
                                    {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
         return instance.id
 
-    async def start(self, exec_id: str, *, detach: bool = False) -> ExecInstance:
-        """Start the process.  Errors starting it are recorded (exit code 126) and raised."""
+    def check_startable(self, exec_id: str) -> ExecInstance:
+        """The exec instance, if it can start now: Docker answers these with a status code,
+        before the connection is hijacked (after that, errors can only be written on the stream)."""
         instance = self.get(exec_id)
         if instance.started:
             raise Conflict(f"Exec command {exec_id} has already run")
         container = self.engine.containers.get(instance.container_id)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
+        return instance
+
+    async def start(self, exec_id: str, *, detach: bool = False) -> ExecInstance:
+        """Start the process.  Errors starting it are recorded (exit code 126) and raised."""
+        instance = self.check_startable(exec_id)
+        container = self.engine.containers.get(instance.container_id)
         instance.started = True
         loop = asyncio.get_running_loop()
         exited: asyncio.Future = loop.create_future()
@@ -106,10 +114,18 @@ class ExecService:
 
         try:
             started, output_fds, stdin_fd = await asyncio.to_thread(self._launch, container, instance, on_exit)
-        except ContainerStartError as e:
+        except BaseException as e:
+            # Whatever went wrong, the exec is over: its inspect says so (126, as Docker) and
+            # nobody waits for it forever.
             instance.exit_code = 126
             instance.done.set()
-            raise ExecStartError(runtime_error_message("exec", e) if e.exit_code in (126, 127) else str(e)) from None
+            if isinstance(e, ContainerStartError):
+                raise ExecStartError(runtime_error_message("exec", e) if e.exit_code in (126, 127) else str(e)) from None
+            if isinstance(e, ProcessLookupError):
+                raise Conflict(f"Container {container.id} is not running") from None
+            if isinstance(e, SpawnerError):
+                raise ExecStartError(str(e)) from None
+            raise
         instance.process = started
         instance.pid = started.pid
         instance.running = True

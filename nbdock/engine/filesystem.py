@@ -43,7 +43,7 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
              **options) -> FsRequest:
     """Where the helper works: inside the running container, or in a fresh mount of a stopped one."""
     if container.running and action != "export":
-        return FsRequest(action, target_pid=container.run.started.pid, **options)
+        return FsRequest(action, in_running_container=True, **options)
     record = container.record
     directory = record.directory(engine.root)
     lowerdirs = engine.containers.lowerdirs(record)
@@ -68,17 +68,23 @@ async def _run_helper(engine: "Engine", ref: str, request: FsRequest, *,
     errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
     data_r, data_w = os.pipe2(os.O_CLOEXEC)
     ours, theirs = (data_w, data_r) if upload is not None else (data_r, data_w)
+    channels = {"data": theirs, "errors": errors_w}
     try:
+        if request.in_running_container:
+            channels["target"] = _init_pidfd(engine, ref)  # names PID 1, whatever its pid
         await asyncio.to_thread(
-            engine.spawner.fs, request, {"data": theirs, "errors": errors_w},
+            engine.spawner.fs, request, channels,
             lambda status: loop.call_soon_threadsafe(lambda: exited.done() or exited.set_result(status)))
-    except Exception as e:
+    except BaseException as e:
         os.close(ours)
         os.close(errors_r)
+        if isinstance(e, Conflict) or not isinstance(e, Exception):
+            raise
         raise InvalidArgument(str(e).removeprefix("RuntimeError: ")) from None
     finally:
-        os.close(theirs)
-        os.close(errors_w)
+        for fd in (theirs, errors_w, channels.get("target")):
+            if fd is not None:
+                os.close(fd)
     try:
         if upload is not None:
             await pipes.write_fd(ours, upload)
@@ -91,6 +97,17 @@ async def _run_helper(engine: "Engine", ref: str, request: FsRequest, *,
             raise _translate(json.loads(failure), ref)
     finally:
         os.close(errors_r)
+
+
+def _init_pidfd(engine: "Engine", ref: str) -> int:
+    """A descriptor of our own on the running container's PID 1 pidfd (see Container.duplicate_init_pidfd)."""
+    container = engine.containers.get(ref)
+    try:
+        if container.run is None:
+            raise ProcessLookupError
+        return container.run.runtime.duplicate_init_pidfd()
+    except ProcessLookupError:
+        raise Conflict(f"Container {container.id} is not running") from None
 
 
 def _read_all(fd: int) -> bytes:

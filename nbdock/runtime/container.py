@@ -84,6 +84,7 @@ class Container:
             # shows its own cgroup as the root (Docker's default there too).
             self.spec.namespaces["cgroup"] = "new"
         self.init: Started | None = None
+        self._init_lock = threading.Lock()
 
     # -- create / start
     def create(self, resources: Resources) -> None:
@@ -95,13 +96,33 @@ class Container:
         return self.init
 
     def exec(self, spec: ExecSpec, stdio: Stdio, on_exit: Callable[[int], None]) -> Started:
-        """Start another process inside the running container (``docker exec``)."""
-        return self._launch(self.spawner.exec, spec, stdio, on_exit, None)
+        """Start another process inside the running container (``docker exec``).
 
-    def _launch(self, spawn, spec, stdio: Stdio, on_exit, before_go) -> Started:
+        The new process finds the container through a pidfd of its PID 1 (the
+        "target" channel), never through a pid number: see namespaces.enter.
+        """
+        target = self.duplicate_init_pidfd()
+        try:
+            return self._launch(self.spawner.exec, spec, stdio, on_exit, None, {"target": target})
+        finally:
+            os.close(target)
+
+    def duplicate_init_pidfd(self) -> int:
+        """A descriptor of our own on PID 1's pidfd, for handing to a helper (the caller closes it).
+
+        Duplicated under the lock that :meth:`release` takes: a pidfd closed by
+        another thread between "look it up" and "send it" would leave a number
+        that the next open() reuses -- possibly another container's pidfd.
+        """
+        with self._init_lock:
+            if self.init is None:
+                raise ProcessLookupError("the container is not running")
+            return os.dup(self.init.pidfd)
+
+    def _launch(self, spawn, spec, stdio: Stdio, on_exit, before_go, extra_channels: dict[str, int] | None = None) -> Started:
         gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
         errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
-        channels = {**stdio.channels(), "gate": gate_r, "errors": errors_w}
+        channels = {**stdio.channels(), "gate": gate_r, "errors": errors_w, **(extra_channels or {})}
         if self.trace.fileno is not None:
             channels["trace"] = self.trace.fileno
         console_ours = console_theirs = None
@@ -198,16 +219,17 @@ class Container:
     # -- the end
     def release(self, started: Started | None = None) -> None:
         """Forget a process that has exited (closes its pidfd and console)."""
-        target = started or self.init
-        if target is None:
-            return
-        with contextlib.suppress(OSError):
-            os.close(target.pidfd)
-        if target.console is not None:
+        with self._init_lock:
+            target = started or self.init
+            if target is None:
+                return
             with contextlib.suppress(OSError):
-                os.close(target.console)
-        if target is self.init:
-            self.init = None
+                os.close(target.pidfd)
+            if target.console is not None:
+                with contextlib.suppress(OSError):
+                    os.close(target.console)
+            if target is self.init:
+                self.init = None
 
     def delete(self) -> None:
         """Remove the cgroup (killing anything still in it)."""

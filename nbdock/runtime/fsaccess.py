@@ -54,8 +54,9 @@ class FsRequest:
 
     action: str  # "stat", "get", "put" or "export"
     path: str = "/"
-    #: Enter this running container's mount namespace (its init's host pid)...
-    target_pid: int = 0
+    #: Enter the running container's mount namespace (through the pidfd of its PID 1 that
+    #: comes as the "target" channel)...
+    in_running_container: bool = False
     #: ...or mount this root (with these mounts) in a namespace of our own.
     rootfs: Rootfs | None = None
     mounts: list[Mount] = field(default_factory=list)
@@ -87,7 +88,7 @@ class FsError(Exception):
 def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
     """The helper's whole life (in a process forked by the spawner; never returns)."""
     try:
-        _enter_root(request)
+        _enter_root(request, channels)
         os.write(ready, b"ready")
         os.close(ready)
         ready = -1
@@ -118,9 +119,10 @@ def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
         os._exit(1)
 
 
-def _enter_root(request: FsRequest) -> None:
-    if request.target_pid:
-        namespaces.join("mnt", f"/proc/{request.target_pid}/ns/mnt")
+def _enter_root(request: FsRequest, channels: dict[str, int]) -> None:
+    if request.in_running_container:
+        namespaces.enter(channels["target"], ["mnt"])
+        os.close(channels.pop("target"))
         os.chdir("/")  # entering a mount namespace puts us at its root, the container's
         return
     libc.unshare(libc.CLONE_NEWNS)

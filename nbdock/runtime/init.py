@@ -104,7 +104,10 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
     """A process joining a running container.  The spawner put us in its PID namespace."""
     trace = Trace(fd=channels.get("trace"))
     try:
-        namespaces.join_all(spec.target_pid, [k for k in spec.namespaces if k != "pid"], trace)
+        # The spawner forked us into the container's PID namespace already; "target" is a
+        # pidfd of the container's PID 1, which names it whatever pids mean in here.
+        namespaces.enter(channels["target"], [k for k in spec.namespaces if k != "pid"], trace)
+        os.close(channels.pop("target"))
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)

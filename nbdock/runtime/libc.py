@@ -163,8 +163,11 @@ def unshare(flags: int) -> None:
 def setns(fd: int, nstype: int = 0) -> None:
     """Move the calling *thread* into the namespace that ``fd`` refers to.
 
-    ``fd`` is an open /proc/PID/ns/<kind> file.  ``nstype`` 0 accepts any kind;
-    a CLONE_NEW* flag makes the kernel check the kind.
+    ``fd`` is an open /proc/PID/ns/<kind> file, and ``nstype`` 0 accepts any
+    kind while a CLONE_NEW* flag makes the kernel check the kind.  Or ``fd``
+    is a pidfd (Linux 5.8): ``nstype`` is then an OR of CLONE_NEW* flags and
+    the caller enters all of those namespaces of that process in one step,
+    atomically -- all or none.
 
     Preconditions (setns(2)):
 

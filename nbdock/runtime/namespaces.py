@@ -35,12 +35,6 @@ FLAGS = {
     "cgroup": libc.CLONE_NEWCGROUP,
 }
 
-#: The order in which an exec'd process joins a container's namespaces.  The
-#: mount namespace comes last: entering it changes what /proc/<pid>/ns/...
-#: paths mean, and the files are opened before any is entered anyway.
-JOIN_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "mnt")
-
-
 def unshare_flags(namespaces: dict[str, str]) -> int:
     """The CLONE_NEW* flags for every namespace the spec wants new."""
     flags = 0
@@ -75,22 +69,28 @@ def join(kind: str, path: str, trace: Trace = NO_TRACE) -> None:
         os.close(fd)
 
 
-def join_all(pid: int, kinds, trace: Trace = NO_TRACE) -> None:
-    """Enter the namespaces ``kinds`` of process ``pid`` (for ``docker exec``)."""
-    fds = {}
-    try:
-        # Open every namespace file before entering any: once in the container's
-        # mount namespace, /proc is the container's and host pids mean nothing.
-        for kind in kinds:
-            if inode(pid, kind) != inode(os.getpid(), kind):
-                fds[kind] = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-        for kind in JOIN_ORDER:
-            if kind in fds:
-                trace.emit("namespace", "setns", path=f"/proc/{pid}/ns/{kind}", nstype=f"CLONE_NEW{kind.upper()}")
-                libc.setns(fds[kind], FLAGS[kind])
-    finally:
-        for fd in fds.values():
-            os.close(fd)
+def enter(pidfd: int, kinds, trace: Trace = NO_TRACE) -> None:
+    """Enter the namespaces ``kinds`` of the process that ``pidfd`` refers to (for ``docker exec``).
+
+    One setns(2) on a pidfd (Linux 5.8) moves us into all of them at once,
+    or into none if any cannot be entered.  Every kind asked for is entered,
+    even one the container shares with the host: deciding "already there,
+    skip it" would mean comparing namespace files found through a pid, and a
+    pid is not a name for a process once PID namespaces are involved.  (An
+    earlier version compared ``/proc/<os.getpid()>/ns/*`` with the target's:
+    inside the container's PID namespace ``os.getpid()`` is the *container's*
+    number for us, and ``/proc`` is still the host's, so it named some
+    unrelated host process -- and when that happened to be one of the
+    container's own, every namespace looked joined and the exec ran on the
+    host.)  A pidfd names exactly one process and cannot be reused.
+    """
+    flags = 0
+    for kind in kinds:
+        flags |= FLAGS[kind]
+    if not flags:
+        return
+    trace.emit("namespace", "setns", fd="pidfd", nstype=" | ".join(f"CLONE_NEW{k.upper()}" for k in kinds))
+    libc.setns(pidfd, flags)
 
 
 def inode(pid: int | str, kind: str) -> int | None:

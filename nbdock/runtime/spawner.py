@@ -101,9 +101,11 @@ class _SpawnerProcess:
                 pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
                                  pid_namespace=None if pid_mode == "host" else pid_mode)
             elif request["op"] == "exec":
+                # "target" is a pidfd of the container's PID 1: its PID namespace is entered here
+                # (for the child about to be forked) and its other namespaces by the child itself.
                 spec = ExecSpec.from_dict(request["spec"])
                 pid = self._fork(channels, lambda ready: init.run_exec(spec, channels, ready),
-                                 pid_namespace=f"/proc/{spec.target_pid}/ns/pid")
+                                 pid_namespace=channels["target"])
             elif request["op"] == "fs":
                 spec = fsaccess.FsRequest.from_dict(request["spec"])
                 pid = self._fork(channels, lambda ready: fsaccess.run(spec, channels, ready), pid_namespace=None)
@@ -122,12 +124,15 @@ class _SpawnerProcess:
         finally:
             os.close(pidfd)
 
-    def _fork(self, channels: dict[str, int], child_main: Callable[[int], None], pid_namespace: str | None) -> int:
-        """Fork a child into ``pid_namespace`` ("new", a /proc/PID/ns/pid path, or None for ours),
-        run ``child_main(ready_fd)`` in it, and return its pid once it reports ready."""
+    def _fork(self, channels: dict[str, int], child_main: Callable[[int], None], pid_namespace: str | int | None) -> int:
+        """Fork a child into ``pid_namespace`` and run ``child_main(ready_fd)`` in it; return its
+        pid once it reports ready.  ``pid_namespace`` is "new", a /proc/PID/ns/pid path (``--pid
+        container:X``), a pidfd whose process's PID namespace to use (exec), or None for ours."""
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         if pid_namespace == "new":
             libc.unshare(libc.CLONE_NEWPID)
+        elif isinstance(pid_namespace, int):
+            libc.setns(pid_namespace, libc.CLONE_NEWPID)
         elif pid_namespace is not None:
             with open(pid_namespace, "rb") as ns:
                 libc.setns(ns.fileno(), libc.CLONE_NEWPID)
