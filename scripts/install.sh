@@ -19,6 +19,7 @@ packages=(
     git              # git build contexts
     docker.io        # the reference engine the differential tests compare against
     docker-registry  # a local OCI registry for push/pull tests and the registry tutorial
+    etcd-server      # etcd 3.4: the cluster store of overlay networks (--cluster-store etcd://...)
     docker-compose   # the real compose client (1.29), run against nbdock by %%compose and the compose scenarios
     chromium         # the browser check of the notebook widgets (tests only)
 )
