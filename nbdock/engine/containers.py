@@ -35,6 +35,7 @@ from ..runtime.container import ContainerStartError, Started, exit_code_from_sta
 from ..runtime.spec import ContainerSpec, Mount, Process, Rootfs
 from ..runtime.trace import Trace
 from . import clock, createconfig, filtering, links, logs, mounts, names
+from .health import HealthService, status_line
 from .records import ContainerRecord, State
 from .signals import parse_signal
 from .streams import Listeners, OutputPump, StdinPump, StdioPipes
@@ -103,6 +104,7 @@ class ContainerService:
         self.root = engine.root
         self._by_id: dict[str, ManagedContainer] = {}
         self._by_name: dict[str, str] = {}
+        self.health = HealthService(engine)
 
     # ------------------------------------------------------------------
     # Looking containers up
@@ -184,6 +186,7 @@ class ContainerService:
                     continue
             container = ManagedContainer(record)
             self._register(container)
+            self.health.restore(container)
             restored.append(container)
         for record in auto_removed:
             shutil.rmtree(record.directory(self.root), ignore_errors=True)
@@ -410,6 +413,7 @@ class ContainerService:
         record.ManualStop = False
         record.save(self.root)
         self.publish(record, "start")
+        self.health.started(container)
         container.supervisor = loop.create_task(self._supervise(container, run))
 
     def _launch(self, container: ManagedContainer, exited: asyncio.Future, on_exit):
@@ -608,6 +612,7 @@ class ContainerService:
 
     async def _supervise(self, container: ManagedContainer, run: Run) -> None:
         status = await run.exited
+        self.health.halted(container)
         try:
             await asyncio.wait_for(run.pump.done.wait(), OUTPUT_DRAIN_TIMEOUT)
         except asyncio.TimeoutError:
@@ -823,7 +828,12 @@ class ContainerService:
                 raise Conflict(f"Container {container.id} is not running")
             if container.record.State.Paused:
                 raise Conflict(f"Container {container.id} is already paused")
-            await asyncio.to_thread(container.run.runtime.pause)
+            self.health.halted(container)
+            try:
+                await asyncio.to_thread(container.run.runtime.pause)
+            except BaseException:
+                self.health.resumed(container)
+                raise
             container.record.State.Paused = True
             container.record.State.Status = "paused"
             container.record.save(self.root)
@@ -838,6 +848,7 @@ class ContainerService:
             container.record.State.Paused = False
             container.record.State.Status = "running"
             container.record.save(self.root)
+            self.health.resumed(container)
         self.publish(container.record, "unpause")
 
     # ------------------------------------------------------------------
@@ -868,6 +879,7 @@ class ContainerService:
             container.restart_task.cancel()
         await asyncio.to_thread(shutil.rmtree, record.directory(self.root), True)
         self._forget(container)
+        self.health.forget(container.id)
         if remove_volumes:
             await asyncio.to_thread(self._remove_anonymous_volumes, record)
         container.removed = True
@@ -987,6 +999,9 @@ class ContainerService:
         view = record.to_inspect(self.root)
         # The overlay's read-only part, top-most first: the init layer, then the image's layers.
         view["GraphDriver"]["Data"]["LowerDir"] = ":".join(self.lowerdirs(record))
+        health = self.health.inspect(container.id)
+        if health is not None:
+            view["State"]["Health"] = health
         if size:
             view.update(self._sizes(container.record))
         return view
@@ -998,13 +1013,14 @@ class ContainerService:
         window = tuple(self.get(filters[key][0]).record.Created if filters.get(key) else ""
                        for key in ("since", "before"))
         chosen = [c for c in self.all() if (all or c.running or "status" in filters or "exited" in filters)]
-        chosen = [c for c in chosen if _matches(c, filters, window)]
+        chosen = [c for c in chosen if _matches(c, filters, window, self.health.filter_value(c.id))]
         chosen.sort(key=lambda c: c.record.Created, reverse=True)
         if limit is not None and limit > 0:
             chosen = chosen[:limit]
         result = []
         for container in chosen:
             summary = container.record.to_summary()
+            summary["Status"] = status_line(summary["Status"], container.record.State, self.health.get(container.id))
             if size:
                 summary.update(self._sizes(container.record))
             result.append(summary)
@@ -1164,11 +1180,12 @@ def _check_filter_values(filters: dict[str, list[str]]) -> None:
 
 
 def _matches(container: ManagedContainer, filters: dict[str, list[str]],
-             created_between: tuple[str, str]) -> bool:
+             created_between: tuple[str, str], health: str) -> bool:
     """``docker ps --filter``: each filter given must match one of its values (labels: all of them).
 
     ``created_between`` is the (since, before) window the since= and before=
-    filters set, as Created times ("" for no bound).
+    filters set, as Created times ("" for no bound); ``health`` is the container's
+    health status (starting, healthy, unhealthy, or none).
     """
     record = container.record
     since, before = created_between
@@ -1188,7 +1205,7 @@ def _matches(container: ManagedContainer, filters: dict[str, list[str]],
         "expose": lambda v: _port_key(v) in (record.Config.get("ExposedPorts") or {}),
         "publish": lambda v: _port_key(v) in (record.NetworkSettings.get("Ports") or {}) and
                              bool(record.NetworkSettings["Ports"][_port_key(v)]),
-        "health": lambda v: v == "none",  # nbdock runs no health checks
+        "health": lambda v: v == health,
         "is-task": lambda v: v.lower() in ("false", "0"),
         "isolation": lambda v: v == "default",
     }

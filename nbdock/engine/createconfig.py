@@ -22,6 +22,7 @@ from ..errors import InvalidArgument
 from ..runtime import capabilities, cgroups
 from ..runtime.init import RLIMITS
 from .signals import parse_signal
+from .health import merge_image_healthcheck
 from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -65,8 +66,9 @@ def merge_image_config(requested: dict[str, Any], image: dict[str, Any]) -> dict
             config["Entrypoint"] = image.get("Entrypoint")
     if not config.get("StopSignal") and image.get("StopSignal"):
         config["StopSignal"] = image["StopSignal"]
-    if config.get("Healthcheck") is None and image.get("Healthcheck"):
-        config["Healthcheck"] = image["Healthcheck"]
+    config["Healthcheck"] = merge_image_healthcheck(config.get("Healthcheck"), image.get("Healthcheck"))
+    if config["Healthcheck"] is None:
+        del config["Healthcheck"]
     if image.get("OnBuild"):
         config.setdefault("OnBuild", None)
     return config

@@ -195,6 +195,10 @@ class ExecService:
             return
         set_window_size(instance.process.console, height, width)
 
+    def discard(self, exec_id: str) -> None:
+        """Forget one exec instance that has ended (health probes: engine/health.py)."""
+        self._instances.pop(exec_id, None)
+
     def forget_container(self, container_id: str) -> None:
         for exec_id in [i for i, e in self._instances.items() if e.container_id == container_id]:
             del self._instances[exec_id]
