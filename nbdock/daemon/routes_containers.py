@@ -188,8 +188,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
     input_task = asyncio.get_running_loop().create_task(pass_input())
     try:
         if flag(request, "logs"):
-            async for entry in engine.containers.logs(container.id):
-                send(entry.stream, entry.data)
+            async for batch in engine.containers.logs(container.id):
+                for entry in batch:
+                    send(entry.stream, entry.data)
+                await hijacked.drain()
         while output is not None:
             item = await output.get()
             if item is None or hijacked.closed:
@@ -224,15 +226,21 @@ async def container_logs(request: web.Request) -> web.StreamResponse:
         container.id, follow=flag(request, "follow"), tail=tail_count,
         since=_time_param(request.query.get("since")), until=_time_param(request.query.get("until")))
     with contextlib.suppress(ConnectionError):
-        async for entry in while_connected(request, entries):
-            if entry.stream not in wanted:
-                continue
-            data = entry.data
-            if details:
-                data = b" " + data  # the log's extra attributes (nbdock's logs have none), then a space
-            if timestamps:
-                data = clock.nine_digits(entry.time).encode() + b" " + data
-            await response.write(data if tty else frame(entry.stream, data))
+        # A batch of entries at a time, one write each: response.write waits while the client is
+        # slower than the file, so the daemon holds one batch per reader, whatever the log's size.
+        async for batch in while_connected(request, entries):
+            frames = []
+            for entry in batch:
+                if entry.stream not in wanted:
+                    continue
+                data = entry.data
+                if details:
+                    data = b" " + data  # the log's extra attributes (nbdock's logs have none), then a space
+                if timestamps:
+                    data = clock.nine_digits(entry.time).encode() + b" " + data
+                frames.append(data if tty else frame(entry.stream, data))
+            if frames:
+                await response.write(b"".join(frames))
         await response.write_eof()
     return response
 

@@ -21,7 +21,7 @@ import re
 import secrets
 import shutil
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .. import errors
@@ -68,7 +68,6 @@ class Run:
     exited: asyncio.Future  # resolves to the wait status
     pump: OutputPump | None = None
     stdin: StdinPump | None = None
-    log_followers: set[asyncio.Queue] = field(default_factory=set)
 
 
 class ManagedContainer:
@@ -401,9 +400,7 @@ class ContainerService:
 
         def sink(stream: str, data: bytes) -> None:
             container.listeners.publish(stream, data)
-            for entry in run.log.write(stream, data):
-                for queue in run.log_followers:
-                    queue.put_nowait(entry)
+            run.log.write(stream, data)  # `docker logs -f` reads the file on as it grows
 
         run.pump = OutputPump(output_fds, sink)
         if stdin_fd is not None:
@@ -451,7 +448,9 @@ class ContainerService:
             pipes.close_theirs()
             pipes.use_console(started.console, stdin=open_stdin)
             self._fill_network_settings(record, endpoints)
-            run = Run(runtime, started, trace, logs.LogWriter(os.path.join(directory, f"{record.Id}-json.log")), endpoints, exited)
+            log_writer = logs.LogWriter(os.path.join(directory, f"{record.Id}-json.log"),
+                                        logs.log_options((record.HostConfig.get("LogConfig") or {}).get("Config")))
+            run = Run(runtime, started, trace, log_writer, endpoints, exited)
             return run, pipes.output_fds, pipes.stdin_fd
         except BaseException:
             pipes.close_all()
@@ -623,12 +622,8 @@ class ContainerService:
         with contextlib.suppress(Exception):
             oom_killed = (await asyncio.to_thread(run.runtime.cgroup.stats)).oom_kills > 0
         await asyncio.to_thread(self._release_run, record, run)
-        for entry in run.log.flush():
-            for queue in run.log_followers:
-                queue.put_nowait(entry)
-        run.log.close()
-        for queue in run.log_followers:
-            queue.put_nowait(None)
+        run.log.flush()
+        run.log.close()  # ends every `docker logs -f` once it has read the rest
         if run.stdin is not None:
             run.stdin.stop()
         container.run = None
@@ -1032,30 +1027,29 @@ class ContainerService:
         return {"SizeRw": size_rw, "SizeRootFs": size_rw + self.engine.images.store.get(record.Image).size}
 
     async def logs(self, ref: str, *, follow: bool = False, tail: int | None = None, since: float = 0,
-                   until: float = 0) -> AsyncIterator[logs.LogEntry]:
-        """The container's log entries, then (with follow) new ones until it stops."""
+                   until: float = 0) -> AsyncIterator[list[logs.LogEntry]]:
+        """The container's log entries, a batch at a time, then (with follow) new ones until it stops."""
         container = self.get(ref)
-        path = os.path.join(container.record.directory(self.root), f"{container.id}-json.log")
-        queue = None
-        end = None
+        record = container.record
+        path = os.path.join(record.directory(self.root), f"{container.id}-json.log")
         run = container.run
-        if follow and run is not None and not until:
-            queue = asyncio.Queue()
-            run.log_followers.add(queue)
-            end = run.log.position  # read the file this far; the queue has everything after
+        if run is not None:
+            options = run.log.options
+        else:
+            try:
+                options = logs.log_options((record.HostConfig.get("LogConfig") or {}).get("Config"))
+            except errors.NbdockError:
+                options = logs.LogOptions()  # a record from before the options were checked
+        # Opened here, on the event loop that runs the writer: the history ends where following starts.
+        reader = logs.LogReader(path, options, run.log if run is not None else None)
         try:
-            entries = await asyncio.to_thread(logs.read_entries, path, end=end)
-            for entry in logs.select(entries, tail=tail, since=since, until=until):
-                yield entry
-            while queue is not None:
-                entry = await queue.get()
-                if entry is None:
-                    break
-                if not since or entry.timestamp >= since:
-                    yield entry
+            async for batch in reader.history(tail=tail, since=since, until=until):
+                yield batch
+            if follow and not until:
+                async for batch in reader.follow(since=since):
+                    yield batch
         finally:
-            if queue is not None and run is not None:
-                run.log_followers.discard(queue)
+            reader.close()
 
     # ------------------------------------------------------------------
     # helpers

@@ -21,6 +21,7 @@ from typing import Any
 from ..errors import InvalidArgument
 from ..runtime import capabilities, cgroups
 from ..runtime.init import RLIMITS
+from .logs import log_options
 from .signals import parse_signal
 from .health import merge_image_healthcheck
 from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
@@ -158,6 +159,7 @@ def validate_host_config(host: dict[str, Any]) -> None:
         raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")
     if log_driver != "json-file":
         raise InvalidArgument(f'error looking up logging plugin {log_driver}: plugin "{log_driver}" not found')
+    log_options(host["LogConfig"].get("Config"))  # --log-opt: max-size, max-file... (Docker's checks, in logs.py)
     if not -1000 <= (host.get("OomScoreAdj") or 0) <= 1000:
         raise InvalidArgument(f"Invalid value {host['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     no_new_privileges(host)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..runtime.container import Stdio
+from .pipes import PIPE_SIZE, big_pipe
 
 
 @dataclass
@@ -57,7 +58,9 @@ class StdioPipes:
                 pipes.ours.append(pipes.stdin_fd)
             if not tty:
                 for stream in ("stdout", "stderr"):
-                    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+                    # A megabyte of pipe rather than 64 KiB: a program that prints fast goes on
+                    # printing while the engine logs what it printed, instead of waiting for it.
+                    read_end, write_end = big_pipe()
                     setattr(pipes.stdio, stream, write_end)
                     pipes.theirs.append(write_end)
                     pipes.ours.append(read_end)
@@ -124,12 +127,19 @@ class OutputPump:
     ``sink(stream, data)`` receives every chunk; ``done`` is set once all
     sources are exhausted -- that, not the process's exit, is when its output
     is complete (a child it left behind may still hold the pipe open).
+
+    Each wake-up takes all the pipe holds (up to its megabyte) with one
+    read into a buffer allocated once, so a process printing a million short
+    lines costs a few hundred wake-ups and sink calls, not a million.
     """
 
     def __init__(self, sources: dict[int, str], sink: Callable[[str, bytes], None]):
         self._loop = asyncio.get_running_loop()
         self._open = dict(sources)
         self._sink = sink
+        # Reused by every read: a fresh megabyte per read would be mapped and page-faulted in each time.
+        self._buffer = bytearray(PIPE_SIZE)
+        self._view = memoryview(self._buffer)
         self.done = asyncio.Event()
         for fd in sources:
             os.set_blocking(fd, False)
@@ -139,16 +149,16 @@ class OutputPump:
 
     def _readable(self, fd: int) -> None:
         try:
-            data = os.read(fd, 65536)
+            count = os.readv(fd, [self._buffer])
         except BlockingIOError:
             return
         except OSError as e:
             # A pty master reads EIO once every slave descriptor is closed: its end-of-file.
             if e.errno != errno.EIO:
                 raise
-            data = b""
-        if data:
-            self._sink(self._open[fd], data)
+            count = 0
+        if count:
+            self._sink(self._open[fd], bytes(self._view[:count]))
         else:
             self._close(fd)
 
