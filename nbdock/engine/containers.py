@@ -531,6 +531,7 @@ class ContainerService:
             tty=bool(config.get("Tty")),
             console_size=list(host.get("ConsoleSize") or [0, 0]),
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged"))),
+            seccomp=createconfig.seccomp_profile(host),
         )
         spec = ContainerSpec(
             id=record.Id,

@@ -19,7 +19,7 @@ import shutil
 from typing import Any
 
 from ..errors import InvalidArgument
-from ..runtime import capabilities, cgroups
+from ..runtime import capabilities, cgroups, seccomp
 from ..runtime.init import RLIMITS
 from .logs import log_options
 from .signals import parse_signal
@@ -172,6 +172,7 @@ def validate_host_config(host: dict[str, Any]) -> None:
             capabilities.normalize(host.get(key) or ())
         except ValueError as e:
             raise InvalidArgument(f"invalid {key}: {e}") from None
+    check_seccomp(host)
     for key, flag in UNSUPPORTED_HOST_CONFIG:
         if host.get(key):
             # Refused rather than ignored: a container quietly without its device or its
@@ -227,8 +228,8 @@ def rlimits(host: dict[str, Any]) -> list[list]:
 def no_new_privileges(host: dict[str, Any]) -> bool:
     """Whether ``--security-opt`` asks for no-new-privileges, with Docker's errors for what it cannot mean.
 
-    label, apparmor and seccomp settings are accepted and have no effect:
-    nbdock applies no SELinux label, AppArmor profile or seccomp filter.
+    label and apparmor settings are accepted and have no effect: nbdock applies
+    no SELinux label or AppArmor profile.  seccomp is :func:`seccomp_profile`'s.
     """
     wanted = False
     for option in host.get("SecurityOpt") or []:
@@ -247,6 +248,51 @@ def no_new_privileges(host: dict[str, Any]) -> bool:
         elif key not in ("label", "apparmor", "seccomp"):
             raise InvalidArgument(f'invalid --security-opt 2: "{option}"')
     return wanted
+
+
+def seccomp_profile(host: dict[str, Any]) -> str:
+    """The container's seccomp setting for the runtime: "default", "unconfined" or a profile's JSON text.
+
+    ``--security-opt seccomp=unconfined`` turns the filter off and
+    ``seccomp=<profile>`` replaces Docker's default profile; the docker CLI
+    reads the profile's file and sends its JSON inline.  As in Docker, the
+    last seccomp option wins, an empty value means the default, and
+    ``--privileged`` means unconfined whatever the options say.
+    """
+    if host.get("Privileged"):
+        return seccomp.UNCONFINED
+    return _seccomp_option(host) or seccomp.DEFAULT
+
+
+def _seccomp_option(host: dict[str, Any]) -> str:
+    """The value of the last ``seccomp=`` security option ("" if none)."""
+    value = ""
+    for option in host.get("SecurityOpt") or []:
+        key, separator, given = option.partition("=") if "=" in option else option.partition(":")
+        if separator and key == "seccomp":
+            value = given
+    return value
+
+
+def check_seccomp(host: dict[str, Any]) -> None:
+    """A profile that would not load is refused at create (Docker finds out only at start, same words)."""
+    text = _seccomp_option(host)
+    if host.get("Privileged") or text in ("", seccomp.UNCONFINED):
+        return
+    mask = capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged")))
+    try:
+        seccomp.check(text, mask)  # a profile's JSON text: even "default", which Docker 20.10 cannot decode
+    except seccomp.ProfileError as e:
+        if e.from_runtime:  # runc's words, wrapped as Docker relays them
+            raise InvalidArgument(f"failed to create shim task: OCI runtime create failed: runc create failed: {e}: unknown") from None
+        raise InvalidArgument(str(e)) from None
+
+
+def exec_seccomp(host: dict[str, Any], exec_capabilities: int) -> str:
+    """An exec'd process's filter: the container's (runc exec applies it), resolved for the container's capabilities."""
+    setting = seccomp_profile(host)
+    own = capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (), bool(host.get("Privileged")))
+    return setting if exec_capabilities == own else seccomp.pinned(setting, own)  # exec --privileged
 
 
 #: The values of PidMode, IpcMode and UTSMode besides "container:<name|id>" (where allowed).

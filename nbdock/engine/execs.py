@@ -152,6 +152,7 @@ class ExecService:
             capabilities=capabilities.container_set(host.get("CapAdd") or (), host.get("CapDrop") or (),
                                                     bool(host.get("Privileged") or config.get("Privileged"))),
         )
+        process.seccomp = createconfig.exec_seccomp(host, process.capabilities)
         runtime = container.run.runtime
         kinds = list(NAMESPACES)
         if runtime.spec.namespaces.get("cgroup") == "new":

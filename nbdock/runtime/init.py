@@ -25,7 +25,7 @@ import resource
 import socket
 import stat
 
-from . import capabilities, libc, namespaces, rootfs, terminal, users
+from . import capabilities, libc, namespaces, rootfs, seccomp, terminal, users
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
 
@@ -243,6 +243,11 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         raise StartError("no command specified", 125)
     env = _environment(process, user)
     executable = find_executable(process.args[0], env["PATH"])
+    try:
+        # Built now (libseccomp's work needs no privilege), loaded below as late as the kernel lets us.
+        confinement = seccomp.prepare(process.seccomp, process.capabilities)
+    except (seccomp.ProfileError, OSError) as e:
+        raise StartError(f"error loading seccomp filter: {e}") from None
     if process.oom_score_adj:
         trace.emit("process", "oom_score_adj", value=process.oom_score_adj)
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -252,6 +257,11 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         resource.setrlimit(RLIMITS[name], (soft, hard))
     dropped = capabilities.limit_bounding_set(process.capabilities)
     trace.emit("capability", "prctl", option="PR_CAPBSET_DROP", dropped=dropped)
+    if confinement and not process.no_new_privileges:
+        # Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which we still hold now and
+        # lose at setuid or capset just below: so it goes in here (runc's order), and the profile
+        # must allow what follows -- setgroups, setgid, setuid, capset, execve.
+        _load_seccomp(confinement, trace)
     trace.emit("process", "setuid", uid=user.uid, gid=user.gid, groups=user.groups)
     os.setgroups(user.groups)
     os.setgid(user.gid)
@@ -263,12 +273,23 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         # No setuid bit or file capability can raise this process or its children above what it has now.
         trace.emit("process", "prctl", option="PR_SET_NO_NEW_PRIVS")
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+        if confinement:
+            _load_seccomp(confinement, trace)  # no_new_privs is enough: last, so it filters only the execve
     trace.emit("process", "execve", path=executable, argv=process.args)
     try:
         os.execve(executable, process.args, env)
     except OSError as e:
         code = 127 if e.errno == errno.ENOENT else 126
         raise StartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
+
+
+def _load_seccomp(confinement: seccomp.Filter, trace: Trace) -> None:
+    trace.emit("seccomp", "load", **confinement.summary())
+    try:
+        confinement.load()
+    except OSError as e:
+        raise StartError(f"error loading seccomp filter into kernel: {e}") from None
+    confinement.release()
 
 
 def _report_and_exit(errors_fd: int | None, error: BaseException) -> None:

@@ -72,6 +72,9 @@ class Process:
     #: [rows, columns] of the terminal with a tty; [0, 0] leaves the kernel's default until a resize
     console_size: list[int] = field(default_factory=lambda: [0, 0])
     capabilities: int = to_mask(DOCKER_DEFAULT)
+    #: The seccomp filter (seccomp.py): "default" (Docker's profile, resolved against ``capabilities``),
+    #: "unconfined" (none), or the JSON text of a profile in Docker's format (--security-opt seccomp=...)
+    seccomp: str = "default"
 
 
 @dataclass
