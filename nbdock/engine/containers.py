@@ -802,7 +802,7 @@ class ContainerService:
     async def update(self, ref: str, changes: dict[str, Any]) -> None:
         """``docker update``: new limits and restart policy, applied to the cgroup at once if it runs."""
         container = self.get(ref)
-        createconfig.validate_host_config(createconfig.fill_host_config(changes))  # the request itself first
+        createconfig.validate_update(changes)  # the request itself first
         async with container.lock:
             record = container.record
             try:
@@ -1102,7 +1102,8 @@ def _updated_host_config(host: dict[str, Any], changes: dict[str, Any]) -> dict[
         if updated.get("AutoRemove"):
             raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled for the container")
         updated["RestartPolicy"] = {"Name": policy["Name"], "MaximumRetryCount": policy.get("MaximumRetryCount") or 0}
-    if changes.get("Memory") and not changes.get("MemorySwap") and 0 < updated["MemorySwap"] < changes["Memory"]:
+    # Docker's rule, even when the swap is unlimited (0 or -1): a new memory limit above the swap limit needs a new swap.
+    if changes.get("Memory") and not changes.get("MemorySwap") and changes["Memory"] > host.get("MemorySwap", 0):
         raise Conflict("Memory limit should be smaller than already set memoryswap limit, update the memoryswap "
                        "at the same time")
     createconfig.validate_host_config(updated)

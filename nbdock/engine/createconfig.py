@@ -131,37 +131,19 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
 
 def validate_host_config(host: dict[str, Any]) -> None:
     """Docker's checks of resource limits and policies, with Docker's messages."""
-    memory, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
-    if memory and memory < MIN_MEMORY:
-        raise InvalidArgument("Minimum memory limit allowed is 6MB")
-    if swap > 0 and not memory:
-        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
-    if swap > 0 and swap < memory:
-        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
-    nano_cpus = host.get("NanoCpus") or 0
-    if nano_cpus:
-        if host.get("CpuQuota") or host.get("CpuPeriod"):
-            raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-        cpus = os.cpu_count() or 1
-        if nano_cpus < 10_000_000 or nano_cpus > cpus * 1_000_000_000:
-            raise InvalidArgument(f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
-    policy = host.get("RestartPolicy") or {}
-    if policy.get("Name") not in RESTART_POLICIES:
-        raise InvalidArgument(f"invalid restart policy '{policy.get('Name')}'")
-    if policy.get("Name") not in ("", "no") and host.get("AutoRemove"):
-        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
-    if policy.get("MaximumRetryCount") and policy.get("Name") != "on-failure":
-        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{policy.get('Name')}'")
-    if (host.get("CpuShares") or 0) < 0:
-        raise InvalidArgument("shares: invalid argument")  # what runc answers when it writes cpu.shares
+    validate_decoded_limits(host)
+    validate_restart_policy(host)
+    validate_resources(host)
+    if (host.get("ShmSize") or 0) < 0:
+        raise InvalidArgument("SHM size can not be less than 0")
+    if not -1000 <= (host.get("OomScoreAdj") or 0) <= 1000:
+        raise InvalidArgument(f"Invalid value {host['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     log_driver = host["LogConfig"]["Type"]
     if log_driver in DOCKER_LOG_DRIVERS and log_driver != "json-file":
         raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")
     if log_driver != "json-file":
         raise InvalidArgument(f'error looking up logging plugin {log_driver}: plugin "{log_driver}" not found')
     log_options(host["LogConfig"].get("Config"))  # --log-opt: max-size, max-file... (Docker's checks, in logs.py)
-    if not -1000 <= (host.get("OomScoreAdj") or 0) <= 1000:
-        raise InvalidArgument(f"Invalid value {host['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
     no_new_privileges(host)
     check_sysctls(host)
     for limit in host.get("Ulimits") or []:
@@ -178,6 +160,105 @@ def validate_host_config(host: dict[str, Any]) -> None:
             # Refused rather than ignored: a container quietly without its device or its
             # user namespace would teach the wrong thing.
             raise InvalidArgument(f"{flag} is not supported by nbdock (HostConfig.{key})")
+
+
+# The numbers.  That a value fits its Go type (no int64 overflow, no negative
+# uint16) is checked as the request is read (daemon/bodies.py); what is left
+# here are Docker's limits on what the kernel can be given.  Docker checks
+# them only when a value is set (non-zero): zero means "no limit" or "the
+# default" everywhere.
+
+#: The shortest healthcheck interval, timeout or start period Docker allows (1ms, in nanoseconds).
+MIN_HEALTHCHECK_DURATION = 1_000_000
+
+
+def validate_decoded_limits(host: dict[str, Any]) -> None:
+    """The checks Docker makes as it decodes a create request (runconfig), before any other."""
+    if host.get("IOMaximumBandwidth"):
+        raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum bandwidth")
+    if host.get("IOMaximumIOps"):
+        raise InvalidArgument("Invalid QoS settings: linux does not support configuration of maximum IOPs")
+    period, runtime = host.get("CpuRealtimePeriod") or 0, host.get("CpuRealtimeRuntime") or 0
+    if period and runtime and runtime > period:
+        raise InvalidArgument("cpu real-time runtime cannot be higher than cpu real-time period")
+
+
+def validate_resources(host: dict[str, Any], *, update: bool = False) -> None:
+    """Docker's limits on the resource fields (moby's verifyPlatformContainerResources), in its order."""
+    memory, swap = host.get("Memory") or 0, host.get("MemorySwap") or 0
+    if memory and memory < MIN_MEMORY:  # negative too: the kernel would take it as "no limit"
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
+    if memory > 0 and swap > 0 and swap < memory:
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
+    if swap > 0 and not memory and not update:  # an update may set the swap of a container that has a limit
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, see usage")
+    swappiness = host.get("MemorySwappiness")
+    if swappiness is not None and swappiness != -1 and not 0 <= swappiness <= 100:  # -1: the CLI's "not set"
+        raise InvalidArgument(f"Invalid value: {swappiness}, valid memory swappiness range is 0-100")
+    reservation = host.get("MemoryReservation") or 0
+    if 0 < reservation < MIN_MEMORY:
+        raise InvalidArgument("Minimum memory reservation allowed is 6MB")
+    if memory > 0 and reservation > 0 and memory < reservation:
+        raise InvalidArgument("Minimum memory limit can not be less than memory reservation limit, see usage")
+    if 0 < (host.get("KernelMemory") or 0) < MIN_MEMORY:
+        raise InvalidArgument("Minimum kernel memory limit allowed is 6MB")
+    nano_cpus = host.get("NanoCpus") or 0
+    if nano_cpus and (host.get("CpuPeriod") or 0) > 0:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if nano_cpus and (host.get("CpuQuota") or 0) > 0:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+    cpus = os.cpu_count() or 1
+    # Docker itself takes anything from 1 nanocpu; below 0.01 CPU the CFS quota would be under its 1ms minimum.
+    if nano_cpus and not 10_000_000 <= nano_cpus <= cpus * 1_000_000_000:
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {cpus}.00, as there are only {cpus} CPUs available")
+    if (host.get("CpuShares") or 0) < 0:
+        # Docker takes it, and the container fails to start with runc's words for the refused cpu.shares write.
+        raise InvalidArgument("shares: invalid argument")
+    cpu_period = host.get("CpuPeriod") or 0
+    if cpu_period and not 1000 <= cpu_period <= 1_000_000:  # the range the kernel's cpu.cfs_period_us takes
+        raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
+    if 0 < (host.get("CpuQuota") or 0) < 1000:  # a negative quota is "no limit", as in cpu.cfs_quota_us
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+    # BlkioWeight: Docker checks 10..1000 only on a kernel with block I/O weights (the BFQ
+    # scheduler's blkio.weight); elsewhere it drops the weight with a warning.  nbdock sets no weight.
+    if update and (host.get("IOMaximumBandwidth") or host.get("IOMaximumIOps")):
+        raise InvalidArgument("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps")
+
+
+def validate_healthcheck(config: dict[str, Any]) -> None:
+    """Docker's limits on Config.Healthcheck (durations in nanoseconds; 0 means the default)."""
+    health = config.get("Healthcheck") or {}
+    for key in ("Interval", "Timeout", "Retries", "StartPeriod"):
+        value = health.get(key) or 0
+        if key == "Retries":
+            if value < 0:
+                raise InvalidArgument("Retries in Healthcheck cannot be negative")
+        elif value and value < MIN_HEALTHCHECK_DURATION:
+            raise InvalidArgument(f"{key} in Healthcheck cannot be less than 1ms")
+
+
+def validate_restart_policy(host: dict[str, Any]) -> None:
+    policy = host.get("RestartPolicy") or {}
+    name = policy.get("Name") or ""
+    if name not in RESTART_POLICIES:
+        raise InvalidArgument(f"invalid restart policy '{name}'")
+    if name not in ("", "no") and host.get("AutoRemove"):
+        raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+    if policy.get("MaximumRetryCount") and name != "on-failure":
+        raise InvalidArgument(f"maximum retry count cannot be used with restart policy '{name}'")
+    if (policy.get("MaximumRetryCount") or 0) < 0:
+        raise InvalidArgument("maximum retry count cannot be negative")
+
+
+def validate_update(changes: dict[str, Any]) -> None:
+    """``docker update``'s request on its own, before it is merged into the container's HostConfig.
+
+    Docker's update body holds only the limits and the restart policy, so
+    only their checks apply, and those that compare a field with another
+    the update may not send are made on the merged config.
+    """
+    validate_restart_policy({"RestartPolicy": changes.get("RestartPolicy")})
+    validate_resources(changes, update=True)
 
 
 #: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
@@ -326,6 +407,7 @@ def validate_config(config: dict[str, Any]) -> None:
         raise InvalidArgument(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
     if config.get("StopSignal"):
         parse_signal(config["StopSignal"])
+    validate_healthcheck(config)
 
 
 def validate_network_mode(config: dict[str, Any], host: dict[str, Any]) -> list[str]:
