@@ -48,11 +48,11 @@ from ..image.store import EMPTY_LAYER_DIFF_ID, format_time, full_container_confi
 from ..registry import AuthConfig
 from ..registry.progress import progress_bar
 from ..runtime.spec import DEFAULT_PATH
-from . import config_instructions, dockerfile
 from .cache import find_cached_step
-from .config_instructions import DEFAULT_SHELL, command_argv, go_list, history_text
 from .context import REMOTE_SIZE_LIMIT, BuildContext
 from .copy import ROOT, LayerPlan, normalize_dest, write_copy
+from .instructions import DEFAULT_SHELL, DEFAULT_ESCAPE, Add, Copy, Instruction, Label, Run, Workdir
+from .parser import Stage, parse_onbuild_trigger
 from .rootview import RootView
 from .sources import CopySource, SourceTree, combined_checksum, download, is_url
 from .variables import BuildArgs
@@ -105,10 +105,10 @@ class _FinishedStage:
     image_id: str
 
 
-class _OptionLabel(dockerfile.Label):
+class _OptionLabel(Label):
     """A ``--label`` of the build, run as a LABEL step at the end; its value is not expanded."""
 
-    def expanded(self, env, escape=dockerfile.DEFAULT_ESCAPE):
+    def expanded(self, env, escape=DEFAULT_ESCAPE):
         return self
 
 
@@ -165,7 +165,7 @@ class Builder:
             await self._stdout(f"Successfully tagged {reference.familiar(tag)}\n")
         return image_id
 
-    async def _run_stage(self, stage: dockerfile.Stage, commands: list[dockerfile.Instruction],
+    async def _run_stage(self, stage: Stage, commands: list[Instruction],
                          build_args: BuildArgs) -> str:
         """FROM and the instructions after it; returns the stage's image ID."""
         if stage.name and any(done.name == stage.name for done in self.finished):
@@ -183,7 +183,7 @@ class Builder:
         self.finished.append(_FinishedStage(state.name, state.image_id))
         return state.image_id
 
-    async def _step_line(self, instruction: dockerfile.Instruction) -> None:
+    async def _step_line(self, instruction: Instruction) -> None:
         self.step += 1
         # Docker writes the step and its newline separately, and so two messages.
         await self._stdout(f"Step {self.step}/{self.total_steps} : {instruction}")
@@ -192,7 +192,7 @@ class Builder:
     # ------------------------------------------------------------------
     # FROM
 
-    async def _begin_stage(self, stage: dockerfile.Stage, build_args: BuildArgs) -> _Stage:
+    async def _begin_stage(self, stage: Stage, build_args: BuildArgs) -> _Stage:
         """Start a stage from its base image: its config, a default PATH, then its ONBUILD triggers."""
         base_name = stage.from_instruction.expanded(build_args.meta_values(), self.escape).base_name
         image_id = await self._base_image_id(base_name)
@@ -209,7 +209,7 @@ class Builder:
             await self._stdout(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n")
             for trigger in triggers:
                 state.config["Image"] = state.image_id
-                await self._dispatch(state, dockerfile.parse_onbuild_trigger(trigger))
+                await self._dispatch(state, parse_onbuild_trigger(trigger))
         state.config["Image"] = state.image_id
         return state
 
@@ -245,40 +245,28 @@ class Builder:
     # ------------------------------------------------------------------
     # One instruction
 
-    async def _dispatch(self, state: _Stage, instruction: dockerfile.Instruction) -> None:
+    async def _dispatch(self, state: _Stage, instruction: Instruction) -> None:
         """Substitute the variables of ``instruction``, run it, then remove its intermediate containers."""
         env = state.args.environment(state.config.get("Env") or [])
         instruction = instruction.expanded(env, self.escape)
+        steps = {"run": self._run, "copy": self._copy, "workdir": self._workdir, "config": self._config_only}
         succeeded = False
         try:
-            if isinstance(instruction, dockerfile.Run):
-                await self._run(state, instruction)
-            elif isinstance(instruction, (dockerfile.Copy, dockerfile.Add)):
-                await self._copy(state, instruction)
-            elif isinstance(instruction, dockerfile.Workdir):
-                await self._workdir(state, instruction)
-            else:
-                await self._config_only(state, instruction)
+            await steps[instruction.STEP](state, instruction)
             succeeded = True
         finally:
             if self.options.force_remove or (self.options.remove and succeeded):
                 await self._remove_intermediate_containers()
         state.config["Image"] = state.image_id
 
-    async def _config_only(self, state: _Stage, instruction: dockerfile.Instruction) -> None:
+    async def _config_only(self, state: _Stage, instruction: Instruction) -> None:
         """ENV, LABEL, CMD, ENTRYPOINT, ARG, MAINTAINER...: a new config, committed without a layer."""
-        if isinstance(instruction, dockerfile.Arg):
-            for name, value in instruction.args:
-                state.args.add_arg(name, value)
-        elif isinstance(instruction, dockerfile.Maintainer):
-            state.maintainer = instruction.maintainer
-        else:
-            if isinstance(instruction, dockerfile.Healthcheck):
-                await self._note_overridden_healthcheck(state)
-            state.config = config_instructions.apply(state.config, instruction, cmd_set=state.cmd_set)
-        if isinstance(instruction, dockerfile.Cmd) and instruction.command:
-            state.cmd_set = True
-        text = history_text(instruction, state.config)
+        note = instruction.note_before(state.config)
+        if note:
+            await self._stdout(note)
+        state.config = instruction.apply(state.config, cmd_set=state.cmd_set)
+        instruction.update_stage(state)
+        text = instruction.history_text(state.config)
         step_config = dict(state.config, Cmd=self._shell(state) + ["#(nop) ", text])
         if await self._use_cache(state, step_config):
             return
@@ -286,16 +274,11 @@ class Builder:
         # A container that never ran changed nothing: no layer.
         await self._commit(state, _as_created(step_config, container_id), container_id, None)
 
-    async def _note_overridden_healthcheck(self, state: _Stage) -> None:
-        test = (state.config.get("Healthcheck") or {}).get("Test") or []
-        if test and test[0] != "NONE":
-            await self._stdout(f"Note: overriding previous HEALTHCHECK: {go_list(test)}\n")
-
-    async def _workdir(self, state: _Stage, instruction: dockerfile.Workdir) -> None:
+    async def _workdir(self, state: _Stage, instruction: Workdir) -> None:
         """WORKDIR: the new working directory is created now (0755, root), in the step's own layer."""
-        state.config = config_instructions.apply(state.config, instruction)
+        state.config = instruction.apply(state.config)
         workdir = state.config["WorkingDir"]
-        step_config = dict(state.config, Cmd=self._shell(state) + ["#(nop) " + history_text(instruction, state.config)])
+        step_config = dict(state.config, Cmd=self._shell(state) + ["#(nop) " + instruction.history_text(state.config)])
         if await self._use_cache(state, step_config):
             return
 
@@ -320,10 +303,10 @@ class Builder:
     # ------------------------------------------------------------------
     # RUN
 
-    async def _run(self, state: _Stage, instruction: dockerfile.Run) -> None:
+    async def _run(self, state: _Stage, instruction: Run) -> None:
         if instruction.mounts:
             raise InvalidArgument(BUILDKIT_ONLY.format("mount"))
-        argv = command_argv(instruction, state.config.get("Shell"))
+        argv = instruction.argv(state.config.get("Shell"))
         env = list(state.config.get("Env") or [])
         arg_env = state.args.run_environment(env)
         # The cache key must see the build args RUN got (they change what it does), so Docker
@@ -380,7 +363,7 @@ class Builder:
     # ------------------------------------------------------------------
     # COPY and ADD
 
-    async def _copy(self, state: _Stage, instruction: dockerfile.Copy | dockerfile.Add) -> None:
+    async def _copy(self, state: _Stage, instruction: Copy | Add) -> None:
         name = instruction.keyword
         if instruction.chmod:
             raise InvalidArgument(BUILDKIT_ONLY.format("chmod"))

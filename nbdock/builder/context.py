@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from typing import BinaryIO
 
-from nbdock.builder.dockerfile import Dockerfile, parse_dockerfile
+from nbdock.builder.parser import Dockerfile, parse_dockerfile
 from nbdock.builder.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
 from nbdock.errors import Forbidden, HostError, InvalidArgument, NbdockError, NotFound, Unauthorized
 from nbdock.image import tarsafe

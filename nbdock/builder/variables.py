@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 
 from nbdock.errors import InvalidArgument
 
+from .goformat import go_quote, is_go_space
+
 _EOF = ""  # what the scanner returns past the end of the word
 
 
@@ -56,34 +58,6 @@ def expand_words(text: str, env: Mapping[str, str], escape: str = "\\") -> list[
     """
     _, words = _Lexer(text, env, escape).process()
     return words
-
-
-def go_quote(text: str) -> str:
-    """``text`` quoted the way Go's ``%q`` does it, as Docker's error messages show words."""
-    escapes = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
-    quoted = []
-    for ch in text:
-        code = ord(ch)
-        if ch in '"\\':
-            quoted.append("\\" + ch)
-        elif ch in escapes:
-            quoted.append(escapes[ch])
-        elif 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, kept by "surrogateescape"
-            quoted.append(f"\\x{code - 0xDC00:02x}")
-        elif ch.isprintable():
-            quoted.append(ch)
-        elif code < 0x80:
-            quoted.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            quoted.append(f"\\u{code:04x}")
-        else:
-            quoted.append(f"\\U{code:08x}")
-    return '"' + "".join(quoted) + '"'
-
-
-def is_go_space(ch: str) -> bool:
-    """Go's ``unicode.IsSpace``: Python's ``isspace`` minus the ASCII separators 0x1c-0x1f."""
-    return ch.isspace() and ch not in "\x1c\x1d\x1e\x1f"
 
 
 class _Words:

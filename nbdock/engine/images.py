@@ -15,7 +15,7 @@ import fnmatch
 import os
 from typing import TYPE_CHECKING, Any, AsyncIterator, BinaryIO
 
-from ..builder import config_instructions
+from ..builder.parser import apply_changes
 from ..errors import NbdockError, NotFound
 from ..image import archive, busybox, reference
 from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, chain_ids, full_container_config
@@ -188,7 +188,7 @@ class ImageService:
     def import_rootfs(self, fileobj: BinaryIO, *, repo: str = "", tag: str = "", changes: list[str] = (), message: str = "") -> str:
         repo_tag = str(reference.parse_repository_and_tag(repo, tag)) if repo else None
         image_id = archive.import_rootfs(self.store, fileobj, repo_tag=repo_tag,
-                                         changes=config_instructions.apply_changes({}, list(changes)), message=message)
+                                         changes=apply_changes({}, list(changes)), message=message)
         self._publish("import", image_id)
         return image_id
 
@@ -202,7 +202,7 @@ class ImageService:
         layer = self.store.add_layer_from_dir(os.path.join(directory, "upper"))
         config = dict(full_container_config(record.Config))
         config.update(config_override or {})
-        config = config_instructions.apply_changes(config, list(changes))
+        config = apply_changes(config, list(changes))
         config["Image"] = record.ImageName
         created = clock.rfc3339()
         base = parent.config

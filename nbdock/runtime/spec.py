@@ -128,7 +128,7 @@ class ExecSpec:
     """A new process inside a running container (``docker exec``)."""
 
     container_id: str
-    target_pid: int  # host pid of the container's init: its namespaces are joined
+    target_pid: int  # host pid of the container's PID 1, for reading; its namespaces are entered through its pidfd
     process: Process
     namespaces: list[str]  # kinds to join, e.g. ["ipc", "uts", "net", "pid", "mnt"]
 

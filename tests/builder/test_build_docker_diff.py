@@ -17,7 +17,8 @@ import docker
 import pytest
 
 from nbdock.builder.context import open_build_context, tar_context
-from nbdock.builder.dockerfile import Arg, Env, Expose, Label, StopSignal, User, Volume, Workdir, parse_dockerfile
+from nbdock.builder.instructions import Arg, Env, Expose, Label, StopSignal, User, Volume, Workdir
+from nbdock.builder.parser import parse_dockerfile
 from nbdock.builder.variables import BuildArgs
 from nbdock.errors import InvalidArgument
 

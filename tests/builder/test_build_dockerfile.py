@@ -4,12 +4,12 @@ import textwrap
 
 import pytest
 
-from nbdock.builder.dockerfile import (
+from nbdock.builder.goformat import parse_go_duration
+from nbdock.builder.instructions import (
     Add,
     Arg,
     Cmd,
     Copy,
-    DockerfileParseError,
     Entrypoint,
     Env,
     Expose,
@@ -24,11 +24,9 @@ from nbdock.builder.dockerfile import (
     User,
     Volume,
     Workdir,
-    parse_change_lines,
-    parse_dockerfile,
-    parse_go_duration,
-    parse_onbuild_trigger,
 )
+from nbdock.builder.lexer import DockerfileParseError
+from nbdock.builder.parser import parse_change_lines, parse_dockerfile, parse_onbuild_trigger
 from nbdock.errors import InvalidArgument
 
 
@@ -405,3 +403,48 @@ def test_all_instruction_types_are_produced():
         """
     )]
     assert kinds == [Add, Arg, Cmd, Copy, Entrypoint, Env, Expose, Healthcheck, Label, Maintainer, Onbuild, Run, Shell, StopSignal, User, Volume, Workdir]
+
+
+def test_a_new_keyword_is_one_class():
+    """ARCHITECTURE.md's worked example: defining the class is all it takes to parse and apply it."""
+    import dataclasses
+    from dataclasses import dataclass
+
+    from nbdock.builder import lexer
+    from nbdock.builder.instructions import DEFAULT_ESCAPE, INSTRUCTIONS, Instruction, _exactly_one, parse_flags
+    from nbdock.builder.variables import expand
+
+    @dataclass
+    class Timezone(Instruction):
+        zone: str
+
+        KEYWORD = "TIMEZONE"
+        arguments = staticmethod(lexer.whole_string)
+
+        @classmethod
+        def from_line(cls, line, common):
+            zone = _exactly_one(line)
+            parse_flags(line, ())
+            return cls(**common, zone=zone)
+
+        def expanded(self, env, escape=DEFAULT_ESCAPE):
+            return dataclasses.replace(self, zone=expand(self.zone, env, escape))
+
+        def apply(self, config, *, cmd_set=False):
+            return Env(self.keyword, self.original, self.line, self.end_line, [("TZ", self.zone)]).apply(config)
+
+        def history_text(self, config):
+            return "TIMEZONE " + self.zone
+
+    try:
+        (step,) = commands("FROM busybox\nARG PLACE=Paris\nTIMEZONE Europe/$PLACE\n")[1:]
+        step = step.expanded({"PLACE": "Paris"})
+        assert step.zone == "Europe/Paris" and step.STEP == "config"
+        assert step.apply({"Env": ["PATH=/bin"]}) == {"Env": ["PATH=/bin", "TZ=Europe/Paris"]}
+        assert step.history_text({}) == "TIMEZONE Europe/Paris"
+        with pytest.raises(DockerfileParseError, match="TIMEZONE requires exactly one argument"):
+            parse("FROM busybox\nTIMEZONE\n")
+    finally:
+        INSTRUCTIONS.pop("TIMEZONE")
+    with pytest.raises(DockerfileParseError, match="unknown instruction: TIMEZONE"):
+        parse("FROM busybox\nTIMEZONE Europe/Paris\n")

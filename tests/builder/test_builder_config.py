@@ -4,9 +4,10 @@
 
 import pytest
 
-from nbdock.builder import config_instructions as ci
 from nbdock.builder.cache import same_step
-from nbdock.builder.dockerfile import parse_dockerfile
+from nbdock.builder.goformat import go_duration, go_quote_rune
+from nbdock.builder.instructions import exposed_ports, normalize_workdir
+from nbdock.builder.parser import parse_dockerfile
 from nbdock.errors import InvalidArgument
 
 
@@ -20,7 +21,7 @@ def instruction(line: str):
 def applied(*lines: str, config=None, cmd_set=False) -> dict:
     config = dict(config or {})
     for line in lines:
-        config = ci.apply(config, instruction(line), cmd_set=cmd_set)
+        config = instruction(line).apply(config, cmd_set=cmd_set)
     return config
 
 
@@ -49,8 +50,8 @@ def applied(*lines: str, config=None, cmd_set=False) -> dict:
 ])
 def test_history_text_is_dockers(line, config, expected):
     parsed = instruction(line)
-    after = config if parsed.keyword in ("ARG", "MAINTAINER") else ci.apply(config, parsed)
-    assert ci.history_text(parsed, after) == expected
+    after = parsed.apply(config)
+    assert parsed.history_text(after) == expected
 
 
 def test_empty_commands_follow_docker():
@@ -84,7 +85,7 @@ def test_shell_changes_how_later_shell_forms_run():
     ("/a", "/b/../c/", "/b/../c/"),  # an absolute WORKDIR is taken as written, as Docker does
 ])
 def test_workdir(current, requested, expected):
-    assert ci.normalize_workdir(current, requested) == expected
+    assert normalize_workdir(current, requested) == expected
 
 
 @pytest.mark.parametrize("spec, ports", [
@@ -95,7 +96,7 @@ def test_workdir(current, requested, expected):
     ("1.2.3.4:80:90", ["90/tcp"]),
 ])
 def test_exposed_ports(spec, ports):
-    assert ci.exposed_ports(spec) == ports
+    assert exposed_ports(spec) == ports
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -106,7 +107,7 @@ def test_exposed_ports(spec, ports):
 ])
 def test_exposed_ports_errors(spec, message):
     with pytest.raises(InvalidArgument) as error:
-        ci.exposed_ports(spec)
+        exposed_ports(spec)
     assert error.value.message == message
 
 
@@ -122,12 +123,12 @@ def test_stopsignal_is_checked():
     (1_500_000_000, "1.5s"), (1_500_000, "1.5ms"), (2_000, "2\u00b5s"), (7, "7ns"), (-5_000_000_000, "-5s"),
 ])
 def test_go_duration(nanoseconds, text):
-    assert ci.go_duration(nanoseconds) == text
+    assert go_duration(nanoseconds) == text
 
 
 @pytest.mark.parametrize("code, text", [(0, "'\\x00'"), (3, "'\\x03'"), (10, "'\\n'"), (65, "'A'"), (39, "'\\''")])
 def test_go_quote_rune(code, text):
-    assert ci.go_quote_rune(code) == text
+    assert go_quote_rune(code) == text
 
 
 # -- the cache's comparison -------------------------------------------------------------------------------
