@@ -283,7 +283,7 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         raise StartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
 
 
-def _load_seccomp(confinement: seccomp.Filter, trace: Trace) -> None:
+def _load_seccomp(confinement: seccomp.Filter | seccomp.Program, trace: Trace) -> None:
     trace.emit("seccomp", "load", **confinement.summary())
     try:
         confinement.load()

@@ -131,8 +131,11 @@ def test_profiles_runc_cannot_load_are_refused_in_its_words(profile, message):
 
 
 def test_libseccomp_builds_the_default_filter_and_skips_names_it_does_not_know():
-    with seccomp.prepare("default", DOCKER_CAPS) as built:
+    with seccomp.Filter(seccomp.resolve(seccomp.DEFAULT_PROFILE, DOCKER_CAPS), "default") as built:
         summary = built.summary()
+        program = built.compile()
+    # The same program as the one compiled at import for the spawner's containers.
+    assert program.bpf == seccomp.prepare("default", DOCKER_CAPS).bpf and len(program.bpf) % 8 == 0
     assert summary["profile"] == "default" and summary["default_action"] == "SCMP_ACT_ERRNO"
     assert 300 < summary["allowed"] < 400
     profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "no_such_call_2026"], "action": "SCMP_ACT_ERRNO"}]}
