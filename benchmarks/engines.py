@@ -28,6 +28,7 @@ class Engines:
     def __init__(self):
         self.base = tempfile.mkdtemp(prefix="nbdock-bench-")
         self.hosts: dict[str, str] = {}
+        self.pids: dict[str, int] = {}  # the daemon's pid, for the engines started here
         self._processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> "Engines":
@@ -75,6 +76,7 @@ class Engines:
             ["dockerd", "--data-root", f"{base}/data", "--exec-root", f"{base}/exec", "-H", host,
              "--pidfile", f"{base}/docker.pid"], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
         self._processes.append(process)
+        self.pids["docker"] = process.pid
         return self._wait(host, process, log)
 
     def _start_nbdock(self) -> str:
@@ -86,6 +88,7 @@ class Engines:
             [sys.executable, "-m", "nbdock", "daemon", "--host", host, "--data-root", f"{base}/root"],
             stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
         self._processes.append(process)
+        self.pids["nbdock"] = process.pid
         return self._wait(host, process, log)
 
     def _seed_busybox(self, engine: str) -> None:
