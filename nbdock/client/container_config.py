@@ -70,6 +70,7 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
         "StdinOnce": options["interactive"] and not detached,
         "Env": parse_env(options["env_file"], options["env"]) or None,
         "Cmd": command or None,
+        **parse_healthcheck(parsed),
         "Image": image,
         "Volumes": anonymous_volumes,
         "WorkingDir": options["workdir"] or "",
@@ -149,6 +150,74 @@ def _integer(parsed: Parsed, flag: str, text: str) -> int:
         return int(text)
     except ValueError:
         raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: strconv.ParseInt: parsing "{text}": invalid syntax', parsed.command) from None
+
+
+#: Go's duration units (time.ParseDuration), in nanoseconds.
+_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+                   "m": 60_000_000_000, "h": 3_600_000_000_000}
+_DURATION_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
+
+
+def parse_duration(text: str, flag: str) -> int:
+    """A Go duration (``200ms``, ``1.5s``, ``1m30s``, ``0``) in nanoseconds, as the CLI's duration flags read it."""
+    def invalid(reason: str):
+        return UsageError(f'invalid argument "{text}" for "--{flag}" flag: time: {reason}')
+
+    rest, sign = text, 1
+    if rest[:1] in ("-", "+"):
+        sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
+    if rest == "0":
+        return 0
+    if not rest:
+        raise invalid(f'invalid duration "{text}"')
+    total = 0
+    while rest:
+        match = _DURATION_PART.match(rest)
+        number, unit = match.groups()
+        if number in ("", "."):
+            raise invalid(f'invalid duration "{text}"')
+        if not unit:
+            raise invalid(f'missing unit in duration "{text}"')
+        if unit not in _DURATION_UNITS:
+            raise invalid(f'unknown unit "{unit}" in duration "{text}"')
+        whole, _, fraction = number.partition(".")
+        scale = _DURATION_UNITS[unit]
+        total += int(whole or 0) * scale + (int(fraction) * scale // 10 ** len(fraction) if fraction else 0)
+        rest = rest[match.end():]
+    return sign * total
+
+
+def parse_healthcheck(parsed: Parsed) -> dict:
+    """``--health-*`` and ``--no-healthcheck`` -> ``{"Healthcheck": ...}``, or nothing when none is given.
+
+    As the CLI: only the fields set are sent (a missing Test keeps the image's
+    command, the daemon merges them), ``--no-healthcheck`` is ``Test: ["NONE"]``.
+    """
+    options = parsed.options
+    durations = {key: parse_duration(options[flag.replace("-", "_")], flag) if options[flag.replace("-", "_")] else 0
+                 for key, flag in (("Interval", "health-interval"), ("Timeout", "health-timeout"),
+                                   ("StartPeriod", "health-start-period"))}
+    retries = _integer(parsed, "health-retries", options["health_retries"]) if options["health_retries"] else 0
+    if options["no_healthcheck"]:
+        if options["health_cmd"] or retries or any(durations.values()):
+            raise UsageError("--no-healthcheck conflicts with --health-* options", parsed.command)
+        return {"Healthcheck": {"Test": ["NONE"]}}
+    if not (options["health_cmd"] or retries or any(durations.values())):
+        return {}
+    for key, flag in (("Interval", "health-interval"), ("Timeout", "health-timeout")):
+        if durations[key] < 0:
+            raise UsageError(f"--{flag} cannot be negative", parsed.command)
+    if retries < 0:
+        raise UsageError("--health-retries cannot be negative", parsed.command)
+    if durations["StartPeriod"] < 0:
+        raise UsageError("--health-start-period cannot be negative", parsed.command)
+    health: dict = {}
+    if options["health_cmd"]:
+        health["Test"] = ["CMD-SHELL", options["health_cmd"]]
+    health.update({key: value for key, value in durations.items() if value})
+    if retries:
+        health["Retries"] = retries
+    return {"Healthcheck": health}
 
 
 def parse_restart_policy(text: str) -> dict:

@@ -65,6 +65,13 @@ CONTAINER_FLAGS = (
     _value("stop-signal", help="Signal to stop the container"),
     _value("stop-timeout", help="Timeout (in seconds) to stop a container", metavar="int"),
     _bool("init", help="Run an init inside the container that forwards signals and reaps processes"),
+    _value("health-cmd", help="Command to run to check health"),
+    _value("health-interval", help="Time between running the check (ms|s|m|h) (default 0s)", metavar="duration"),
+    _value("health-retries", help="Consecutive failures needed to report unhealthy", metavar="int"),
+    _value("health-start-period", help="Start period for the container to initialize before starting health-retries "
+           "countdown (ms|s|m|h) (default 0s)", metavar="duration"),
+    _value("health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)", metavar="duration"),
+    _bool("no-healthcheck", help="Disable any container-specified HEALTHCHECK"),
 )
 
 _COMMANDS = [
