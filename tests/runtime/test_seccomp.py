@@ -150,6 +150,35 @@ def test_pinned_keeps_the_container_s_rules_whatever_the_exec_s_capabilities():
     assert seccomp.pinned("unconfined", DOCKER_CAPS) == "unconfined"
 
 
+@pytest.mark.parametrize("security_opt, privileged, expected", [
+    (None, False, "default"),
+    (["no-new-privileges"], False, "default"),
+    (["seccomp=unconfined"], False, "unconfined"),
+    (["seccomp:unconfined"], False, "unconfined"),  # the old separator, still accepted by Docker 20.10
+    (['seccomp={"defaultAction":"SCMP_ACT_LOG"}', "seccomp=unconfined"], False, "unconfined"),  # the last one wins
+    (["seccomp=unconfined", 'seccomp={"defaultAction":"SCMP_ACT_LOG"}'], False, '{"defaultAction":"SCMP_ACT_LOG"}'),
+    (["seccomp="], False, "default"),
+    (['seccomp={"defaultAction":"SCMP_ACT_LOG"}'], True, "unconfined"),  # --privileged: no filter at all
+])
+def test_security_opt_seccomp_as_the_engine_reads_it(security_opt, privileged, expected):
+    from nbdock.engine import createconfig
+
+    host = {"SecurityOpt": security_opt, "Privileged": privileged}
+    assert createconfig.seccomp_profile(host) == expected
+    createconfig.check_seccomp(host)  # all of them load
+
+
+def test_a_bad_profile_is_an_invalid_argument_naming_the_problem():
+    from nbdock.engine import createconfig
+    from nbdock.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="^Decoding seccomp profile failed: "):
+        createconfig.check_seccomp({"SecurityOpt": ["seccomp=default"]})  # Docker 20.10 knows no profile so named
+    with pytest.raises(InvalidArgument, match="runc create failed: string SCMP_ACT_X is not a valid action for seccomp: unknown$"):
+        createconfig.check_seccomp({"SecurityOpt": ['seccomp={"defaultAction":"SCMP_ACT_X"}']})
+    createconfig.check_seccomp({"SecurityOpt": ['seccomp={"defaultAction":"SCMP_ACT_X"}'], "Privileged": True})  # unused
+
+
 # --- loaded for real: containers on the real kernel ---------------------------------------------
 
 PROBE_C = r"""

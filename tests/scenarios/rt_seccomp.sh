@@ -4,6 +4,8 @@ docker run --rm busybox grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status
 echo "-- a user namespace is refused (with it, a mount of one's own)"
 docker run --rm busybox unshare -U -r true 2>&1; echo "rc=$?"
 docker run --rm busybox sh -c "unshare -U -r -m mount -t tmpfs none /tmp 2>&1; echo rc=\$?"
+echo "-- with CAP_SYS_ADMIN the profile allows namespaces (the rule that includes that capability)"
+docker run --rm --cap-add SYS_ADMIN busybox sh -c 'unshare -m true && echo mount-ns-ok; unshare -U -r true && echo user-ns-ok'
 echo "-- exec'd processes get the filter too"
 docker run -d --name "$TAG-c" busybox sleep 30 >/dev/null
 docker exec "$TAG-c" grep '^Seccomp:' /proc/self/status
