@@ -198,6 +198,14 @@ def _typed(where: dict, key: str, kind, default, context: str):
     return value
 
 
+def _names(where: dict, key: str, context: str) -> set[str]:
+    """A list of strings (capability or architecture names) as a set."""
+    values = _typed(where, key, list, [], context)
+    if not all(isinstance(value, str) for value in values):
+        raise ProfileError(f"Decoding seccomp profile failed: {context}{key} must be a list of strings")
+    return set(values)
+
+
 def _min_kernel(condition: dict, context: str) -> tuple[int, int] | None:
     text = _typed(condition, "minKernel", str, "", context)
     if not text:
@@ -247,17 +255,17 @@ def resolve(profile: dict, capability_mask: int, *, arch: str | None = None,
             raise ProfileError(f"Decoding seccomp profile failed: {context[:-1]} must be an object")
         excludes = _typed(call, "excludes", dict, {}, context)
         includes = _typed(call, "includes", dict, {}, context)
-        if arch in _typed(excludes, "arches", list, [], context + "excludes."):
+        if arch in _names(excludes, "arches", context + "excludes."):
             continue
-        if held & set(_typed(excludes, "caps", list, [], context + "excludes.")):
+        if held & _names(excludes, "caps", context + "excludes."):
             continue
         too_new = _min_kernel(excludes, context + "excludes.")
         if too_new and kernel >= too_new:
             continue
-        only_on = _typed(includes, "arches", list, [], context + "includes.")
+        only_on = _names(includes, "arches", context + "includes.")
         if only_on and arch not in only_on:
             continue
-        if not set(_typed(includes, "caps", list, [], context + "includes.")) <= held:
+        if not _names(includes, "caps", context + "includes.") <= held:
             continue
         needs = _min_kernel(includes, context + "includes.")
         if needs and kernel < needs:
@@ -276,7 +284,7 @@ def resolve(profile: dict, capability_mask: int, *, arch: str | None = None,
 
 
 def _action(name: str, errno_ret: int | None) -> int:
-    if name not in ACTIONS or name == "":
+    if name not in ACTIONS:
         raise ProfileError(f"string {name} is not a valid action for seccomp", from_runtime=True)
     value = ACTIONS[name]
     if name in ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE"):

@@ -100,6 +100,9 @@ def test_a_profile_with_no_default_action_and_no_syscalls_is_no_filter():
     ("{bad", "Decoding seccomp profile failed: "),
     ('["SCMP_ACT_ALLOW"]', "Decoding seccomp profile failed: a profile is a JSON object"),
     ('{"defaultAction": 5}', "Decoding seccomp profile failed: defaultAction must be a string, not 5"),
+    ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_LOG",'
+     ' "excludes": {"caps": [{"CAP_SYS_ADMIN": true}]}}]}',
+     "Decoding seccomp profile failed: syscalls[0].excludes.caps must be a list of strings"),
     ('{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"], "archMap": [{"architecture": "x"}]}',
      "'architectures' and 'archMap' were specified in the seccomp profile, use either 'architectures' or 'archMap'"),
     ('{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"name": "read", "names": ["write"], "action": "SCMP_ACT_LOG"}]}',
@@ -480,6 +483,7 @@ def test_a_profile_that_cannot_load_is_a_400_at_create(nbdock_host):
 
     client = docker_py.APIClient(base_url=nbdock_host, version="auto")
     try:
+        before = client.containers(all=True, quiet=True)
         for option, message in [
             ('seccomp={"defaultAction":"SCMP_ACT_BOGUS"}',
              "failed to create shim task: OCI runtime create failed: runc create failed: "
@@ -490,7 +494,6 @@ def test_a_profile_that_cannot_load_is_a_400_at_create(nbdock_host):
             with pytest.raises(docker_py.errors.APIError) as caught:
                 client.create_container("busybox", "true", host_config=client.create_host_config(security_opt=[option]))
             assert caught.value.status_code == 400 and caught.value.explanation.startswith(message), caught.value.explanation
-        before = client.containers(all=True, quiet=True)
         assert client.containers(all=True, quiet=True) == before  # nothing was left behind
         # An empty value is Docker's default profile.
         made = client.create_container("busybox", "true", host_config=client.create_host_config(security_opt=["seccomp="]))
