@@ -8,11 +8,10 @@ and its six raw arguments (never the memory they point to), and answers
 "allow", "fail with this errno", "kill" or "trap".
 
 Docker installs one by default (``grep Seccomp /proc/self/status`` says 2,
-"filter mode") that refuses about 40 calls a container has no business
-making -- keyctl, kexec_load, bpf, perf_event_open, open_by_handle_at,
+"filter mode"): an allow-list of ~350 calls, and EPERM for every other --
+among them keyctl, kexec_load, bpf, perf_event_open, open_by_handle_at and
 unshare of a user namespace (a way to get CAP_SYS_ADMIN back inside a new
-user namespace and mount file systems) -- with EPERM, and allows the ~350
-others.  Some rules depend on the container's capabilities: with
+user namespace and mount file systems).  Some rules depend on the container's capabilities: with
 CAP_SYS_ADMIN, mount, unshare and setns are allowed; without it, clone may
 be called only without the CLONE_NEW* flags.
 
@@ -26,6 +25,8 @@ The work is split as in Docker:
   become libseccomp calls, and libseccomp compiles them into the BPF program
   and loads it.  We bind the system's ``libseccomp.so.2`` with ctypes, as
   runc and crun use the same library, rather than assemble BPF by hand.
+  :class:`Program` keeps a program libseccomp compiled earlier (Docker's
+  default, compiled once in the spawner) to be loaded in a container.
 
 The kernel's rules for a filter (seccomp(2)):
 
@@ -36,7 +37,9 @@ The kernel's rules for a filter (seccomp(2)):
   ``--security-opt no-new-privileges`` alone decides it;
 * a filter is inherited across fork, clone and execve, and can never be
   removed: more filters can only be stacked on top, and the strictest
-  answer wins.  So it is loaded last, just before the user's command.
+  answer wins.  So it is loaded as late as possible (init.py's ``_exec``):
+  last before execve with no_new_privs; otherwise before the switch to the
+  user's uid and capabilities, which takes CAP_SYS_ADMIN away.
 """
 
 from __future__ import annotations
