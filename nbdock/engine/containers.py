@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator
 from .. import errors
 from ..errors import Conflict, InvalidArgument, NotFound, NotModified
 from ..image import reference
+from ..image.store import remove_tree
 from ..network import Endpoint
 from ..runtime import capabilities, cgroups, namespaces
 from ..runtime.cgroups import Resources
@@ -166,8 +167,12 @@ class ContainerService:
             path = os.path.join(directory, cid, "container.json")
             if not os.path.exists(path):
                 # A create the previous daemon did not finish (the record is written last): nothing to keep.
-                shutil.rmtree(os.path.join(directory, cid), ignore_errors=True)
+                self._cleanup_dead_run(cid)
+                remove_tree(os.path.join(directory, cid))
                 continue
+            for scratch in (".container.json.tmp", "health.json.tmp"):  # a save cut short before its rename
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, cid, scratch))
             try:
                 record = ContainerRecord.load(path)
             except (OSError, ValueError, TypeError) as e:
@@ -175,7 +180,7 @@ class ContainerService:
                 continue
             if record.State.Running or record.State.Status in ("running", "paused", "restarting", "removing"):
                 # Its processes died with the previous daemon (the spawner kills them): clean up after them.
-                self._cleanup_dead_run(record)
+                self._cleanup_dead_run(record.Id)
                 record.State = State(Status="exited", ExitCode=255, StartedAt=record.State.StartedAt,
                                      FinishedAt=clock.rfc3339(), Error="the engine stopped while the container ran")
                 self._clear_network_settings(record)
@@ -192,8 +197,11 @@ class ContainerService:
             self._remove_anonymous_volumes(record)
         return restored
 
-    def _cleanup_dead_run(self, record: ContainerRecord) -> None:
-        cgroup = cgroups.open_cgroup(record.Id)
+    def _cleanup_dead_run(self, container_id: str) -> None:
+        """The cgroup of a container whose processes died with the previous daemon."""
+        if not re.fullmatch(r"[0-9a-f]{64}", container_id):
+            return  # not a container's directory: no cgroup has its name
+        cgroup = cgroups.open_cgroup(container_id)
         if cgroup.exists():
             cgroup.destroy()
 

@@ -55,11 +55,24 @@ class Engine:
         self.cgroup_version = cgroups.detect()
 
     async def start(self) -> None:
-        """Bring the engine up: the spawner, the networks, and every container remembered on disk."""
+        """Bring the engine up: the spawner, the networks, and every container remembered on disk.
+
+        This is also where a previous run that was killed (SIGKILL, power cut) is
+        reconciled, before anything new starts: its scratch files and unused
+        layers (``ImageStore.reconcile``), half-made volumes, its networks'
+        links and chains (``networks.start``), and the containers that were
+        running (``containers.restore``: their cgroups, their state).
+        """
         self.spawner.start()
+        await asyncio.to_thread(self._reconcile_files)
         await asyncio.to_thread(self.networks.start)
         await asyncio.to_thread(self.containers.restore)
         await self.containers.start_on_boot()
+
+    def _reconcile_files(self) -> None:
+        removed = self.images.store.reconcile() + self.volumes.reconcile()
+        for path in removed:
+            log.info("removed %s, left by a previous run", os.path.relpath(path, self.root))
 
     async def shutdown(self) -> None:
         """Stop every container, then take down what the engine set up on the host."""

@@ -30,6 +30,17 @@ class VolumeStore:
         os.makedirs(self.root, exist_ok=True)
         self._lock = threading.Lock()
 
+    def reconcile(self) -> list[str]:
+        """At start: the half-made (``.new-*``) and half-deleted (``.removing-*``) volumes of a killed daemon."""
+        from ..image.store import remove_tree
+
+        removed = []
+        for name in os.listdir(self.root):
+            if name.startswith((".new-", ".removing-")):
+                remove_tree(self._dir(name))
+                removed.append(self._dir(name))
+        return removed
+
     def _dir(self, name: str) -> str:
         return os.path.join(self.root, name)
 

@@ -30,6 +30,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import threading
@@ -265,6 +266,53 @@ class ImageStore:
         self._refs: dict[str, str] = self._read_repositories()  # normalized reference -> image id
         self._images: dict[str, dict] = self._read_image_metadata()  # image id -> {"parent", "stored", ...}
         self._configs: dict[str, dict] = {}
+
+    # After a crash --------------------------------------------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """What a daemon killed mid-write left, removed at start; returns the paths removed.
+
+        Call it only while no one else uses the data root (the daemon holds its
+        lock, and nothing has started yet).  Everything is written under
+        ``tmp/`` and renamed into place (a blob as it is received, a layer as it
+        is unpacked, a build context as it is uploaded), so ``tmp/`` is emptied.
+        What was renamed into place but never got used (a layer whose image
+        config was not yet written when a commit or a pull was killed) is
+        removed too: a layer no image lists, then a blob that is neither an
+        image config nor a form of a remaining layer, then a short link to no
+        layer.  Nothing an image needs goes: the images are the roots.
+        """
+        removed = []
+        with self._lock:
+            for name in os.listdir(self.tmp_dir):
+                path = os.path.join(self.tmp_dir, name)
+                remove_tree(path)
+                removed.append(path)
+            try:
+                used = {d for image_id in self._images for d in self.config(image_id)["rootfs"]["diff_ids"]}
+            except (OSError, ValueError, KeyError, NotFound):
+                return removed  # an image whose config cannot be read: which layers it needs is unknown, keep them all
+            for diff_id in self._all_layer_ids():
+                if diff_id not in used:
+                    self._remove_layer(diff_id)
+                    removed.append(self._layer_home(diff_id))
+            for name in os.listdir(self.layers_dir):  # a layer directory without its record: not a layer
+                if not os.path.exists(os.path.join(self.layers_dir, name, "layer.json")):
+                    remove_tree(os.path.join(self.layers_dir, name))
+                    removed.append(os.path.join(self.layers_dir, name))
+            kept = {hex_of(image_id) for image_id in self._images}
+            for diff_id in self._all_layer_ids():
+                kept.update(hex_of(d) for d in [diff_id, *self._layer_record(diff_id)["compressed"]])
+            for name in os.listdir(self.blobs_dir):
+                if name not in kept:
+                    os.unlink(os.path.join(self.blobs_dir, name))
+                    removed.append(os.path.join(self.blobs_dir, name))
+            for name in os.listdir(self.links_dir):
+                link = os.path.join(self.links_dir, name)
+                if not os.path.exists(link):  # follows the link: its layer is gone
+                    os.unlink(link)
+                    removed.append(link)
+        return removed
 
     # Temporary files --------------------------------------------------------------------------------
 
@@ -782,7 +830,8 @@ class ImageStore:
     def _remove_layer(self, diff_id: str) -> None:
         """Remove a layer's short link, directory and blobs."""
         record = self._layer_record(diff_id)
-        os.unlink(self._short_link(diff_id))
+        with contextlib.suppress(FileNotFoundError):  # a crash may have come between the rename and the link
+            os.unlink(self._short_link(diff_id))
         # Rename first, then delete: the layer disappears at once, even if the delete is slow.
         doomed = self.temp_path("deleted-layer")
         os.rename(self._layer_home(diff_id), doomed)
@@ -862,3 +911,36 @@ def _is_single_reference(refs: list[str]) -> bool:
 
 
 __all__ = ["ImageStore", "Image", "Layer", "BlobWriter", "EMPTY_LAYER_DIFF_ID", "chain_ids", "format_time", "parse_time"]
+
+
+def remove_tree(path: str) -> None:
+    """``rm -r path``, never into another file system mounted below it.
+
+    ``shutil.rmtree`` follows no symlinks but does descend into mount points:
+    a bind mount left under a scratch directory (of a host folder, a volume)
+    would have its *contents* deleted.  So whatever is mounted below ``path``
+    is detached first (MNT_DETACH: gone from the tree at once, the deepest
+    first), and only the directories themselves are removed.
+    """
+    from ..runtime import libc  # the runtime is only needed here, on a host that mounts
+
+    for mount_point in sorted(mounts_under(path), key=len, reverse=True):
+        libc.umount2(mount_point, libc.MNT_DETACH)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def mounts_under(path: str) -> list[str]:
+    """The mount points at or below ``path`` in this process's mount namespace (from /proc/self/mountinfo)."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # field 5 is the mount point, with space, tab, newline and backslash octal-escaped
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+            if point == path or point.startswith(path.rstrip("/") + "/"):
+                found.append(point)
+    return found
