@@ -231,6 +231,7 @@ class ContainerService:
             config["Hostname"] = container_id[:12]
         if "host" in (host_config["NetworkMode"], host_config["UTSMode"]) and not body.get("Hostname"):
             config["Hostname"] = os.uname().nodename  # the host's UTS namespace (or its network): its name
+        networking = self._links_on_user_network(host_config, networking)
         host_config["Links"] = self._normalize_links(host_config.get("Links"), name)
         record = ContainerRecord(
             Id=container_id, Name="/" + name, Created=clock.rfc3339(), Image=image.id,
@@ -274,6 +275,27 @@ class ContainerService:
             if mode.startswith("container:"):
                 with contextlib.suppress(NotFound):
                     host_config[key] = "container:" + self.get(mode.partition(":")[2]).id
+
+    @staticmethod
+    def _links_on_user_network(host_config: dict[str, Any], networking: dict[str, Any]) -> dict[str, Any]:
+        """``--link`` with a user-defined ``--network``: moved to that network's endpoint, as Docker does.
+
+        There a link is no /etc/hosts line and no variables, only a DNS alias
+        that the embedded resolver answers for this container alone.  Docker
+        keeps it as given (``NAME[:ALIAS]``, the target need not exist yet) in
+        ``NetworkSettings.Networks[NET].Links``, and ``HostConfig.Links`` is null.
+        """
+        mode = host_config.get("NetworkMode") or "default"
+        links = host_config.get("Links")
+        if not links or mode in ("default", "bridge", "host", "none") or mode.startswith("container:"):
+            return networking
+        endpoints = dict(networking.get("EndpointsConfig") or {})
+        endpoint = dict(endpoints.get(mode) or {})
+        # The docker CLI sends them in both places; compose only in HostConfig.
+        endpoint["Links"] = list(dict.fromkeys([*(endpoint.get("Links") or []), *links]))
+        endpoints[mode] = endpoint
+        host_config["Links"] = None
+        return {**networking, "EndpointsConfig": endpoints}
 
     def _normalize_links(self, links: list[str] | None, name: str) -> list[str] | None:
         """``--link NAME[:ALIAS]`` kept as Docker keeps it: ``/NAME:/THIS/ALIAS``.
@@ -500,7 +522,7 @@ class ContainerService:
                     ipam = settings.get("IPAMConfig") or {}
                     endpoints.append(network.connect(
                         network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
-                        ip=ipam.get("IPv4Address") or None, trace=trace,
+                        links=settings.get("Links") or (), ip=ipam.get("IPv4Address") or None, trace=trace,
                     ))
             except BaseException:
                 self._teardown_network(record, endpoints, trace)  # the networks joined before the one that failed
@@ -955,7 +977,8 @@ class ContainerService:
                 def plug() -> Endpoint:
                     endpoint = self.engine.networks.connect(
                         name, record.Id, name=record.name, aliases=endpoint_config.get("Aliases") or (),
-                        ip=ipam.get("IPv4Address") or None, trace=run.trace)
+                        links=endpoint_config.get("Links") or (), ip=ipam.get("IPv4Address") or None,
+                        trace=run.trace)
                     try:
                         self.engine.networks.plug(endpoint, f"/proc/{run.started.pid}/ns/net", trace=run.trace)
                     except BaseException:

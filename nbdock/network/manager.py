@@ -407,13 +407,16 @@ class NetworkManager:
         *,
         name: str,
         aliases: Iterable[str] = (),
+        links: Iterable[str] = (),
         ip: str | None = None,
         trace: Trace = NO_TRACE,
     ) -> Endpoint:
         """Reserve the container's place on ``network``: an address, a MAC, an endpoint id.
 
         No kernel work yet, so the engine can write /etc/hosts before the
-        container's process exists.
+        container's process exists.  ``links`` are ``NAME[:ALIAS]`` legacy
+        links, which on a user-defined network are DNS names only this
+        container resolves (see ``NameTable``).
         """
         aliases = [a for a in aliases if a]
         with self._lock:
@@ -427,6 +430,8 @@ class NetworkManager:
             )
             if record.driver == BRIDGE:
                 self._assign_address(record, endpoint, aliases, ip)
+                if record.embedded_dns:
+                    endpoint.links = list(dict.fromkeys(link for link in links if link))
             elif aliases or ip:
                 raise InvalidNetworkArgument(
                     "network-scoped aliases and addresses are only supported for user-defined networks, "
@@ -598,6 +603,7 @@ class NetworkManager:
         """Rebuild the DNS servers' snapshot of who is called what, on which network."""
         networks_of: dict[str, list[str]] = {}
         members: dict[str, tuple[str, list]] = {}
+        link_aliases: dict[tuple[str, str], dict[str, str]] = {}
         for network_id, endpoints in self._endpoints.items():
             record = self._networks[network_id]
             if not record.embedded_dns:
@@ -608,8 +614,12 @@ class NetworkManager:
                 names = {n.lower() for n in [ep.name, *ep.aliases]}
                 names |= {f"{n}.{record.name.lower()}" for n in names}
                 entries.append((frozenset(names), IPv4Address(ep.ip_address)))
+                for link in ep.links:
+                    target, _, alias = link.partition(":")
+                    target = target.lstrip("/").lower()
+                    link_aliases.setdefault((container_id, network_id), {})[(alias or target).lower()] = target
             members[network_id] = (record.name, entries)
-        self._names = NameTable({cid: tuple(ids) for cid, ids in networks_of.items()}, members)
+        self._names = NameTable({cid: tuple(ids) for cid, ids in networks_of.items()}, members, link_aliases)
 
     # ------------------------------------------------------------------
     # Published ports

@@ -59,6 +59,8 @@ class Endpoint:
     name: str  # the container's name, without Docker's leading "/"
     endpoint_id: str
     aliases: list[str] = field(default_factory=list)
+    # ``--link NAME[:ALIAS]`` on a user-defined network: "NAME:ALIAS" names this container alone resolves
+    links: list[str] = field(default_factory=list)
     ip_address: str = ""  # empty on the host and none networks
     prefix_len: int = 0
     gateway: str = ""
@@ -103,7 +105,7 @@ class Endpoint:
         """The NetworkSettings.Networks[<network name>] object of ``docker inspect``."""
         return {
             "IPAMConfig": {"IPv4Address": self.requested_ip} if self.requested_ip else None,
-            "Links": None,
+            "Links": list(self.links) or None,
             "Aliases": self.Aliases,
             "NetworkID": self.network_id,
             "EndpointID": self.endpoint_id,

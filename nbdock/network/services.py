@@ -233,6 +233,10 @@ class NameTable:
     networks_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: network id -> (network name, [(names, address)]) of every endpoint on it
     members: dict[str, tuple[str, list[tuple[frozenset[str], IPv4Address]]]] = field(default_factory=dict)
+    #: (container id, network id) -> {link alias: linked container's name}.  A legacy ``--link``
+    #: on a user-defined network writes no /etc/hosts line: Docker's resolver answers the alias
+    #: for the linking container only, with the linked container's address on that network.
+    link_aliases: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def addresses(self, container_id: str, name: str) -> list[IPv4Address] | None:
         """The addresses ``name`` has for this container's networks; None if it is not a container name."""
@@ -240,8 +244,9 @@ class NameTable:
         known = False
         for network_id in self.networks_of.get(container_id, ()):
             _, endpoints = self.members.get(network_id, ("", []))
+            name_here = self.link_aliases.get((container_id, network_id), {}).get(name, name)
             for names, address in endpoints:
-                if name in names:
+                if name_here in names:
                     known = True
                     if address not in found:
                         found.append(address)
