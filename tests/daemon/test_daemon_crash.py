@@ -328,3 +328,69 @@ def test_killed_during_a_pull(daemon, registry):
     assert daemon.docker("images", "-q", image) == ""
     daemon.docker("pull", image)  # and the pull, done again, works
     assert daemon.docker("run", "--rm", image, "wc", "-c", "/big").split()[0] == str(BIG)
+
+
+# --- the store's part, with every kind of leftover made on purpose -------------------------------
+
+
+def _layer_from(store: ImageStore, tmp_path, name: str, content: bytes):
+    upper = tmp_path / f"upper-{name}"
+    upper.mkdir()
+    (upper / name).write_bytes(content)
+    return store.add_layer_from_dir(str(upper))
+
+
+def test_the_store_keeps_what_images_use_and_removes_the_rest(tmp_path):
+    root = tmp_path / "root"
+    store = ImageStore(str(root))
+    used = _layer_from(store, tmp_path, "used", b"used")
+    image_id = store.create_image({"architecture": "amd64", "os": "linux", "config": {},
+                                   "rootfs": {"type": "layers", "diff_ids": [used.diff_id]}})
+    store.tag(image_id, "kept:latest")
+    store.lowerdirs(image_id)  # unpacked, with its short link
+    # A commit killed after its layer was in place, before its image config was written:
+    orphan = _layer_from(store, tmp_path, "orphan", os.urandom(1 << 20))
+    store.layer_dir(orphan.diff_id)
+    orphan_config = store.put_blob(b'{"an": "image config whose metadata was never written"}')
+    # ... a blob being received, a layer being unpacked, a build context being uploaded:
+    (root / "tmp" / "blob-cut-short").write_bytes(os.urandom(1000))
+    (root / "tmp" / "layer-half" / "diff" / "etc").mkdir(parents=True)
+    (root / "tmp" / "build-context-x" / "sub").mkdir(parents=True)
+    os.symlink("../layers/" + "0" * 64 + "/diff", root / "l" / "DANGLING")
+    (root / "layers" / ("f" * 64)).mkdir()  # a layer directory without its record
+
+    removed = ImageStore(str(root)).reconcile()  # as at the next start
+
+    hex_of = lambda digest: digest.split(":", 1)[1]  # noqa: E731
+    assert sorted(os.path.relpath(p, root) for p in removed) == sorted([
+        "tmp/blob-cut-short", "tmp/layer-half", "tmp/build-context-x", f"layers/{hex_of(orphan.diff_id)}",
+        f"layers/{'f' * 64}", f"blobs/sha256/{hex_of(orphan_config)}", "l/DANGLING"])
+    assert os.listdir(root / "tmp") == []
+    again = ImageStore(str(root))
+    assert again.resolve("kept:latest") == image_id
+    assert sorted(os.listdir(root / "blobs" / "sha256")) == sorted([hex_of(image_id), hex_of(used.diff_id)])
+    with open(os.path.join(again.lowerdirs(image_id)[0], "used"), "rb") as f:  # through its short link
+        assert f.read() == b"used"
+    assert not again.has_layer(orphan.diff_id)
+    assert again.reconcile() == []  # nothing more to do
+
+
+def test_a_mount_left_under_the_scratch_directory_is_detached_not_emptied(tmp_path):
+    """rm -r through a bind mount would delete the mounted folder's files: the mount is detached first."""
+    root = tmp_path / "root"
+    store = ImageStore(str(root))
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "file").write_text("keep me")
+    target = root / "tmp" / "build-copy-x" / "mnt"
+    target.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(precious), str(target)], check=True)
+    try:
+        assert mounts_under(str(root)) == [str(target)]
+        store.reconcile()
+    finally:
+        if mounts_under(str(target)):
+            subprocess.run(["umount", "-l", str(target)])
+    assert mounts_under(str(root)) == []
+    assert os.listdir(root / "tmp") == []
+    assert (precious / "file").read_text() == "keep me"
