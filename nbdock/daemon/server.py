@@ -31,6 +31,7 @@ from .. import __version__
 from ..defaults import DEFAULT_DATA_ROOT, DEFAULT_HOST
 from ..engine import API_VERSION, MIN_API_VERSION, Engine
 from ..errors import InvalidArgument, NbdockError, NotModified
+from ..network.overlay import ClusterConfig
 from . import routes_build, routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
 from .http import api_error, error_response
 
@@ -51,6 +52,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--allow-nonlocal-tcp", action="store_true",
                         help="allow tcp:// hosts other than loopback (the API has no authentication!)")
     parser.add_argument("--debug", action="store_true", help="log every request")
+    # Overlay networks across hosts, as Docker 1.12-20.10 made them (nbdock/network/overlay.py).
+    parser.add_argument("--cluster-store", metavar="etcd://HOST:PORT[,HOST:PORT...]",
+                        help="the etcd cluster the daemons of several hosts share overlay networks through")
+    parser.add_argument("--cluster-advertise", metavar="ADDR[:PORT]",
+                        help="this host's address (or interface) that the other hosts reach it at: its VXLAN end")
+    parser.add_argument("--cluster-store-opt", action="append", default=[], metavar="discovery.ttl=SECONDS",
+                        help="how long a dead daemon's containers stay in the store (its etcd lease; default 20)")
     return parser.parse_args(argv)
 
 
@@ -154,6 +162,7 @@ def _listen_tcp(host: str, port: int, allow_nonlocal: bool) -> socket.socket:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    cluster = ClusterConfig.parse(args.cluster_store, args.cluster_advertise, args.cluster_store_opt)  # bad flags: exit now
     data_root = os.path.abspath(args.data_root)
     os.makedirs(data_root, exist_ok=True)
     lock = open(os.path.join(data_root, "nbdock.lock"), "w")
@@ -175,7 +184,7 @@ async def serve(args: argparse.Namespace) -> None:
             raise SystemExit(f"nbdock daemon: unsupported host {host!r} (use unix:///path or tcp://127.0.0.1:PORT)")
 
     engine = Engine(data_root, offline=args.offline, registry_mirrors=args.registry_mirror,
-                    insecure_registries=args.insecure_registry)
+                    insecure_registries=args.insecure_registry, cluster=cluster)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

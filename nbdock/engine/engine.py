@@ -19,6 +19,7 @@ import sys
 from .. import __version__
 from ..image.store import ImageStore
 from ..network import NetworkManager
+from ..network.overlay import ClusterConfig
 from ..registry import RegistryClient, RegistryConfig
 from ..runtime import cgroups
 from ..runtime.spawner import Spawner
@@ -36,7 +37,8 @@ MIN_API_VERSION = "1.24"
 
 
 class Engine:
-    def __init__(self, data_root: str, *, offline: bool = False, registry_mirrors=(), insecure_registries=()):
+    def __init__(self, data_root: str, *, offline: bool = False, registry_mirrors=(), insecure_registries=(),
+                 cluster: ClusterConfig | None = None):
         self.root = os.path.abspath(data_root)
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o711)
@@ -45,7 +47,8 @@ class Engine:
         self.events = EventBus()
         self.spawner = Spawner()
         self.volumes = VolumeStore(self.root)
-        self.networks = NetworkManager(self.root)
+        self.cluster = cluster  # --cluster-store and --cluster-advertise: overlay networks (network/overlay.py)
+        self.networks = NetworkManager(self.root, cluster=cluster)
         store = ImageStore(self.root)
         self.registry = RegistryClient(store, RegistryConfig(
             insecure_registries=list(insecure_registries), mirrors=list(registry_mirrors), offline=offline))
@@ -157,6 +160,8 @@ class Engine:
             "InitCommit": {"ID": "", "Expected": ""},
             "SecurityOptions": ["name=seccomp,profile=default"],  # every container gets Docker's profile
             "Warnings": [],
+            # Docker 1.12-20.10 report them only when set (omitempty); the CLI prints them then.
+            **({"ClusterStore": self.cluster.store, "ClusterAdvertise": self.cluster.advertise} if self.cluster else {}),
         }
 
 

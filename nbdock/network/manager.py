@@ -27,6 +27,12 @@ the plain ``nbdock0`` and ``NBDOCK*``, as dockerd's are ``docker0`` and
 ``DOCKER*``.  Subnets are chosen under a host-wide lock, so two instances
 never take the same one.
 
+With a cluster store (``cluster=``, the daemon's ``--cluster-store``),
+overlay networks join the others: defined in etcd rather than on disk,
+visible to every daemon of the cluster, their addresses handed out there
+and their containers plugged into a per-network namespace with a VXLAN
+device; overlay.py does all of that, the manager only routes to it.
+
 All public methods are thread-safe (one lock; the DNS servers read an
 immutable snapshot of the names instead, so they never wait for it).
 """
@@ -42,6 +48,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Callable, Iterable, Mapping
 
 from nbdock.network import files, instance, ipam, iptables, netlink, ports, records
+from nbdock.network.overlay import ClusterConfig, OverlayDriver
 from nbdock.network.errors import (
     InvalidNetworkArgument,
     NetworkConflict,
@@ -50,7 +57,7 @@ from nbdock.network.errors import (
     NetworkHostError,
     NetworkNotFound,
 )
-from nbdock.network.records import BRIDGE, HOST, NULL, Endpoint, NetworkRecord
+from nbdock.network.records import BRIDGE, HOST, NULL, OVERLAY, Endpoint, NetworkRecord
 from nbdock.network.services import DnsServer, NameTable, ServiceThread, TcpProxy, UdpProxy, open_dns_sockets
 from nbdock.runtime.trace import NO_TRACE, Trace
 
@@ -82,9 +89,13 @@ def _now() -> str:
 
 
 class NetworkManager:
-    def __init__(self, data_root: str, *, host_resolv_conf: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts"):
+    def __init__(self, data_root: str, *, host_resolv_conf: str = "/etc/resolv.conf", host_hosts: str = "/etc/hosts",
+                 cluster: ClusterConfig | None = None):
         """``host_resolv_conf`` names the host's resolver configuration: what containers
-        inherit, and where the embedded DNS forwards the names it does not own."""
+        inherit, and where the embedded DNS forwards the names it does not own.
+        ``cluster`` (--cluster-store and --cluster-advertise) enables overlay networks."""
+        self.cluster = cluster
+        self._overlay: OverlayDriver | None = None
         self.state_dir = os.path.join(data_root, "networks")
         #: The names this instance gives the host's interfaces and iptables chains.
         self.host_names = instance.HostNames.for_data_root(data_root)
@@ -126,9 +137,15 @@ class NetworkManager:
                 for network in self._networks.values():
                     records.save(self.state_dir, network, [])
                 self._services.start()
+                if self.cluster is not None:
+                    self._overlay = OverlayDriver(self.cluster, self.host_names, self.state_dir, self._overlay_changed)
+                    self._overlay.start()  # etcd unreachable is not fatal: overlay calls say so until it answers
             except BaseException:
                 # Leave the host as we found it: a half-started manager is of no use.
                 self._remove_leftovers()
+                if self._overlay is not None:
+                    self._overlay.stop()
+                    self._overlay = None
                 self._services.stop()
                 self._networks.clear()
                 self._endpoints.clear()
@@ -150,6 +167,12 @@ class NetworkManager:
                 records.save(self.state_dir, self._networks[network_id], [])
             for network in self._bridge_networks():
                 self._tear_down(network)
+            if self._overlay is not None:
+                self._overlay.stop()
+                self._overlay = None
+                for network_id in [n.id for n in self._networks.values() if n.driver == OVERLAY]:
+                    del self._networks[network_id]
+                    del self._endpoints[network_id]
             iptables.remove_chains(self.host_names.chains)
             self._services.stop()
             self._refresh_names()
@@ -243,6 +266,9 @@ class NetworkManager:
             raise InvalidNetworkArgument("a network needs a name")
         if driver in (HOST, NULL):
             raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
+        if driver == OVERLAY:
+            return self._create_overlay(name, subnet=subnet, gateway=gateway, internal=internal, labels=labels,
+                                        options=options)
         if driver != BRIDGE:
             raise NetworkNotFound(f'plugin "{driver}" not found')
         with self._lock:
@@ -279,6 +305,49 @@ class NetworkManager:
             self._endpoints[network.id] = {}
             return self._network_json(network)
 
+    def _create_overlay(self, name: str, **settings: Any) -> dict[str, Any]:
+        """A network of the whole cluster: defined in etcd (overlay.py), seen by every daemon's watch."""
+        with self._lock:
+            self._require_started()
+            overlay = self._require_overlay()
+            local_names = [n.name for n in self._networks.values() if n.driver != OVERLAY]
+            doc = overlay.create_network(name, local_names=local_names, **{
+                key: value for key, value in settings.items() if key != "labels" and key != "options"},
+                labels=settings["labels"] or {}, options=settings["options"] or {})
+            self._sync_overlay_networks()
+            return self._network_json(self._networks[doc["id"]])
+
+    def _require_overlay(self) -> OverlayDriver:
+        if self._overlay is None:
+            raise NetworkForbidden(
+                "overlay networks need a cluster store: start the daemon with --cluster-store etcd://HOST:PORT "
+                "--cluster-advertise ADDR")
+        return self._overlay
+
+    def _overlay_changed(self) -> None:
+        """The store changed (another host's network or container): follow it, names included."""
+        with self._lock:
+            if self._overlay is None:
+                return
+            self._sync_overlay_networks()
+            self._refresh_names()
+
+    def _sync_overlay_networks(self) -> None:
+        """Make the overlay networks of ``_networks`` those of the store (kept while local containers use one)."""
+        docs = {doc["id"]: doc for doc in self._overlay.networks()}
+        for network_id in [n.id for n in self._networks.values() if n.driver == OVERLAY]:
+            if network_id not in docs and not self._endpoints[network_id]:
+                del self._networks[network_id]
+                del self._endpoints[network_id]
+        for network_id, doc in docs.items():
+            if network_id not in self._networks:
+                self._networks[network_id] = NetworkRecord(
+                    id=network_id, name=doc["name"], driver=OVERLAY, created=doc["created"], subnet=doc["subnet"],
+                    gateway=doc["gateway"], internal=doc["internal"], user_subnet=doc["user_subnet"],
+                    labels=dict(doc["labels"]), options=dict(doc["options"]), ipam_options={},
+                )
+                self._endpoints[network_id] = {}
+
     def remove(self, name_or_id: str) -> None:
         with self._lock:
             network = self._find(name_or_id)
@@ -288,6 +357,12 @@ class NetworkManager:
                 raise NetworkForbidden(
                     f"error while removing network: network {network.name} id {network.id} has active endpoints"
                 )
+            if network.driver == OVERLAY:
+                # The store refuses if any host still has a container on it.
+                self._require_overlay().remove_network(network.id, network.name)
+                del self._networks[network.id]
+                del self._endpoints[network.id]
+                return
             self._tear_down(network)
             records.delete(self.state_dir, network.id)
             del self._networks[network.id]
@@ -302,7 +377,24 @@ class NetworkManager:
             return [self._network_json(network) for network in self._networks.values()]
 
     def _find(self, name_or_id: str) -> NetworkRecord:
-        """Docker's lookup order: full id, then exact name, then a unique id prefix."""
+        """Docker's lookup order: full id, then exact name, then a unique id prefix.
+
+        An overlay network created on another host a moment ago may not have
+        come through the watch yet: on a miss, the store is read once more.
+        """
+        try:
+            return self._find_known(name_or_id)
+        except NetworkNotFound:
+            if self._overlay is None or not self._started:
+                raise
+            try:
+                self._overlay.refresh()
+            except NetworkError:
+                raise NetworkNotFound(f"network {name_or_id} not found") from None
+            self._sync_overlay_networks()
+            return self._find_known(name_or_id)
+
+    def _find_known(self, name_or_id: str) -> NetworkRecord:
         if name_or_id in self._networks:
             return self._networks[name_or_id]
         named = [n for n in self._networks.values() if n.name == name_or_id]
@@ -323,7 +415,7 @@ class NetworkManager:
 
     def _network_json(self, network: NetworkRecord) -> dict[str, Any]:
         """Docker's Network object (``docker network inspect``)."""
-        if network.driver != BRIDGE:
+        if network.driver not in (BRIDGE, OVERLAY):
             config = []
         elif network.predefined:
             config = [{"Subnet": network.subnet}]  # Docker shows no Gateway for its default bridge
@@ -333,7 +425,7 @@ class NetworkManager:
             "Name": network.name,
             "Id": network.id,
             "Created": network.created,
-            "Scope": "local",
+            "Scope": "global" if network.driver == OVERLAY else "local",
             "Driver": network.driver,
             "EnableIPv6": False,
             "IPAM": {"Driver": "default", "Options": network.ipam_options, "Config": config},
@@ -428,7 +520,9 @@ class NetworkManager:
                 network_id=record.id, network_name=record.name, driver=record.driver, container_id=container_id,
                 name=name.lstrip("/"), endpoint_id=self._new_endpoint_id(), embedded_dns=record.embedded_dns,
             )
-            if record.driver == BRIDGE:
+            if record.driver == OVERLAY:
+                self._assign_overlay_address(record, endpoint, aliases, ip)
+            elif record.driver == BRIDGE:
                 self._assign_address(record, endpoint, aliases, ip)
                 if record.embedded_dns:
                     endpoint.links = list(dict.fromkeys(link for link in links if link))
@@ -473,6 +567,24 @@ class NetworkManager:
             # Docker adds the short container id, so containers can also be reached by it.
             endpoint.aliases = aliases + [endpoint.container_id[:12]]
 
+    def _assign_overlay_address(self, record: NetworkRecord, endpoint: Endpoint, aliases: list[str],
+                                ip: str | None) -> None:
+        """An address taken in the cluster store (compare-and-swap, overlay.py), registered with our names."""
+        if ip and not record.user_subnet:
+            raise InvalidNetworkArgument(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+            )
+        aliases = aliases + [endpoint.container_id[:12]]
+        entry = {"network_id": record.id, "endpoint_id": endpoint.endpoint_id, "container_id": endpoint.container_id,
+                 "name": endpoint.name, "aliases": aliases}
+        address = self._require_overlay().allocate(record.id, entry, ipam.parse_address(ip) if ip else None)
+        endpoint.ip_address = str(address)
+        endpoint.prefix_len = IPv4Network(record.subnet).prefixlen
+        endpoint.gateway = record.gateway
+        endpoint.mac_address = ipam.mac_address(address)
+        endpoint.requested_ip = ip or None
+        endpoint.aliases = aliases
+
     def endpoints(self, container_id: str) -> list[Endpoint]:
         """The container's endpoints, in the order its networks were created (for container:<id> mode too)."""
         with self._lock:
@@ -500,7 +612,7 @@ class NetworkManager:
                     f"endpoint of {endpoint.name} on network {endpoint.network_name} is not connected "
                     "(it was disconnected, or the network manager restarted since)"
                 )
-            if endpoint.driver != BRIDGE:
+            if endpoint.driver not in (BRIDGE, OVERLAY):
                 return
             if endpoint.plugged:
                 raise NetworkConflict(f"endpoint {endpoint.endpoint_id[:12]} is already plugged")
@@ -510,12 +622,19 @@ class NetworkManager:
             # whether a default route is there already.
             siblings = [ep for ep in self.endpoints(endpoint.container_id) if ep.plugged]
             ifname = f"eth{len(siblings)}"
-            has_route = any(not self._networks[ep.network_id].internal for ep in siblings if ep.network_id in self._networks)
-            route_via = None if record.internal or has_route else IPv4Address(record.gateway)
+            has_route = any(not self._networks[ep.network_id].internal and ep.driver == BRIDGE
+                            for ep in siblings if ep.network_id in self._networks)
+            # An overlay leads nowhere beyond its subnet (overlay.py): no default route through it.
+            overlay = record.driver == OVERLAY
+            route_via = None if record.internal or has_route or overlay else IPv4Address(record.gateway)
             wants_dns = endpoint.embedded_dns and endpoint.container_id not in self._dns
             dns_sockets = None
             try:
-                netlink.create_veth(host_ifname, ifname, endpoint.mac_address, record.bridge, netns_path, trace)
+                if overlay:
+                    doc = next(d for d in self._require_overlay().networks() if d["id"] == record.id)
+                    self._overlay.attach(doc, host_ifname, ifname, endpoint.mac_address, netns_path, trace)
+                else:
+                    netlink.create_veth(host_ifname, ifname, endpoint.mac_address, record.bridge, netns_path, trace)
 
                 def inside_container() -> Any:
                     netlink.configure_container_end(
@@ -529,21 +648,29 @@ class NetworkManager:
                 if dns_sockets is not None:
                     self._start_dns(endpoint.container_id, *dns_sockets)
             except OSError as err:
-                self._undo_plug(host_ifname, dns_sockets, trace)
+                self._undo_plug(record, host_ifname, dns_sockets, trace)
                 raise NetworkHostError(f"connecting {endpoint.name} to {record.name}: {err}") from None
             except BaseException:
-                self._undo_plug(host_ifname, dns_sockets, trace)
+                self._undo_plug(record, host_ifname, dns_sockets, trace)
                 raise
             endpoint.ifname = ifname
             endpoint.host_ifname = host_ifname
             endpoint.netns_path = netns_path
             self._save(record)
 
-    def _undo_plug(self, host_ifname: str, dns_sockets: tuple | None, trace: Trace) -> None:
+    def _undo_plug(self, record: NetworkRecord, host_ifname: str, dns_sockets: tuple | None, trace: Trace) -> None:
         if dns_sockets is not None:
             for sock in dns_sockets:
                 sock.close()
-        netlink.delete_link(host_ifname, trace)
+        self._delete_host_end(record.id, record.driver, host_ifname, trace)
+
+    def _delete_host_end(self, network_id: str, driver: str, host_ifname: str, trace: Trace) -> None:
+        """Delete the host end of a veth pair: on the host, or in an overlay network's namespace."""
+        if driver == OVERLAY:
+            if self._overlay is not None:
+                self._overlay.detach(network_id, host_ifname, trace)
+        else:
+            netlink.delete_link(host_ifname, trace)
 
     def _start_dns(self, container_id: str, udp, tcp) -> None:
         server = DnsServer(container_id, udp, tcp, names=lambda: self._names, upstreams=self._upstream_resolvers)
@@ -567,7 +694,7 @@ class NetworkManager:
         with self._lock:
             if not endpoint.plugged:
                 return
-            netlink.delete_link(endpoint.host_ifname, trace)
+            self._delete_host_end(endpoint.network_id, endpoint.driver, endpoint.host_ifname, trace)
             endpoint.host_ifname = None
             endpoint.ifname = None
             endpoint.netns_path = None
@@ -593,10 +720,14 @@ class NetworkManager:
                 self.unpublish(container_id, trace=trace)
             self.unplug(endpoint, trace=trace)
             del self._endpoints[record.id][container_id]
+            if record.driver == OVERLAY and self._overlay is not None:
+                self._overlay.release(record.id, endpoint.ip_address)
             self._save(record)
             self._refresh_names()
 
     def _save(self, record: NetworkRecord) -> None:
+        if record.driver == OVERLAY:
+            return  # the cluster store holds overlay networks and their endpoints
         records.save(self.state_dir, record, list(self._endpoints[record.id].values()))
 
     def _refresh_names(self) -> None:
@@ -614,6 +745,12 @@ class NetworkManager:
                 names = {n.lower() for n in [ep.name, *ep.aliases]}
                 names |= {f"{n}.{record.name.lower()}" for n in names}
                 entries.append((frozenset(names), IPv4Address(ep.ip_address)))
+            if record.driver == OVERLAY and self._overlay is not None:
+                # Containers of the other hosts, as they registered in the store.
+                for remote in self._overlay.remote_endpoints(network_id):
+                    names = {n.lower() for n in [remote["name"], *remote.get("aliases", [])]}
+                    names |= {f"{n}.{record.name.lower()}" for n in names}
+                    entries.append((frozenset(names), IPv4Address(remote["ip"])))
                 for link in ep.links:
                     target, _, alias = link.partition(":")
                     target = target.lstrip("/").lower()

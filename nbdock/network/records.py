@@ -19,6 +19,7 @@ from typing import Any
 BRIDGE = "bridge"
 HOST = "host"
 NULL = "null"
+OVERLAY = "overlay"  # spans hosts (overlay.py); defined in the cluster store, never in this directory
 
 
 @dataclass
@@ -39,8 +40,8 @@ class NetworkRecord:
 
     @property
     def embedded_dns(self) -> bool:
-        """Containers on user-defined bridge networks resolve each other through 127.0.0.11."""
-        return self.driver == BRIDGE and not self.predefined
+        """Containers on user-defined bridge and overlay networks resolve each other through 127.0.0.11."""
+        return self.driver in (BRIDGE, OVERLAY) and not self.predefined
 
 
 @dataclass
