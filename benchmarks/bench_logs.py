@@ -50,14 +50,18 @@ def daemon_pid(host: str) -> int:
     raise RuntimeError(f"no process listens on {path}")
 
 
-def peak_rss_of(pid: int, work) -> float:
-    """Run ``work()`` and return the process's peak resident memory meanwhile, in MB."""
+def status_mb(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1)) / 1024
+
+
+def peak_rss_of(pid: int, work) -> tuple[float, float]:
+    """Run ``work()``: the process's resident memory before, and its peak meanwhile, in MB."""
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")  # resets VmHWM to the current resident size
+    before = status_mb(pid, "VmRSS")
     work()
-    with open(f"/proc/{pid}/status") as f:
-        kilobytes = int(re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M).group(1))
-    return kilobytes / 1024
+    return before, status_mb(pid, "VmHWM")
 
 
 def printing_seconds(logs_tail: str) -> float:
@@ -96,7 +100,8 @@ def measure(engines: Engines, lines: int, repeat: int) -> list[tuple[str, str, f
                         raise RuntimeError(f"{engine}: docker logs gave {count} lines, not {lines}")
                 peaks.append(peak_rss_of(pids[engine], full))
             results[engine]["full"] = median(full_times)
-            results[engine]["rss"] = max(peaks)
+            results[engine]["idle"] = min(before for before, _ in peaks)
+            results[engine]["rss"] = max(peak for _, peak in peaks)
             tail_times = []
             for _ in range(repeat):
                 start = time.perf_counter()
@@ -112,6 +117,7 @@ def measure(engines: Engines, lines: int, repeat: int) -> list[tuple[str, str, f
     return [
         (f"`seq 1 {lines}` inside the container", "s", docker["print"], nbdock["print"]),
         (f"`docker logs` ({lines} lines)", "s", docker["full"], nbdock["full"]),
+        ("daemon RSS before `docker logs`", "MB", docker["idle"], nbdock["idle"]),
         ("daemon peak RSS during `docker logs`", "MB", docker["rss"], nbdock["rss"]),
         ("`docker logs --tail 5`", "s", docker["tail"], nbdock["tail"]),
     ]

@@ -161,6 +161,22 @@ def test_reading_is_in_bounded_batches_in_order(log_path, monkeypatch):
     assert entries[-1].stream == "stderr"
 
 
+@pytest.mark.parametrize("texts", [
+    [b"plain\n", "caf\u00e9 \u2603\n".encode(), b"\n"],  # no escapes: the one-scan path
+    [b"tab\there\n", b'"quoted"\n', b"back\\slash\n", b"\xff\n", b"no newline"],  # escapes: json.loads
+])
+def test_parsing_gives_back_what_was_written(log_path, texts):
+    writer = LogWriter(log_path)
+    for text in texts:
+        writer.write("stderr", text)
+    writer.flush()
+    writer.close()
+    blob = open(log_path, "rb").read()
+    expected = [logs.LogEntry(r["stream"], r["log"].encode(), r["time"]) for r in map(json.loads, blob.splitlines())]
+    assert logs.parse_records(blob) == expected
+    assert [e.data for e in expected] == [t.replace(b"\xff", "\ufffd".encode()) for t in texts]
+
+
 def test_a_torn_last_record_is_left_out(log_path):
     write_lines(log_path, 3)
     with open(log_path, "ab") as f:
