@@ -27,6 +27,8 @@ import os
 import stat
 from dataclasses import dataclass
 
+from . import libc
+
 
 @dataclass(frozen=True)
 class Device:
@@ -140,3 +142,15 @@ def make_device_node(dev_dir: str, device: Device) -> None:
     path = os.path.join(dev_dir, device.name)
     os.mknod(path, stat.S_IFCHR | device.mode, os.makedev(device.major, device.minor))
     os.chmod(path, device.mode)
+
+
+def bind_device_node(dev_dir: str, device: Device) -> None:
+    """Bind the host's /dev/<name> onto an empty file in ``dev_dir`` (a user namespace may not mknod).
+
+    The bind mount is of the host's own node, on the host's devtmpfs, so it
+    opens even though the tmpfs around it is "nodev"; the cgroup's device
+    rules still decide whether it may be opened.
+    """
+    path = os.path.join(dev_dir, device.name)
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666))
+    libc.mount(f"/dev/{device.name}", path, None, libc.MS_BIND)

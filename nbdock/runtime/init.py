@@ -1,8 +1,9 @@
 """What a container's process does between fork() and execve().
 
-:func:`run_container` runs as PID 1 of the new PID namespace, already
-inside the new mount, UTS, IPC and network namespaces (its parent made them,
-see spawner.py).  It builds the root file system, waits for the daemon to
+:func:`run_container` runs as PID 1 of the new PID namespace (the
+spawner made it) and creates the new mount, UTS, IPC and network
+namespaces itself.  With a user namespace, :func:`run_container_in_userns`
+creates them all and forks PID 1 into them (see spawner.py).  It builds the root file system, waits for the daemon to
 finish the parts only the host can do (the network), then turns itself into
 the user's command with execve -- keeping PID 1, which is why a container's
 first process is the user's program and why, like every PID 1, it ignores
@@ -50,6 +51,8 @@ RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "np
 
 #: What a new container process writes on its "ready" pipe once it is inside its namespaces.
 READY = b"ready"
+#: What the parent of a user-namespaced container writes once it has unshared: "write my maps".
+USERNS = b"userns"
 
 
 def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> None:
@@ -64,11 +67,76 @@ def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> 
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)
+    _container_body(spec, channels, trace)
+
+
+def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready: int, control: int) -> None:
+    """The parent of a user-namespaced container's PID 1 (see spawner.py for the whole exchange).
+
+    Forked by the spawner in the host's namespaces, as root of the host: we
+    join what is given as paths while that still works, then create the user
+    namespace and every other new one in one unshare -- the user namespace
+    first, so it owns the others.  PID 1 must be *our* child, born in the new
+    PID namespace, so we fork it once the spawner has written our maps and
+    sent the mounts it made for us, then leave.
+    """
+    trace = Trace(fd=channels.get("trace"))
+    try:
+        wanted = {kind: mode for kind, mode in spec.namespaces.items() if kind != "cgroup"}
+        wanted["user"] = "new"
+        namespaces.create(wanted, trace)  # CLONE_NEWPID among them: it is our next child's
+        os.write(ready, USERNS)  # -> the spawner writes /proc/<us>/uid_map and gid_map
+        attached = _receive_mounts(control)
+        _become_root_inside(trace)
+        _write_sysctls(spec.sysctls, trace)
+        pid = os.fork()
+    except BaseException as e:  # noqa: BLE001
+        _report_and_exit(ready, e)
+    if pid == 0:
+        try:
+            os.close(ready)  # readiness is reported by our parent, which knows our pid
+            os.close(control)
+        finally:
+            _container_body(spec, channels, trace, attached)
+    os.write(ready, b"pid %d\n" % pid + READY)
+    os._exit(0)
+
+
+def _receive_mounts(control: int) -> dict[str, int]:
+    """The spawner's detached mounts, by name (userns.prepare_mounts)."""
+    with socket.socket(fileno=control) as sock:
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 64)
+    if not message:
+        raise StartError("the engine gave up preparing the container's mounts")
+    return dict(zip(json.loads(message), fds))
+
+
+def _become_root_inside(trace: Trace) -> None:
+    """Take the ids 0 of the new user namespace (the remapped root: 100000 outside).
+
+    Until now we kept the host's ids, which the maps do not cover (they show
+    as 65534 inside).  Our capabilities survive: the kernel clears them only
+    when a process leaves uid 0, and we are entering it.  setgroups([]) drops
+    the host's supplementary groups we inherited -- still real groups when a
+    file's owner group is one of them, even if no map names them.
+    """
+    trace.emit("userns", "setresuid", uid=0, gid=0, groups=[], why="root inside the user namespace")
+    os.setresgid(0, 0, 0)
+    os.setgroups([])
+    os.setresuid(0, 0, 0)
+
+
+def _container_body(spec: ContainerSpec, channels: dict[str, int], trace: Trace,
+                    attached: dict[str, int] | None = None) -> None:
+    """Everything PID 1 does once inside its namespaces: the root file system, then the user's command."""
     try:
         _connect_stdio(channels)
         os.setsid()  # a new session: the console (if any) becomes our controlling terminal
-        rootfs.prepare(spec, trace)
-        rootfs.pivot(spec.rootfs.mountpoint, trace)
+        root = rootfs.prepare(spec, trace, attached)
+        rootfs.pivot(root, trace)
+        if attached:
+            for fd in attached.values():
+                os.close(fd)
         # Before finalize: with --read-only the root is remounted read-only there, and
         # Docker still creates a missing -w directory (it does so before the container starts).
         _make_workdir(spec.process.cwd)

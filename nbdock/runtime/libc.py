@@ -481,3 +481,155 @@ def bpf_prog_attach(target_fd: int, prog_fd: int, attach_type: int, flags: int =
     if _bpf(BPF_PROG_ATTACH, attr) < 0:
         shown = {"target_fd": target_fd, "attach_bpf_fd": prog_fd, "attach_type": attach_type, "attach_flags": flags}
         raise SyscallError("bpf", (_Name("BPF_PROG_ATTACH"), shown), ctypes.get_errno())
+
+
+# ---------------------------------------------------------------------------
+# The new mount API: detached mounts, idmapped mounts, file system contexts
+#
+# mount(2) does everything in one call, by path, in the caller's namespace.
+# The calls below (Linux 5.2 and 5.12) split it up: a mount can exist as a
+# file descriptor, attached to no path ("detached"), be changed there, and be
+# attached later -- possibly by another process in another mount namespace.
+# That is what lets the root daemon prepare a user-namespaced container's
+# root with host privileges and hand it to the container to attach.
+
+# Numbers shared by every architecture (the unified table from 424 on).
+SYS_open_tree = 428
+SYS_move_mount = 429
+SYS_fsopen = 430
+SYS_fsconfig = 431
+SYS_fsmount = 432
+SYS_mount_setattr = 442
+
+# --- include/uapi/linux/mount.h and fcntl.h
+OPEN_TREE_CLONE = 1  # a copy of the mount (a new detached mount), not the mount itself
+OPEN_TREE_CLOEXEC = os.O_CLOEXEC
+AT_EMPTY_PATH = 0x1000  # the path is "" and the descriptor itself is meant
+AT_RECURSIVE = 0x8000  # with the mounts below it, as MS_REC
+MOVE_MOUNT_F_EMPTY_PATH = 0x04  # the source is the descriptor itself
+MOVE_MOUNT_T_EMPTY_PATH = 0x40  # the target is the descriptor ``to_dirfd`` itself
+FSOPEN_CLOEXEC = 1
+FSMOUNT_CLOEXEC = 1
+FSCONFIG_SET_FLAG = 0
+FSCONFIG_SET_STRING = 1
+FSCONFIG_CMD_CREATE = 6
+MOUNT_ATTR_RDONLY = 0x01
+MOUNT_ATTR_NOSUID = 0x02
+MOUNT_ATTR_NODEV = 0x04
+MOUNT_ATTR_NOEXEC = 0x08
+MOUNT_ATTR_IDMAP = 0x00100000  # show the files' owners through a user namespace's id maps
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
+
+
+def open_tree(dirfd: int, path: str, flags: int) -> int:
+    """A descriptor of the mount at ``path``; with OPEN_TREE_CLONE, of a new *detached* copy of it.
+
+    The clone is a bind mount that is attached nowhere: it lives as long as
+    a descriptor (or an attachment made with :func:`move_mount`) holds it,
+    and closing the last descriptor of a still-detached clone unmounts it --
+    nothing to clean up on the host.
+
+    Preconditions (open_tree(2), Linux 5.2): OPEN_TREE_CLONE needs
+    CAP_SYS_ADMIN in the user namespace owning the caller's mount namespace
+    (as a bind mount does); AT_RECURSIVE copies the mounts below ``path``
+    too, and is only allowed with OPEN_TREE_CLONE.
+    """
+    fd = _libc.syscall(ctypes.c_long(SYS_open_tree), ctypes.c_int(dirfd), _bytes(path), ctypes.c_uint(flags | OPEN_TREE_CLOEXEC))
+    return _check(fd, "open_tree", dirfd, path, flags)
+
+
+def mount_setattr(fd: int, attr_set: int, attr_clr: int = 0, userns_fd: int = 0, flags: int = AT_EMPTY_PATH) -> None:
+    """Change the attributes of the mount ``fd`` (read-only, nosuid..., or its id mapping).
+
+    With MOUNT_ATTR_IDMAP and ``userns_fd`` (an open /proc/PID/ns/user) the
+    mount shows every file through that user namespace's maps: with
+    ``0 100000 65536`` a file that is owned by 0 on disk is seen as owned by
+    100000 -- which is root inside that namespace -- and a file created
+    through the mount by 100000 is written to disk as 0.  Nothing on disk
+    changes: the translation happens at each access.
+
+    Preconditions (mount_setattr(2), Linux 5.12):
+
+    * CAP_SYS_ADMIN in the user namespace owning the mount's namespace; an
+      id mapping can only be set on a *detached* mount (an open_tree clone)
+      that has never been attached, and only once.
+    * The user namespace must not be the initial one, and it must already
+      have its uid_map and gid_map written (else EINVAL).
+    * The file system must support idmapped mounts (ext4, xfs, btrfs, tmpfs
+      since 6.3, overlayfs as a *lower* layer...; else EINVAL).
+    """
+    attr = _MountAttr(attr_set, attr_clr, 0, userns_fd)
+    result = _libc.syscall(ctypes.c_long(SYS_mount_setattr), ctypes.c_int(fd), b"", ctypes.c_uint(flags),
+                           ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+    _check(result, "mount_setattr", fd, {"attr_set": hex(attr_set), "attr_clr": hex(attr_clr), "userns_fd": userns_fd})
+
+
+def move_mount(from_fd: int, to_path: str, from_path: str = "", flags: int = MOVE_MOUNT_F_EMPTY_PATH,
+               to_dirfd: int = -100) -> None:
+    """Attach the (detached) mount ``from_fd`` at ``to_path``, or move an attached mount there.
+
+    Preconditions (move_mount(2), Linux 5.2): CAP_SYS_ADMIN in the user
+    namespace owning the caller's mount namespace; ``to_path`` must exist in
+    the caller's mount namespace; a detached mount made by another process
+    may be attached as long as it has never been attached before.
+    """
+    result = _libc.syscall(ctypes.c_long(SYS_move_mount), ctypes.c_int(from_fd), _bytes(from_path),
+                           ctypes.c_int(to_dirfd), _bytes(to_path), ctypes.c_uint(flags))
+    _check(result, "move_mount", from_fd, to_path)
+
+
+def fsopen(fstype: str) -> int:
+    """A new file system context of type ``fstype``, to be configured with :func:`fsconfig`.
+
+    Preconditions (fsopen(2), Linux 5.2): CAP_SYS_ADMIN in the user namespace
+    owning the caller's mount namespace; the type must be known to the kernel.
+    The kernel writes its complaints about bad options into the context,
+    readable from the descriptor (see :func:`fs_context_log`).
+    """
+    fd = _libc.syscall(ctypes.c_long(SYS_fsopen), _bytes(fstype), ctypes.c_uint(FSOPEN_CLOEXEC))
+    return _check(fd, "fsopen", fstype)
+
+
+def fsconfig(fd: int, cmd: int, key: str | None = None, value: str | None = None) -> None:
+    """Set one option of a file system context (FSCONFIG_SET_STRING "lowerdir" ...), or create it (FSCONFIG_CMD_CREATE).
+
+    Preconditions (fsconfig(2)): options are checked one by one, and the
+    super block is made (with the caller's credentials) at FSCONFIG_CMD_CREATE;
+    an error there leaves the reason in the context's log.
+    """
+    result = _libc.syscall(ctypes.c_long(SYS_fsconfig), ctypes.c_int(fd), ctypes.c_uint(cmd), _bytes(key),
+                           _bytes(value), ctypes.c_int(0))
+    if result == -1:
+        err = ctypes.get_errno()
+        log = fs_context_log(fd)
+        raise SyscallError("fsconfig", (fd, cmd, key, value) + ((log,) if log else ()), err)
+
+
+def fsmount(fd: int, attr_flags: int = 0) -> int:
+    """A detached mount of the created file system context ``fd`` (attach it with :func:`move_mount`).
+
+    Preconditions (fsmount(2)): the context must have been created with
+    FSCONFIG_CMD_CREATE; same privilege as :func:`fsopen`.
+    """
+    result = _libc.syscall(ctypes.c_long(SYS_fsmount), ctypes.c_int(fd), ctypes.c_uint(FSMOUNT_CLOEXEC),
+                           ctypes.c_uint(attr_flags))
+    return _check(result, "fsmount", fd, attr_flags)
+
+
+def fs_context_log(fd: int) -> str:
+    """The messages the kernel left in a file system context ("e overlayfs: ..."), read without blocking."""
+    lines = []
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            try:
+                lines.append(os.read(fd, 4096).decode(errors="replace").strip())
+            except OSError:
+                break
+    finally:
+        os.set_blocking(fd, True)
+    return "; ".join(line for line in lines if line)

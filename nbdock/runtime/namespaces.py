@@ -12,7 +12,16 @@ ipc     CLONE_NEWIPC    System V IPC and POSIX message queues
 net     CLONE_NEWNET    network devices, addresses, routes, ports, firewall
 pid     CLONE_NEWPID    process ids: the container's first process is PID 1
 cgroup  CLONE_NEWCGROUP the view of /proc/self/cgroup and the cgroup file system
+user    CLONE_NEWUSER   user and group ids, and what capabilities are worth (userns.py)
 ======  ==============  ===============================================
+
+The user namespace is the one that owns the others: each namespace records
+the user namespace its creator was in, and a capability counts only over
+namespaces owned by the holder's user namespace (or one below it).  So a
+container that has its own user namespace creates the others *with* it, in
+one unshare(2) -- the kernel makes the user namespace first, then the others
+owned by it -- and its root can set its hostname or mount its /proc, while
+the host's network or clock stay out of reach.
 
 Every namespace of a process is a file under /proc/<pid>/ns/; two processes
 share a namespace exactly when those files have the same inode number.
@@ -33,6 +42,7 @@ FLAGS = {
     "net": libc.CLONE_NEWNET,
     "pid": libc.CLONE_NEWPID,
     "cgroup": libc.CLONE_NEWCGROUP,
+    "user": libc.CLONE_NEWUSER,
 }
 
 def unshare_flags(namespaces: dict[str, str]) -> int:
@@ -48,7 +58,10 @@ def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
     """Join the namespaces given as paths, then unshare the ones wanted new.
 
     Joining first matters for ``--network container:X``: the new namespaces
-    are created around a process already inside X's network namespace.
+    are created around a process already inside X's network namespace.  It
+    matters twice with a new user namespace: setns(2) needs CAP_SYS_ADMIN
+    over the namespace joined, which we have as root of the host and lose
+    once inside a user namespace of our own.
     """
     for kind, mode in namespaces.items():
         if mode not in ("new", "host"):
@@ -56,6 +69,7 @@ def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
     flags = unshare_flags(namespaces)
     if flags:
         names = [kind for kind, mode in namespaces.items() if mode == "new"]
+        names.sort(key=lambda kind: kind != "user")  # shown first: the kernel makes it first
         trace.emit("namespace", "unshare", flags=" | ".join(f"CLONE_NEW{k.upper()}" for k in names))
         libc.unshare(flags)
 
@@ -83,7 +97,14 @@ def enter(pidfd: int, kinds, trace: Trace = NO_TRACE) -> None:
     unrelated host process -- and when that happened to be one of the
     container's own, every namespace looked joined and the exec ran on the
     host.)  A pidfd names exactly one process and cannot be reused.
+
+    With "user" among the kinds the kernel enters the user namespace first
+    (whatever the order of the flags), so the others -- owned by it -- are
+    entered with the capabilities the new one gives.  Our ids are still the
+    host's then (root's 0 is not mapped inside: it shows as 65534); the
+    process becomes a user of the container at its setuid().
     """
+    kinds = sorted(kinds, key=lambda kind: kind != "user")
     flags = 0
     for kind in kinds:
         flags |= FLAGS[kind]

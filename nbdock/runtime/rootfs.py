@@ -17,6 +17,12 @@ The steps, in order (:func:`prepare`, :func:`pivot`, :func:`finalize`):
 5. ``pivot_root`` into the overlay and detach the old root;
 6. hide Docker's masked paths and make its read-only paths read-only.
 
+In a user namespace (``--userns-remap``) the overlay and every bind mount
+were made beforehand by the spawner, root of the host, as *detached*
+mounts (userns.py): here they are only attached, with move_mount(2), and
+/dev gets bind mounts of the host's device nodes, since mknod(2) is never
+allowed inside a user namespace.
+
 Mount targets come from the image (an untrusted file tree), so every target
 is resolved with openat2(RESOLVE_IN_ROOT): a symlink such as
 ``/etc/hosts -> /../../host/etc/passwd`` stays inside the container.
@@ -39,6 +45,29 @@ from .trace import NO_TRACE, Trace
 def _mount(trace: Trace, source, target, fstype=None, flags=0, data=None, *, shown_target=None) -> None:
     trace.emit("mount", "mount", source=source, target=shown_target or target, fstype=fstype, flags=_flag_names(flags), data=data)
     libc.mount(source, target, fstype, flags, data)
+
+
+def _attach(trace: Trace, mount_fd: int, target: str, *, shown_target: str) -> None:
+    """Attach a detached mount (made outside by the spawner) at ``target``, a /proc/self/fd/N path.
+
+    The target is named by its descriptor (MOVE_MOUNT_T_EMPTY_PATH): the
+    kernel would not follow the magic link as the last component of a path.
+    """
+    trace.emit("mount", "move_mount", target=shown_target, what="a detached mount made outside the user namespace")
+    with _opened(target) as target_fd:
+        libc.move_mount(mount_fd, "", to_dirfd=target_fd, flags=libc.MOVE_MOUNT_F_EMPTY_PATH | libc.MOVE_MOUNT_T_EMPTY_PATH)
+
+
+@contextlib.contextmanager
+def _opened(path: str):
+    if path.startswith("/proc/self/fd/"):
+        yield int(path.rsplit("/", 1)[1])
+        return
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _flag_names(flags: int) -> str:
@@ -171,12 +200,21 @@ def mount_proc(root: str, trace: Trace = NO_TRACE) -> None:
         _mount(trace, "proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/proc")
 
 
-def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE) -> None:
-    """A fresh /dev: a small tmpfs holding only the nodes a process needs."""
+def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE, *, in_userns: bool = False) -> None:
+    """A fresh /dev: a small tmpfs holding only the nodes a process needs.
+
+    In a user namespace mknod(2) fails whatever our capabilities (a device
+    node would be a door to the host's hardware), and a tmpfs mounted there
+    is "nodev" anyway: the host's own nodes are bind-mounted instead, as runc does.
+    """
     with target_in_root(root, "/dev", "dir") as target:
         _mount(trace, "tmpfs", target, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", shown_target="/dev")
     dev = os.path.join(root, "dev")  # a tmpfs we just made: it holds no symlinks of the image's
     for device in devices.DEFAULT_DEVICES:
+        if in_userns:
+            trace.emit("device", "bind", path=f"/dev/{device.name}", source=f"/dev/{device.name}")
+            devices.bind_device_node(dev, device)
+            continue
         trace.emit("device", "mknod", path=f"/dev/{device.name}", type="c", major=device.major, minor=device.minor, mode=oct(device.mode))
         devices.make_device_node(dev, device)
     for name, target_path in devices.DEFAULT_SYMLINKS:
@@ -203,7 +241,14 @@ def mount_sys(root: str, spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
     mounts it: ours, so /sys/class/net lists only the container's interfaces.
     """
     with target_in_root(root, "/sys", "dir") as target:
-        _mount(trace, "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/sys")
+        try:
+            _mount(trace, "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/sys")
+        except libc.SyscallError as e:
+            if e.errno != errno.EPERM or not spec.user_namespace:
+                raise
+            # In a user namespace sysfs can be mounted only over a network namespace that
+            # namespace owns; with --network container:X it is X's: the host's /sys then (runc's way).
+            _mount(trace, "/sys", target, None, MS_BIND | MS_REC, shown_target="/sys")
     if spec.cgroup_version == 2:
         return  # mounted at the very end, inside the container's cgroup namespace (mount_cgroup2)
     cgroup_dir = os.path.join(root, "sys/fs/cgroup")  # inside the sysfs we just mounted
@@ -249,17 +294,25 @@ def tmpfs_flags_and_data(options: str, readonly: bool) -> tuple[int, str]:
     return flags, ",".join(data)
 
 
-def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE) -> None:
-    """A bind mount or tmpfs at ``mount.destination`` inside the container."""
+def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE, attached: int | None = None) -> None:
+    """A bind mount or tmpfs at ``mount.destination`` inside the container.
+
+    ``attached``: the bind was made outside, detached (in a user namespace):
+    attach that descriptor; it is already read-only if it should be.
+    """
     if mount.type == "tmpfs":
         with target_in_root(root, mount.destination, "dir") as target:
             flags, data = tmpfs_flags_and_data(mount.data, mount.readonly)
             _mount(trace, "tmpfs", target, "tmpfs", flags, data or None, shown_target=mount.destination)
         return
-    kind = "dir" if os.path.isdir(mount.source) else "file"
+    source = mount.source if attached is None else f"/proc/self/fd/{attached}"
+    kind = "dir" if os.path.isdir(source) else "file"
     with target_in_root(root, mount.destination, kind) as target:
         if mount.copy_up:
-            copy_up(target, mount.source, trace, shown=mount.destination)
+            copy_up(target, source, trace, shown=mount.destination)
+        if attached is not None:
+            _attach(trace, attached, target, shown_target=mount.destination)
+            return
         _mount(trace, mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
     if mount.readonly:
         # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call --
@@ -307,19 +360,32 @@ def _copy_tree(source: str, target: str) -> None:
             os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
-    """Build the container's whole tree under spec.rootfs.mountpoint (steps 1-4)."""
+def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE, attached: dict[str, int] | None = None) -> str:
+    """Build the container's whole tree (steps 1-4); return the path of its root, for :func:`pivot`.
+
+    That is spec.rootfs.mountpoint, or, with ``attached`` (the detached mounts
+    of a user-namespaced container, see userns.prepare_mounts), the overlay's
+    own descriptor as /proc/self/fd/N: the remapped root need not be able to
+    walk the host's path to the mount point.
+    """
+    attached = attached or {}
     root = spec.rootfs.mountpoint
     make_mounts_private(trace)
-    mount_overlay(spec.rootfs, trace)
+    if "rootfs" in attached:
+        _attach(trace, attached["rootfs"], f"/proc/self/fd/{attached['mountpoint']}", shown_target=root)
+        root = f"/proc/self/fd/{attached['rootfs']}"
+    else:
+        mount_overlay(spec.rootfs, trace)
     mount_proc(root, trace)
-    mount_dev(root, spec.process.tty, spec.shm_size, trace)
+    mount_dev(root, spec.process.tty, spec.shm_size, trace, in_userns=bool(spec.user_namespace))
     mount_sys(root, spec, trace)
     for destination, host_file in spec.etc_files.items():
         # With --read-only these are read-only too, as in Docker.
-        bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), trace)
-    for mount in spec.mounts:
-        bind_mount(root, mount, trace)
+        bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), trace,
+                   attached.get(f"etc:{destination}"))
+    for index, mount in enumerate(spec.mounts):
+        bind_mount(root, mount, trace, attached.get(f"mount:{index}"))
+    return root
 
 
 # --------------------------------------------------------------------------

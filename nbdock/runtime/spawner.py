@@ -22,6 +22,23 @@ next children are born in, recorded in /proc/self/ns/pid_for_children.
 ``docker exec`` uses the same idea with setns: the spawner sets its
 children's PID namespace to the container's, forks, and sets it back.
 
+With a user namespace (``--userns-remap``) the order changes, because the
+PID namespace must be *owned* by the container's user namespace (else its
+root could not mount its own /proc), and only the process that unshares
+CLONE_NEWPID can have a child in it::
+
+    spawner: fork() ───────────────────▶ child: joins namespaces given as paths, then
+                                               unshare(NEWUSER|NEWPID|NEWNS|NEWUTS|NEWIPC|NEWNET)
+                                               -- one call: the user namespace first, the
+                                                  others owned by it -- writes "userns"
+             writes /proc/CHILD/uid_map, gid_map (we are root outside: only we may)
+             makes the container's mounts outside (userns.py) and sends them ──▶
+                                               setresuid(0): root *inside*, host uid 100000
+                                               fork() ──▶ PID 1 (init.py), born inside all
+                                               writes "pid N" "ready", exits
+             reads them; PID 1, orphaned, is reparented to us: we are a "child
+             subreaper" (PR_SET_CHILD_SUBREAPER), so we wait for it as for any child
+
 The protocol: datagrams on a SOCK_SEQPACKET socket pair (message boundaries
 are kept, and file descriptors travel with SCM_RIGHTS).  The daemon sends
 ``{"op": "create"|"exec", "id": n, "spec": {...}, "fds": [names]}`` with
@@ -51,7 +68,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from . import fsaccess, init, libc
+from . import fsaccess, init, libc, userns
+from .trace import Trace
 from .spec import ContainerSpec, ExecSpec
 
 MAX_MESSAGE = 1 << 20
@@ -67,6 +85,9 @@ class _SpawnerProcess:
         self.control = control
         self.children: set[int] = set()  # container processes whose exits we report
         self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        # A container with a user namespace is our grandchild (see the module's docstring): when its
+        # parent exits, the kernel hands it to the nearest subreaper ancestor -- us -- not to PID 1.
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
 
     def serve(self) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -98,8 +119,11 @@ class _SpawnerProcess:
             if request["op"] == "create":
                 spec = ContainerSpec.from_dict(request["spec"])
                 pid_mode = spec.namespaces.get("pid", "new")  # "new", "host" or another container's namespace
-                pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
-                                 pid_namespace=None if pid_mode == "host" else pid_mode)
+                if spec.user_namespace:
+                    pid = self._fork_in_user_namespace(spec, channels)
+                else:
+                    pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
+                                     pid_namespace=None if pid_mode == "host" else pid_mode)
             elif request["op"] == "exec":
                 # "target" is a pidfd of the container's PID 1: its PID namespace is entered here
                 # (for the child about to be forked) and its other namespaces by the child itself.
@@ -153,9 +177,53 @@ class _SpawnerProcess:
         with os.fdopen(ready_r, "rb") as ready:
             answer = ready.read()
         if answer != init.READY:
-            error = json.loads(answer or b'{"message": "the container process died while creating its namespaces"}')
-            raise RuntimeError(error["message"])
+            _raise_child_error(answer)
         return pid
+
+    def _fork_in_user_namespace(self, spec: ContainerSpec, channels: dict[str, int]) -> int:
+        """Fork a container whose namespaces belong to a new user namespace; return its PID 1's pid.
+
+        The child (init.run_container_in_userns) unshares, we write its maps
+        and make its mounts, it becomes root inside and forks PID 1.  The
+        "ready" pipe carries ``userns``, then ``pid N`` and ``ready`` (or a
+        JSON error); the mounts travel on a socket, as descriptors.
+        """
+        trace = Trace(fd=channels.get("trace"))
+        ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                ours.close()
+                _reset_inherited_state(keep={ready_w, theirs.fileno(), *channels.values()})
+                init.run_container_in_userns(spec, channels, ready_w, theirs.fileno())
+            finally:
+                os._exit(1)  # not reached
+        os.close(ready_w)
+        theirs.close()
+        mounts: dict[str, int] = {}
+        try:
+            with os.fdopen(ready_r, "rb") as ready, ours:
+                answer = ready.read(len(init.USERNS))
+                if answer != init.USERNS:
+                    _raise_child_error(answer + ready.read())
+                try:
+                    userns.write_id_maps(pid, spec.user_namespace, trace)
+                    mounts = userns.prepare_mounts(pid, spec, trace)
+                except BaseException:
+                    os.kill(pid, signal.SIGKILL)
+                    raise
+                names = list(mounts)
+                socket.send_fds(ours, [json.dumps(names).encode()], [mounts[n] for n in names])
+                answer = ready.read()
+        finally:
+            for fd in mounts.values():
+                os.close(fd)  # the child has its own copies now
+        head, _, rest = answer.partition(b"\n")
+        if not head.startswith(b"pid ") or rest != init.READY:
+            _raise_child_error(rest if head.startswith(b"pid ") else answer)
+        return int(head[4:])
 
     def _restore_pid_namespace(self, pid_namespace: str | None) -> None:
         if pid_namespace is not None:
@@ -183,6 +251,11 @@ class _SpawnerProcess:
             except ProcessLookupError:
                 pass
         os._exit(0)
+
+
+def _raise_child_error(answer: bytes) -> None:
+    error = json.loads(answer or b'{"message": "the container process died while creating its namespaces"}')
+    raise RuntimeError(error["message"])
 
 
 def receive(sock: socket.socket) -> tuple[bytes, list[int]]:

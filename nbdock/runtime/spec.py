@@ -53,6 +53,9 @@ class Mount:
     data: str = ""  # tmpfs options, e.g. "size=64m,mode=1777,exec"
     #: A new, empty volume takes a copy of what the image has at the destination (Docker's VOLUME semantics).
     copy_up: bool = False
+    #: In a user namespace: show the source's owners through the container's id maps (volumes; never a
+    #: host bind, whose host-owned files must stay out of the container root's reach; see userns.py)
+    idmap: bool = False
 
 
 @dataclass
@@ -109,6 +112,9 @@ class ContainerSpec:
     domainname: str = ""  # the UTS namespace's domain name; "" leaves the kernel's "(none)"
     #: kernel settings of the container's own namespaces ("net.ipv4.ip_unprivileged_port_start": "0")
     sysctls: dict[str, str] = field(default_factory=dict)
+    #: A user namespace (``--userns-remap``): {"uid_map": [[inside, outside, count]...], "gid_map": [...],
+    #: "idmapped_layers": bool}; empty: the host's (see userns.py)
+    user_namespace: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
