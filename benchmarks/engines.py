@@ -25,7 +25,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Engines:
-    def __init__(self):
+    def __init__(self, only: tuple[str, ...] = ("docker", "nbdock")):
+        self.only = only
         self.base = tempfile.mkdtemp(prefix="nbdock-bench-")
         self.hosts: dict[str, str] = {}
         self.pids: dict[str, int] = {}  # the daemon's pid, for the engines started here
@@ -33,8 +34,10 @@ class Engines:
 
     def __enter__(self) -> "Engines":
         try:
-            self.hosts["docker"] = os.environ.get("NBDOCK_BENCH_REF") or self._start_dockerd()
-            self.hosts["nbdock"] = os.environ.get("NBDOCK_BENCH_SUT") or self._start_nbdock()
+            if "docker" in self.only:
+                self.hosts["docker"] = os.environ.get("NBDOCK_BENCH_REF") or self._start_dockerd()
+            if "nbdock" in self.only:
+                self.hosts["nbdock"] = os.environ.get("NBDOCK_BENCH_SUT") or self._start_nbdock()
             for name in self.hosts:
                 self._seed_busybox(name)
         except BaseException:

@@ -192,7 +192,10 @@ class NbdockMagics(Magics, Configurable):
             plot = LivePlot(f"{parsed.args[0]}: memory and CPU", cpu_quota_percent(host_config),
                             memory_limit_set=bool(host_config.get("Memory")))
             on_sample = plot.update
-        return stats_math.sample(self.connection.api, parsed.args[0], seconds, interval, on_sample)
+        # One connection streaming readings at the interval (nbdock's own endpoint): a request per
+        # reading would cost more CPU than the container being watched.
+        readings = self.connection.container_stats_stream(parsed.args[0], interval)
+        return stats_math.sample(readings, seconds, on_sample)
 
     # -- %%dockerfile -------------------------------------------------------------
 

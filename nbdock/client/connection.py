@@ -11,13 +11,14 @@ a notebook watch each request go by.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
 import requests
@@ -191,6 +192,18 @@ class Connection:
 
     def container_namespaces(self, container: str) -> list[dict]:
         return self._nbdock_get("/containers/{0}/namespaces", container).json()
+
+    def container_stats_stream(self, container: str, interval: float) -> Iterator[dict]:
+        """Stats readings every ``interval`` seconds on one connection, until the caller stops reading."""
+        response = self.api._get(self.api._url("/nbdock/v1/containers/{0}/stats", container, versioned_api=False),
+                                 params={"interval": interval}, stream=True)
+        self.api._raise_for_status(response)
+        try:
+            for line in response.iter_lines():
+                if line:
+                    yield json.loads(line)
+        finally:
+            response.close()
 
     def container_cgroup(self, container: str) -> dict:
         return self._nbdock_get("/containers/{0}/cgroup", container).json()

@@ -19,7 +19,7 @@ drop at any moment and should not count against it.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import docker
 import requests
@@ -88,38 +88,63 @@ SAMPLE_COLUMNS = ["time", "cpu_percent", "memory_bytes", "memory_limit_bytes", "
                   "net_rx_bytes", "net_tx_bytes", "block_read_bytes", "block_write_bytes"]
 
 
-def sample(api: docker.APIClient, container: str, seconds: float, interval: float,
-           on_sample: Callable[["object"], None] | None = None):
-    """Read the container's stats every ``interval`` seconds for ``seconds``; a pandas DataFrame.
+#: How often ``on_sample`` is called at most: a notebook redraw costs far more than a reading,
+#: and the eye does not follow a chart redrawn ten times a second.
+REDRAW_INTERVAL = 0.5
 
-    ``time`` is when each reading was asked for, in seconds since the
-    first.  A daemon takes a moment to answer (it reads the counters twice
-    to send ``precpu_stats`` along), so samples may be further apart than
-    ``interval``.  ``on_sample`` gets the frame so far after each sample
-    (for a live plot).  Sampling ends early when the container stops.
+
+def polled_readings(api: docker.APIClient, container: str, interval: float) -> Iterator[dict]:
+    """Readings of any daemon's ``GET /containers/{id}/stats``, one request every ``interval`` seconds.
+
+    Each is a ``one-shot`` reading (API 1.41): the daemon reads the counters
+    once and answers at once, and the CPU share is computed against the
+    reading before -- a plain ``stream=false`` reading makes the daemon read
+    twice with a pause between (to fill ``precpu_stats``).  Ends when the
+    container is removed.
     """
-    import pandas
-
-    if interval <= 0 or seconds <= 0:
-        raise ValueError("--seconds and --interval must be positive")
-    rows: list[dict] = []
-    started = time.monotonic()
+    previous = api.stats(container, stream=False, one_shot=True)  # the first CPU share's starting point
     while True:
         asked = time.monotonic()
         try:
-            raw = api.stats(container, stream=False)
+            raw = api.stats(container, stream=False, one_shot=True)
         except (docker.errors.NotFound, requests.exceptions.JSONDecodeError):
-            if not rows:
-                raise
-            break  # the container was removed while we sampled: keep what we have
-        if not raw.get("read") or raw["read"].startswith("0001-"):
-            break  # the container is not running: the daemon sends an empty reading
-        numbers = summarize(raw)
-        rows.append({"time": round(asked - started, 3), **{key: numbers[key] for key in SAMPLE_COLUMNS[1:]}})
-        if on_sample is not None:
-            on_sample(pandas.DataFrame(rows, columns=SAMPLE_COLUMNS))
-        next_sample = asked + interval
-        if next_sample - started > seconds + 1e-6:
-            break
-        time.sleep(max(0.0, next_sample - time.monotonic()))
-    return pandas.DataFrame(rows, columns=SAMPLE_COLUMNS)
+            return  # the container was removed while we sampled
+        raw["precpu_stats"], previous = previous.get("cpu_stats") or {}, raw
+        yield raw
+        time.sleep(max(0.0, asked + interval - time.monotonic()))
+
+
+def sample(readings: Iterator[dict], seconds: float, on_sample: Callable[["object"], None] | None = None):
+    """The ``readings`` (raw stats objects, each with the ``precpu_stats`` before it) taken for
+    ``seconds``, as a pandas DataFrame of SAMPLE_COLUMNS.
+
+    ``time`` is when each reading was taken, in seconds since sampling
+    began.  ``on_sample`` gets the frame so far (for a live plot), at most
+    every REDRAW_INTERVAL seconds and after the last reading.  Sampling
+    ends early when the container stops (a reading with nothing read).
+    """
+    import pandas
+
+    if seconds <= 0:
+        raise ValueError("--seconds must be positive")
+    rows: list[dict] = []
+    started = time.monotonic()
+    last_drawn, drawn = float("-inf"), 0
+    try:
+        for raw in readings:
+            now = time.monotonic()
+            if not raw.get("read") or raw["read"].startswith("0001-") or now - started > seconds + 0.05:
+                break  # the container is not running (the daemon sends an empty reading), or time is up
+            numbers = summarize(raw)
+            rows.append({"time": round(now - started, 3), **{key: numbers[key] for key in SAMPLE_COLUMNS[1:]}})
+            if on_sample is not None and now - last_drawn >= REDRAW_INTERVAL:
+                on_sample(pandas.DataFrame(rows, columns=SAMPLE_COLUMNS))
+                last_drawn, drawn = now, len(rows)
+    finally:
+        close = getattr(readings, "close", None)
+        if close is not None:
+            close()  # a generator: ends its request or stream now, not when collected
+    frame = pandas.DataFrame(rows, columns=SAMPLE_COLUMNS)
+    if on_sample is not None and rows and drawn != len(rows):
+        on_sample(frame)
+    return frame

@@ -92,9 +92,15 @@ def sample(container: "ManagedContainer", previous: dict | None) -> dict:
     return result
 
 
-async def samples(engine: "Engine", container: "ManagedContainer", *, streaming: bool, one_shot: bool) -> AsyncIterator[dict]:
-    """stream=1: a sample every second until the container stops; stream=0: one sample, compared with
-    one taken shortly before (so CPU% can be computed); one-shot=1: a single sample, no comparison."""
+#: The shortest interval nbdock's own stats stream takes (20 samples a second).
+MIN_STREAM_INTERVAL = 0.05
+
+
+async def samples(engine: "Engine", container: "ManagedContainer", *, streaming: bool, one_shot: bool,
+                  interval: float = STREAM_INTERVAL) -> AsyncIterator[dict]:
+    """stream=1: a sample every ``interval`` seconds (Docker's API: every second) until the container
+    stops; stream=0: one sample, compared with one taken shortly before (so CPU% can be computed);
+    one-shot=1: a single sample, no comparison."""
     previous = None
     if not streaming and not one_shot and container.running:
         previous = await asyncio.to_thread(sample, container, None)
@@ -105,7 +111,7 @@ async def samples(engine: "Engine", container: "ManagedContainer", *, streaming:
         if not streaming or not container.running:
             return
         previous = current
-        await asyncio.sleep(STREAM_INTERVAL)
+        await asyncio.sleep(interval)
 
 
 async def top(engine: "Engine", ref: str, ps_args: str = "-ef") -> dict:

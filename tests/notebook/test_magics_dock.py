@@ -4,6 +4,7 @@ import time
 import uuid
 
 import pandas
+import docker
 import pytest
 from IPython.core.error import UsageError
 
@@ -100,6 +101,28 @@ def test_stats_samples_into_a_dataframe(shell, names):
     assert len(frame) >= 1 and frame["pids"].iloc[0] >= 1 and frame["memory_limit_bytes"].iloc[0] > 0
     table = shell.run_line_magic("dock", f"stats --no-stream {name}")
     assert list(table["NAME"]) == [name]
+
+
+def test_stats_samples_at_ten_hertz_with_the_cpu_share_of_each_interval(shell, names):
+    """One streamed connection keeps up with 10 readings a second; each CPU share is that interval's."""
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d --cpus 0.5 --name {name} busybox sh -c 'while :; do :; done'")
+    frame = shell.run_line_magic("dock", f"stats {name} --seconds 2 --interval 0.1")
+    assert len(frame) >= 15, frame
+    assert frame["time"].is_monotonic_increasing
+    busy = frame["cpu_percent"].iloc[1:]
+    assert (busy > 0).mean() > 0.8, frame  # each reading saw the loop run in its own interval...
+    assert busy.mean() < 65, frame  # ...and never much above its --cpus 0.5 quota (50% of one CPU)
+
+
+def test_the_stats_stream_refuses_a_rate_it_would_not_keep(shell, names):
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d --name {name} busybox sleep 60")
+    from nbdock.magics import NbdockMagics
+
+    connection = shell.magics_manager.registry[NbdockMagics.__name__].connection
+    with pytest.raises(docker.errors.APIError, match="interval must be at least 0.05 s"):
+        next(connection.container_stats_stream(name, 0.001))
 
 
 def test_attach_widget_talks_to_stdin_and_stdout(shell, names):

@@ -558,7 +558,9 @@ def _stats_samples(session: Session, parsed: Parsed) -> int:
         raise CommandError("stats --seconds/--interval/--plot samples one container: name it", exit_code=125)
     seconds = float(parsed.seconds or 10)
     interval = float(parsed.interval or 1)
-    frame = stats_math.sample(session.api, parsed.args[0], seconds, interval)
+    if seconds <= 0 or interval <= 0:
+        raise CommandError("--seconds and --interval must be positive", exit_code=125)
+    frame = stats_math.sample(stats_math.polled_readings(session.api, parsed.args[0], interval), seconds)
     session.console.out(frame.to_string(index=False) + "\n")
     return 0
 
