@@ -178,9 +178,11 @@ class ContainerService:
             except (OSError, ValueError, TypeError) as e:
                 log.warning("skipping container %s: unreadable record (%s)", cid, e)
                 continue
+            # Nothing runs yet, so a cgroup of this container is a dead run's, even one the previous
+            # daemon was still starting (the record said "created" then).
+            self._cleanup_dead_run(record.Id)
             if record.State.Running or record.State.Status in ("running", "paused", "restarting", "removing"):
                 # Its processes died with the previous daemon (the spawner kills them): clean up after them.
-                self._cleanup_dead_run(record.Id)
                 record.State = State(Status="exited", ExitCode=255, StartedAt=record.State.StartedAt,
                                      FinishedAt=clock.rfc3339(), Error="the engine stopped while the container ran")
                 self._clear_network_settings(record)
@@ -203,7 +205,10 @@ class ContainerService:
             return  # not a container's directory: no cgroup has its name
         cgroup = cgroups.open_cgroup(container_id)
         if cgroup.exists():
-            cgroup.destroy()
+            try:
+                cgroup.destroy()
+            except OSError as e:  # CgroupError too: the daemon still starts, and its log names the cgroup
+                log.warning("container %s: cannot remove the cgroup of its previous run: %s", container_id[:12], e)
 
     # ------------------------------------------------------------------
     # create
