@@ -394,3 +394,20 @@ def test_a_mount_left_under_the_scratch_directory_is_detached_not_emptied(tmp_pa
     assert mounts_under(str(root)) == []
     assert os.listdir(root / "tmp") == []
     assert (precious / "file").read_text() == "keep me"
+
+
+def test_a_cgroup_a_killed_daemon_was_setting_up_is_removed_at_restart(daemon):
+    """Killed between making a container's cgroup and recording it as running: the record says "created"."""
+    container = daemon.docker("create", "busybox", "true")
+    assert daemon.kill() == []
+    cgroup = cgroups.open_cgroup(container)
+    cgroup.create(cgroups.Resources(pids_limit=10))  # what the start had done when the daemon died
+    try:
+        assert cgroup.exists()
+        daemon.start()
+        assert not cgroup.exists()
+    finally:
+        if cgroup.exists():
+            cgroup.destroy()
+    _assert_reconciled(daemon)
+    daemon.docker("start", "-a", container)  # and it starts, in a cgroup of its own again
