@@ -17,6 +17,7 @@ clients from docker's.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -94,6 +95,7 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
         "ConsoleSize": list(console_size) if options["tty"] else [0, 0],
         "CapAdd": [_capability(name) for name in options["cap_add"]] or None,
         "CapDrop": [_capability(name) for name in options["cap_drop"]] or None,
+        "SecurityOpt": security_options(options["security_opt"]) or None,
         "PublishAllPorts": options["publish_all"],
         "ReadonlyRootfs": options["read_only"],
         "CpuShares": _integer(parsed, "cpu-shares", options["cpu_shares"]) if options["cpu_shares"] else 0,
@@ -397,6 +399,30 @@ def parse_mount(spec: str) -> dict:
     if tmpfs_options:
         mount["TmpfsOptions"] = tmpfs_options
     return mount
+
+
+def security_options(options: list[str]) -> list[str]:
+    """``--security-opt`` as the docker CLI sends it: a seccomp profile *file* is read here, on the
+    client's machine, and sent as its compact JSON (``seccomp=<json>``), since the daemon may not see
+    the client's files; ``seccomp=unconfined`` and the other options go as written."""
+    sent = []
+    for option in options:
+        key, separator, value = option.partition("=")
+        if not separator and option != "no-new-privileges":
+            if ":" not in option:
+                raise UsageError(f'Invalid --security-opt: "{option}"')
+            key, _, value = option.partition(":")
+        if key == "seccomp" and value != "unconfined":
+            try:
+                with open(value, "rb") as f:
+                    profile = json.loads(f.read())
+            except OSError as e:
+                raise UsageError(f"opening seccomp profile ({value}) failed: open {value}: {e.strerror.lower()}") from None
+            except ValueError as e:
+                raise UsageError(f"compacting json for seccomp profile ({value}) failed: {e}") from None
+            option = "seccomp=" + json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
+        sent.append(option)
+    return sent
 
 
 def _capability(name: str) -> str:

@@ -62,6 +62,7 @@ CONTAINER_FLAGS = (
     _list("label", "l", "Set meta data on a container"),
     _list("cap-add", help="Add Linux capabilities"),
     _list("cap-drop", help="Drop Linux capabilities"),
+    _list("security-opt", help="Security Options"),
     _value("stop-signal", help="Signal to stop the container"),
     _value("stop-timeout", help="Timeout (in seconds) to stop a container", metavar="int"),
     _bool("init", help="Run an init inside the container that forwards signals and reaps processes"),

@@ -24,7 +24,7 @@ import time
 from typing import Any, Iterator
 
 #: The kinds of event, in the order a container usually meets them.
-KINDS = ("cgroup", "namespace", "mount", "device", "rootfs", "network", "process", "capability", "signal")
+KINDS = ("cgroup", "namespace", "mount", "device", "rootfs", "network", "process", "capability", "seccomp", "signal")
 
 
 class Trace:

@@ -95,3 +95,27 @@ def test_refusals_name_what_was_wrong(argv, message):
 def test_init_is_sent_only_when_asked_for():
     assert request_for(["run", "--init", "busybox"]).body["HostConfig"]["Init"] is True
     assert "Init" not in request_for(["run", "busybox"]).body["HostConfig"]
+
+
+def test_security_opt_sends_a_seccomp_profile_file_as_compact_json(tmp_path):
+    profile = tmp_path / "deny-mkdir.json"
+    profile.write_text('{\n  "defaultAction": "SCMP_ACT_ALLOW",\n  "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]\n}\n')
+    body = request_for(["run", "--security-opt", f"seccomp={profile}", "--security-opt", "no-new-privileges",
+                        "--security-opt", "apparmor:unconfined", "busybox"]).body
+    assert body["HostConfig"]["SecurityOpt"] == [
+        'seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}',
+        "no-new-privileges", "apparmor:unconfined"]
+    assert request_for(["run", "--security-opt", "seccomp=unconfined", "busybox"]).body["HostConfig"]["SecurityOpt"] == [
+        "seccomp=unconfined"]
+    assert request_for(["run", "busybox"]).body["HostConfig"]["SecurityOpt"] is None
+
+
+def test_security_opt_errors_are_the_docker_clis(tmp_path):
+    with pytest.raises(UsageError, match=r"opening seccomp profile \(/nonexistent.json\) failed: open /nonexistent.json: no such file"):
+        request_for(["run", "--security-opt", "seccomp=/nonexistent.json", "busybox"])
+    with pytest.raises(UsageError, match='Invalid --security-opt: "bogus"'):
+        request_for(["run", "--security-opt", "bogus", "busybox"])
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(UsageError, match=r"compacting json for seccomp profile"):
+        request_for(["run", "--security-opt", f"seccomp={broken}", "busybox"])
