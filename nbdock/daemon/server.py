@@ -30,6 +30,7 @@ from aiohttp import web
 from .. import __version__
 from ..defaults import DEFAULT_DATA_ROOT, DEFAULT_HOST
 from ..engine import API_VERSION, MIN_API_VERSION, Engine
+from ..engine.remap import UsernsRemap
 from ..errors import InvalidArgument, NbdockError, NotModified
 from ..network.overlay import ClusterConfig
 from . import routes_build, routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
@@ -52,6 +53,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--allow-nonlocal-tcp", action="store_true",
                         help="allow tcp:// hosts other than loopback (the API has no authentication!)")
     parser.add_argument("--debug", action="store_true", help="log every request")
+    parser.add_argument("--userns-remap", metavar="default|USER[:GROUP]",
+                        help="run every container in a user namespace whose root is USER's first subordinate id "
+                             "(/etc/subuid, /etc/subgid); default: the dockremap user, created if missing")
     # Overlay networks across hosts, as Docker 1.12-20.10 made them (nbdock/network/overlay.py).
     parser.add_argument("--cluster-store", metavar="etcd://HOST:PORT[,HOST:PORT...]",
                         help="the etcd cluster the daemons of several hosts share overlay networks through")
@@ -163,6 +167,8 @@ def _listen_tcp(host: str, port: int, allow_nonlocal: bool) -> socket.socket:
 
 async def serve(args: argparse.Namespace) -> None:
     cluster = ClusterConfig.parse(args.cluster_store, args.cluster_advertise, args.cluster_store_opt)  # bad flags: exit now
+    if args.userns_remap:
+        UsernsRemap.check(args.userns_remap)  # an unknown user or no subordinate ids: exit now, nothing made
     data_root = os.path.abspath(args.data_root)
     os.makedirs(data_root, exist_ok=True)
     lock = open(os.path.join(data_root, "nbdock.lock"), "w")
@@ -184,7 +190,7 @@ async def serve(args: argparse.Namespace) -> None:
             raise SystemExit(f"nbdock daemon: unsupported host {host!r} (use unix:///path or tcp://127.0.0.1:PORT)")
 
     engine = Engine(data_root, offline=args.offline, registry_mirrors=args.registry_mirror,
-                    insecure_registries=args.insecure_registry, cluster=cluster)
+                    insecure_registries=args.insecure_registry, cluster=cluster, userns_remap=args.userns_remap)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -224,7 +224,7 @@ class ContainerService:
             self._check_name_free(name)
         host_config = createconfig.fill_host_config(host_in)
         # Checked before the image is looked up, as Docker does: a bad flag is a 400, never a pull.
-        warnings = createconfig.validate_request(config_in, host_config)
+        warnings = createconfig.validate_request(config_in, host_config, remapped=self.engine.remap is not None)
         image = await self.engine.images.find_for_run(config_in["Image"])
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
         path, args = createconfig.command(config)
@@ -584,6 +584,8 @@ class ContainerService:
             readonly_paths=list(host.get("ReadonlyPaths") or []),
             shm_size=host.get("ShmSize") or createconfig.DEFAULT_SHM_SIZE,
         )
+        if self.engine.remap is not None:  # --userns-remap: a user namespace, files given to its root (remap.py)
+            self.engine.remap.apply(spec, directory, host, record.MountPoints, self.engine.images.store, record.Image)
         return spec, _resources(host), endpoints
 
     def _shared_namespaces(self, host: dict[str, Any]) -> dict[str, str]:

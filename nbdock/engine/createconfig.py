@@ -264,8 +264,30 @@ def validate_update(changes: dict[str, Any]) -> None:
 #: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
 UNSUPPORTED_HOST_CONFIG = (
     ("Devices", "--device"), ("DeviceCgroupRules", "--device-cgroup-rule"), ("DeviceRequests", "--gpus"),
-    ("UsernsMode", "--userns"), ("CgroupParent", "--cgroup-parent"),
+    ("CgroupParent", "--cgroup-parent"),
 )
+
+
+def validate_userns_mode(host: dict[str, Any], remapped: bool) -> None:
+    """``--userns``: "" (the daemon's choice: a user namespace with --userns-remap) or "host" (none).
+
+    With --userns-remap, Docker's conflicts: a privileged container, or one
+    sharing the host's network or PID namespace, must opt out with
+    ``--userns=host`` -- those namespaces belong to the host's user
+    namespace, and root in another one could not use them as asked.
+    """
+    mode = host.get("UsernsMode") or ""
+    if mode not in ("", "host"):
+        raise InvalidArgument(f"invalid USER mode: {mode} (--userns takes only host)")
+    if not remapped or mode == "host":
+        return
+    if host.get("Privileged"):
+        raise InvalidArgument("privileged mode is incompatible with user namespaces.  You must run the container "
+                              "in the host namespace when running privileged mode")
+    if (host.get("NetworkMode") or "") == "host":
+        raise InvalidArgument("cannot share the host's network namespace when user namespaces are enabled")
+    if (host.get("PidMode") or "") == "host":
+        raise InvalidArgument("cannot share the host PID namespace when user namespaces are enabled")
 
 
 #: The sysctls a container may set: those the kernel keeps per IPC or network namespace (Docker's list).
@@ -392,11 +414,15 @@ def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> No
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
 
 
-def validate_request(config: dict[str, Any], host: dict[str, Any]) -> list[str]:
-    """Every check of a create request (its Config and its filled-in HostConfig); returns the warnings."""
+def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False) -> list[str]:
+    """Every check of a create request (its Config and its filled-in HostConfig); returns the warnings.
+
+    ``remapped``: the daemon runs with --userns-remap.
+    """
     validate_config(config)
     validate_host_config(host)
     validate_namespace_modes(config, host)
+    validate_userns_mode(host, remapped)
     return validate_network_mode(config, host)
 
 

@@ -26,6 +26,7 @@ from ..runtime.spawner import Spawner
 from .containers import ContainerService
 from .events import EventBus
 from .execs import ExecService
+from .remap import UsernsRemap
 from .images import ImageService
 from .volumes import VolumeStore
 
@@ -38,7 +39,7 @@ MIN_API_VERSION = "1.24"
 
 class Engine:
     def __init__(self, data_root: str, *, offline: bool = False, registry_mirrors=(), insecure_registries=(),
-                 cluster: ClusterConfig | None = None):
+                 cluster: ClusterConfig | None = None, userns_remap: str | None = None):
         self.root = os.path.abspath(data_root)
         os.makedirs(self.root, exist_ok=True)
         os.chmod(self.root, 0o711)
@@ -56,6 +57,8 @@ class Engine:
         self.containers = ContainerService(self)
         self.execs = ExecService(self)
         self.cgroup_version = cgroups.detect()
+        # --userns-remap default|USER[:GROUP]: every container (but --userns=host ones) in a user namespace.
+        self.remap = UsernsRemap(self.root, userns_remap) if userns_remap else None
 
     async def start(self) -> None:
         """Bring the engine up: the spawner, the networks, and every container remembered on disk.
@@ -120,7 +123,7 @@ class Engine:
             "Images": len(self.images.store.list(all=True)),  # intermediate images count too, as in Docker
             "Driver": "overlay2",
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"],
-                             ["userxattr", "false"]],
+                             ["userxattr", "false"], *([self.remap.info()[1]] if self.remap else [])],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Authorization": None,
                         "Log": ["json-file"]},
             "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True,
@@ -158,7 +161,8 @@ class Engine:
             "ContainerdCommit": {"ID": "", "Expected": ""},
             "RuncCommit": {"ID": "", "Expected": ""},
             "InitCommit": {"ID": "", "Expected": ""},
-            "SecurityOptions": ["name=seccomp,profile=default"],  # every container gets Docker's profile
+            # Every container gets Docker's seccomp profile; with --userns-remap, a user namespace.
+            "SecurityOptions": ["name=seccomp,profile=default", *([self.remap.info()[0]] if self.remap else [])],
             "Warnings": [],
             # Docker 1.12-20.10 report them only when set (omitempty); the CLI prints them then.
             **({"ClusterStore": self.cluster.store, "ClusterAdvertise": self.cluster.advertise} if self.cluster else {}),

@@ -157,6 +157,8 @@ class ExecService:
         kinds = list(NAMESPACES)
         if runtime.spec.namespaces.get("cgroup") == "new":
             kinds.append("cgroup")
+        if runtime.spec.user_namespace:
+            kinds.insert(0, "user")  # entered first (the kernel's order): it owns the others
         spec = ExecSpec(container_id=record.Id, target_pid=container.run.started.pid, process=process, namespaces=kinds)
         attach_stdin = bool(config.get("AttachStdin"))
         pipes = StdioPipes.open(stdin=attach_stdin, tty=bool(config.get("Tty")))

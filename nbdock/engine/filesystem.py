@@ -43,7 +43,8 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
              **options) -> FsRequest:
     """Where the helper works: inside the running container, or in a fresh mount of a stopped one."""
     if container.running and action != "export":
-        return FsRequest(action, in_running_container=True, **options)
+        return FsRequest(action, in_running_container=True,
+                         user_namespace=bool(container.run and container.run.runtime.spec.user_namespace), **options)
     record = container.record
     directory = record.directory(engine.root)
     lowerdirs = engine.containers.lowerdirs(record)

@@ -514,6 +514,37 @@ class ImageStore:
             result.append(self._short_link(diff_id))
         return result
 
+    def remapped_lowerdirs(self, image_id: str, remapped_root) -> list[str]:
+        """The image's layers with every owner shifted into a remapped root's ids (``--userns-remap``
+        on a kernel without idmapped mounts), top-most first.
+
+        Docker's layout: one copy per remapped root, under
+        ``<data-root>/<uid>.<gid>/layers/<hex>/diff``, made on first use
+        (staged in tmp/, then renamed into place) and shared by every
+        container of that root.  ``remapped_root`` is a runtime.userns.RemappedRoot.
+        """
+        from ..runtime import userns  # noqa: PLC0415 - only remapping daemons need it
+
+        home = os.path.join(self.root, remapped_root.directory_name, "layers")
+        os.makedirs(home, exist_ok=True)
+        result = []
+        for lower in self.lowerdirs(image_id):
+            hex_id = os.path.basename(os.path.dirname(os.path.realpath(lower)))
+            target = os.path.join(home, hex_id, "diff")
+            with self._lock:
+                lock = self._unpack_locks.setdefault("remap:" + target, threading.Lock())
+            with lock:
+                if not os.path.isdir(target):
+                    staging = self.temp_path("remap")
+                    os.mkdir(staging)
+                    userns.shifted_copy(os.path.realpath(lower), os.path.join(staging, "diff"),
+                                        list(remapped_root.uid_map), list(remapped_root.gid_map))
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    os.rename(os.path.join(staging, "diff"), target)
+                    os.rmdir(staging)
+            result.append(target)
+        return result
+
     def compressed_layer(self, diff_id: str) -> tuple[str, int, str]:
         """(digest, size, media type) of the layer's gzip form, for a push.  Made once, then reused."""
         for digest, info in self._layer_record(diff_id)["compressed"].items():

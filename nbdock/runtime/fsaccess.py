@@ -57,6 +57,9 @@ class FsRequest:
     #: Enter the running container's mount namespace (through the pidfd of its PID 1 that
     #: comes as the "target" channel)...
     in_running_container: bool = False
+    #: ...which has a user namespace (--userns-remap): entered too, as its root, so files are
+    #: made and read with the container's ids, not the host's
+    user_namespace: bool = False
     #: ...or mount this root (with these mounts) in a namespace of our own.
     rootfs: Rootfs | None = None
     mounts: list[Mount] = field(default_factory=list)
@@ -121,8 +124,12 @@ def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
 
 def _enter_root(request: FsRequest, channels: dict[str, int]) -> None:
     if request.in_running_container:
-        namespaces.enter(channels["target"], ["mnt"])
+        namespaces.enter(channels["target"], ["user", "mnt"] if request.user_namespace else ["mnt"])
         os.close(channels.pop("target"))
+        if request.user_namespace:
+            os.setresgid(0, 0, 0)  # root of the container (the host's 0 is not mapped in there)
+            os.setgroups([])
+            os.setresuid(0, 0, 0)
         os.chdir("/")  # entering a mount namespace puts us at its root, the container's
         return
     libc.unshare(libc.CLONE_NEWNS)

@@ -268,7 +268,7 @@ def test_link_environment_and_hosts_entry_as_docker_writes_them():
 
 @pytest.mark.parametrize("field, value, flag", [
     ("Devices", [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}], "--device"),
-    ("UsernsMode", "host", "--userns"), ("CgroupParent", "/mine", "--cgroup-parent"),
+    ("CgroupParent", "/mine", "--cgroup-parent"),
 ])
 def test_what_nbdock_cannot_do_is_refused_not_ignored(field, value, flag):
     with pytest.raises(InvalidArgument, match=f"{flag} is not supported by nbdock"):
