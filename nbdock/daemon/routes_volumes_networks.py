@@ -146,6 +146,8 @@ async def prune_networks(request: web.Request) -> web.Response:
     for network in await asyncio.to_thread(engine.networks.list):
         if network["Name"] in ("bridge", "host", "none"):
             continue
+        if network["Scope"] == "global":
+            continue  # an overlay network belongs to every host of the cluster: one host's prune keeps it
         if not filtering.labels_match(network.get("Labels") or {}, wanted.get("label", []), wanted.get("label!", [])) \
                 or not filtering.created_before(network["Created"], wanted.get("until", [])):
             continue

@@ -33,13 +33,14 @@ from ..engine import API_VERSION, MIN_API_VERSION, Engine
 from ..engine.remap import UsernsRemap
 from ..errors import InvalidArgument, NbdockError, NotModified
 from ..network.overlay import ClusterConfig
-from . import routes_build, routes_containers, routes_images, routes_nbdock, routes_system, routes_volumes_networks
+from . import (routes_build, routes_containers, routes_images, routes_nbdock, routes_swarm, routes_system,
+               routes_volumes_networks)
 from .http import api_error, error_response
 
 log = logging.getLogger("nbdock.daemon")
 
 ROUTE_TABLES = (routes_system.routes, routes_containers.routes, routes_images.routes, routes_volumes_networks.routes,
-                routes_nbdock.routes, routes_build.routes)
+                routes_nbdock.routes, routes_build.routes, routes_swarm.routes)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -166,7 +167,9 @@ def _listen_tcp(host: str, port: int, allow_nonlocal: bool) -> socket.socket:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    cluster = ClusterConfig.parse(args.cluster_store, args.cluster_advertise, args.cluster_store_opt)  # bad flags: exit now
+    # Bad flags stop the daemon now; on a worker thread, as netlink (an interface's address) must be.
+    cluster = await asyncio.to_thread(ClusterConfig.parse, args.cluster_store, args.cluster_advertise,
+                                      args.cluster_store_opt)
     if args.userns_remap:
         UsernsRemap.check(args.userns_remap)  # an unknown user or no subordinate ids: exit now, nothing made
     data_root = os.path.abspath(args.data_root)

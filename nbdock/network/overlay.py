@@ -558,6 +558,7 @@ class OverlayDriver:
         self._networks: dict[str, dict[str, Any]] = {}
         self._endpoints: dict[str, dict[str, dict[str, Any]]] = {}  # network id -> ip -> entry
         self._local: dict[tuple[str, str], LocalEndpoint] = {}  # (network id, ip) -> ours
+        self._unreleased: list[LocalEndpoint] = []  # freed while the store was away: deleted when it is back
         self._sandboxes: dict[str, Sandbox] = {}
         self._lease = 0
         self._watch: Watch | None = None
@@ -657,6 +658,8 @@ class OverlayDriver:
                             self._lease = 0
                         continue
                     next_renewal = time.monotonic() + interval
+                if self._unreleased:
+                    self._release_pending()
                 if self._watch is None or self._watch.ended.is_set():
                     self._resync()
             except ClusterStoreError as err:
@@ -788,8 +791,21 @@ class OverlayDriver:
         try:
             self.store.release(network_id, address, local.revision)
         except ClusterStoreError as err:
-            log.warning("freeing %s on overlay %s: %s (the key expires with this daemon's lease)",
-                        address, network_id[:12], err)
+            # Our lease is still alive, so the key would stay: the keeper deletes it when etcd is back.
+            log.warning("freeing %s on overlay %s: %s (retried when the store answers)", address, network_id[:12], err)
+            with self._lock:
+                self._unreleased.append(local)
+
+    def _release_pending(self) -> None:
+        with self._lock:
+            pending, self._unreleased = self._unreleased, []
+        for index, local in enumerate(pending):
+            try:
+                self.store.release(local.network_id, local.entry["ip"], local.revision)
+            except ClusterStoreError:
+                with self._lock:
+                    self._unreleased.extend(pending[index:])
+                raise
 
     def attach(self, network: dict[str, Any], host_ifname: str, ifname: str, mac: str, container_netns: str,
                trace: Trace) -> None:

@@ -444,3 +444,29 @@ def test_a_removed_network_leaves_nothing_behind(cluster):
         links = run("ip", "-n", daemon.ns, "-o", "link", "show").stdout
         assert daemon.vxlan(ident) not in links and "vxlan" not in links
     assert not [key for key in underlay.keys("/nbdock/") if ident in key]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--cluster-store", "consul://127.0.0.1:8500", "--cluster-advertise", "127.0.0.1"], "nbdock supports etcd only"),
+    (["--cluster-store", "etcd://127.0.0.1", "--cluster-advertise", "127.0.0.1"], "is not HOST:PORT"),
+    (["--cluster-store", "etcd://127.0.0.1:2379"], "--cluster-store needs --cluster-advertise"),
+    (["--cluster-advertise", "127.0.0.1"], "must be accompanied by --cluster-store"),
+    (["--cluster-store", "etcd://127.0.0.1:2379", "--cluster-advertise", "nosuchif0"], "not an IPv4 address nor an interface"),
+    (["--cluster-store", "etcd://127.0.0.1:2379", "--cluster-advertise", "127.0.0.1",
+      "--cluster-store-opt", "discovery.ttl=0"], "the TTL is 2 to 3600 seconds"),
+])
+def test_bad_cluster_flags_stop_the_daemon_with_a_message(tmp_path, flags, message):
+    result = run(sys.executable, "-m", "nbdock", "daemon", "--host", f"unix://{tmp_path}/s.sock",
+                 "--data-root", str(tmp_path / "root"), *flags, check=False)
+    assert result.returncode == 1 and message in result.stderr
+    assert not (tmp_path / "s.sock").exists()
+
+
+def test_prune_keeps_overlay_networks(cluster):
+    underlay, a, b = cluster
+    a.docker("network", "create", "-d", "overlay", "kept")
+    try:
+        assert "kept" not in b.docker("network", "prune", "-f").stdout
+        assert network_id(b, "kept")
+    finally:
+        a.docker("network", "rm", "kept")
