@@ -319,49 +319,6 @@ class NetworkManager:
 
     def _require_overlay(self) -> OverlayDriver:
         if self._overlay is None:
-            raise NetworkForbidden(
-                "overlay networks need a cluster store: start the daemon with --cluster-store etcd://HOST:PORT "
-                "--cluster-advertise ADDR")
-        return self._overlay
-
-    def _overlay_changed(self) -> None:
-        """The store changed (another host's network or container): follow it, names included."""
-        with self._lock:
-            if self._overlay is None:
-                return
-            self._sync_overlay_networks()
-            self._refresh_names()
-
-    def _sync_overlay_networks(self) -> None:
-        """Make the overlay networks of ``_networks`` those of the store (kept while local containers use one)."""
-        docs = {doc["id"]: doc for doc in self._overlay.networks()}
-        for network_id in [n.id for n in self._networks.values() if n.driver == OVERLAY]:
-            if network_id not in docs and not self._endpoints[network_id]:
-                del self._networks[network_id]
-                del self._endpoints[network_id]
-        for network_id, doc in docs.items():
-            if network_id not in self._networks:
-                self._networks[network_id] = NetworkRecord(
-                    id=network_id, name=doc["name"], driver=OVERLAY, created=doc["created"], subnet=doc["subnet"],
-                    gateway=doc["gateway"], internal=doc["internal"], user_subnet=doc["user_subnet"],
-                    labels=dict(doc["labels"]), options=dict(doc["options"]), ipam_options={},
-                )
-                self._endpoints[network_id] = {}
-
-    def _create_overlay(self, name: str, **settings: Any) -> dict[str, Any]:
-        """A network of the whole cluster: defined in etcd (overlay.py), seen by every daemon's watch."""
-        with self._lock:
-            self._require_started()
-            overlay = self._require_overlay()
-            local_names = [n.name for n in self._networks.values() if n.driver != OVERLAY]
-            doc = overlay.create_network(name, local_names=local_names, **{
-                key: value for key, value in settings.items() if key != "labels" and key != "options"},
-                labels=settings["labels"] or {}, options=settings["options"] or {})
-            self._sync_overlay_networks()
-            return self._network_json(self._networks[doc["id"]])
-
-    def _require_overlay(self) -> OverlayDriver:
-        if self._overlay is None:
             raise NetworkNotFound(
                 'plugin "overlay" not found: overlay networks need a cluster store (start the daemon with '
                 "--cluster-store etcd://HOST:PORT --cluster-advertise ADDR)")
@@ -400,12 +357,6 @@ class NetworkManager:
                 raise NetworkForbidden(
                     f"error while removing network: network {network.name} id {network.id} has active endpoints"
                 )
-            if network.driver == OVERLAY:
-                # The store refuses if any host still has a container on it.
-                self._require_overlay().remove_network(network.id, network.name)
-                del self._networks[network.id]
-                del self._endpoints[network.id]
-                return
             if network.driver == OVERLAY:
                 # The store refuses if any host still has a container on it.
                 self._require_overlay().remove_network(network.id, network.name)
