@@ -437,7 +437,7 @@ class ContainerService:
             container.listeners.publish(stream, data)
             run.log.write(stream, data)  # `docker logs -f` reads the file on as it grows
 
-        run.pump = OutputPump(output_fds, sink)
+        run.pump = OutputPump(output_fds, sink, container.listeners)  # paused while an attached client is behind
         if stdin_fd is not None:
             run.stdin = StdinPump(stdin_fd, container.listeners.stdin)
         container.run = run
@@ -650,6 +650,7 @@ class ContainerService:
     async def _supervise(self, container: ManagedContainer, run: Run) -> None:
         status = await run.exited
         self.health.halted(container)
+        run.pump.unthrottle()  # what is left in the pipes goes to the log, however slow a client
         try:
             await asyncio.wait_for(run.pump.done.wait(), OUTPUT_DRAIN_TIMEOUT)
         except asyncio.TimeoutError:

@@ -169,7 +169,7 @@ class LogWriter:
 
     It runs on the event loop, called with each chunk read from the
     container's pipes: the chunk's lines are formatted together and written
-    with one ``write`` -- a few hundred thousand lines a second, where one
+    with one ``write`` -- over a million short lines a second, where one
     ``json.dumps`` and one system call per line made the container itself
     wait for its output to be taken.
     """
@@ -275,7 +275,6 @@ class LogWriter:
         the old file keeps its descriptor, so it can finish it: a renamed or
         unlinked file's data stays readable through descriptors open on it.
         """
-        self._file.close()
         keep = self.options.max_file
         if keep >= 2:
             with contextlib.suppress(FileNotFoundError):
@@ -283,8 +282,11 @@ class LogWriter:
             for n in range(keep - 1, 1, -1):
                 with contextlib.suppress(FileNotFoundError):
                     os.rename(rotated_path(self.path, n - 1), rotated_path(self.path, n))
-        os.rename(self.path, rotated_path(self.path, 1))
-        self._file = open(self.path, "wb", buffering=0)
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(self.path, rotated_path(self.path, 1))  # our descriptor follows the file to its new name
+        # The new file before the old one is closed: if it cannot be made, writing goes on where it was.
+        old, self._file = self._file, open(self.path, "wb", buffering=0)
+        old.close()
         self.size = 0
         self.rotations += 1
 

@@ -92,22 +92,51 @@ class StdioPipes:
                 self.stdin_fd = os.dup(console)
 
 
+#: How much output one attached client may have waiting before the container's output is read no
+#: further: a client slower than the container then slows the container down (as with Docker,
+#: whose copier blocks on it), rather than the daemon keeping all it has not sent yet.
+CLIENT_BACKLOG = 4 * 1024 * 1024
+
+
+class _OutputQueue(asyncio.Queue):
+    """A listener's queue that counts the bytes it holds (``_put`` and ``_get`` are Queue's hooks)."""
+
+    def __init__(self, on_taken: Callable[[], None]):
+        super().__init__()
+        self.backlog = 0
+        self._on_taken = on_taken
+
+    def _put(self, item) -> None:
+        super()._put(item)
+        if item is not None:
+            self.backlog += len(item[1])
+
+    def _get(self):
+        item = super()._get()
+        if item is not None:
+            self.backlog -= len(item[1])
+            self._on_taken()
+        return item
+
+
 class Listeners:
     """The clients attached to a container's output, and the input they send."""
 
     def __init__(self):
-        self._queues: set[asyncio.Queue] = set()
+        self._queues: set[_OutputQueue] = set()
         #: What attached clients typed, in order; None means "end of input".
         self.stdin: asyncio.Queue = asyncio.Queue()
+        self._waiting: list[Callable[[], None]] = []  # to call once no client is behind
 
     def listen(self) -> asyncio.Queue:
         """A queue receiving (stream, bytes) pairs, then None when the current run's output ends."""
-        queue: asyncio.Queue = asyncio.Queue()
+        queue = _OutputQueue(self._check)
         self._queues.add(queue)
         return queue
 
     def unlisten(self, queue: asyncio.Queue) -> None:
         self._queues.discard(queue)
+        self._check()
 
     def publish(self, stream: str, data: bytes) -> None:
         for queue in self._queues:
@@ -118,6 +147,23 @@ class Listeners:
         for queue in self._queues:
             queue.put_nowait(None)
         self._queues.clear()
+        self._check()
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether some client has more than CLIENT_BACKLOG bytes of output waiting for it."""
+        return any(queue.backlog > CLIENT_BACKLOG for queue in self._queues)
+
+    def when_caught_up(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once no client is backlogged (at once if none is)."""
+        self._waiting.append(callback)
+        self._check()
+
+    def _check(self) -> None:
+        if self._waiting and not self.backlogged:
+            callbacks, self._waiting = self._waiting, []
+            for callback in callbacks:
+                callback()
 
 
 class OutputPump:
@@ -131,12 +177,18 @@ class OutputPump:
     Each wake-up takes all the pipe holds (up to its megabyte) with one
     read into a buffer allocated once, so a process printing a million short
     lines costs a few hundred wake-ups and sink calls, not a million.
+
+    With ``listeners``, reading pauses while one of them is backlogged: the
+    pipes fill, the process's next write waits, and the daemon holds a few
+    megabytes for a slow client instead of everything the process printed.
     """
 
-    def __init__(self, sources: dict[int, str], sink: Callable[[str, bytes], None]):
+    def __init__(self, sources: dict[int, str], sink: Callable[[str, bytes], None], listeners: Listeners | None = None):
         self._loop = asyncio.get_running_loop()
         self._open = dict(sources)
         self._sink = sink
+        self._listeners = listeners
+        self._paused = False
         # Reused by every read: a fresh megabyte per read would be mapped and page-faulted in each time.
         self._buffer = bytearray(PIPE_SIZE)
         self._view = memoryview(self._buffer)
@@ -159,8 +211,27 @@ class OutputPump:
             count = 0
         if count:
             self._sink(self._open[fd], bytes(self._view[:count]))
+            if self._listeners is not None and self._listeners.backlogged:
+                self._pause()
         else:
             self._close(fd)
+
+    def _pause(self) -> None:
+        for fd in self._open:
+            self._loop.remove_reader(fd)
+        self._paused = True
+        self._listeners.when_caught_up(self._resume)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            for fd in self._open:
+                self._loop.add_reader(fd, self._readable, fd)
+
+    def unthrottle(self) -> None:
+        """The process has exited: read the rest whoever is behind (no more than its pipes hold, then)."""
+        self._listeners = None
+        self._resume()
 
     def _close(self, fd: int) -> None:
         self._loop.remove_reader(fd)

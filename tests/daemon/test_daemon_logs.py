@@ -133,3 +133,16 @@ def test_a_bad_log_opt_is_refused_at_create_leaving_nothing(nbdock_host):
     out = docker(nbdock_host, "run", "--rm", "--log-opt", "max-file=0", "busybox", "true")
     assert b"max-file cannot be less than 1" in out.stderr
     assert docker(nbdock_host, "ps", "-aq").stdout == before
+
+
+def test_a_slow_attached_client_slows_the_container_not_the_daemons_memory(nbdock_host):
+    """`docker run` whose reader stalls: the daemon keeps a few MB for it, not all 60 MB printed meanwhile."""
+    pid = daemon_pid(nbdock_host)
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    before = status_kb(pid, "VmRSS")
+    out = subprocess.run(f"docker run --rm busybox seq 1 8000000 | (sleep 6; wc -l)", shell=True, capture_output=True,
+                         timeout=120, env=dict(os.environ, DOCKER_HOST=nbdock_host))
+    assert out.stdout.strip() == b"8000000", out.stderr
+    grown = status_kb(pid, "VmHWM") - before
+    assert grown < 30 * 1024, f"the daemon grew by {grown // 1024} MB"

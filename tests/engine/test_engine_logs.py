@@ -340,3 +340,40 @@ def test_bad_log_options_are_refused_with_dockers_messages(config, message):
     with pytest.raises(InvalidArgument) as caught:
         logs.log_options(config)
     assert message in caught.value.message
+
+
+# ---------------------------------------------------------------------------
+# output capture: a slow attached client slows the process, not the daemon's memory
+
+
+def test_a_backlogged_client_pauses_the_pump_until_it_catches_up(monkeypatch):
+    from nbdock.engine import streams
+
+    monkeypatch.setattr(streams, "CLIENT_BACKLOG", 256 * 1024)
+    data = b"".join(b"%d\n" % n for n in range(1_000_000))  # ~7 MB
+
+    async def scenario():
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        listeners = streams.Listeners()
+        client = listeners.listen()
+        logged = []
+        pump = streams.OutputPump({read_end: "stdout"}, lambda stream, chunk: (listeners.publish(stream, chunk),
+                                                                                  logged.append(chunk)), listeners)
+
+        def produce():
+            with open(write_end, "wb") as out:
+                out.write(data)
+        producer = asyncio.get_running_loop().run_in_executor(None, produce)
+        await asyncio.sleep(0.5)  # the client reads nothing meanwhile
+        held = client.backlog
+        assert held <= 256 * 1024 + len(pump._buffer)  # no more than the limit and one read
+        assert not producer.done()  # the process waits on its full pipe
+        received = bytearray()
+        while len(received) < len(data):
+            received += (await client.get())[1]
+        await producer
+        await pump.done.wait()
+        return bytes(received), b"".join(logged)
+
+    received, logged = asyncio.run(scenario())
+    assert received == logged == data
