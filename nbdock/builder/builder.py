@@ -48,7 +48,7 @@ from ..image.store import EMPTY_LAYER_DIFF_ID, format_time, full_container_confi
 from ..registry import AuthConfig
 from ..registry.progress import progress_bar
 from ..runtime.spec import DEFAULT_PATH
-from .cache import find_cached_step
+from .cache import cache_sources, find_cached_step
 from .context import REMOTE_SIZE_LIMIT, BuildContext
 from .copy import ROOT, LayerPlan, normalize_dest, write_copy
 from .instructions import DEFAULT_SHELL, DEFAULT_ESCAPE, Add, Copy, Instruction, Label, Run, Workdir
@@ -79,6 +79,7 @@ class BuildOptions:
     labels: dict[str, str] = field(default_factory=dict)
     target: str = ""
     no_cache: bool = False
+    cache_from: list[str] | None = None  # --cache-from: the only images the cache may come from
     remove: bool = True  # remove intermediate containers after each successful step
     force_remove: bool = False  # ... and after a failed one too
     pull: bool = False  # pull FROM images even when they are here
@@ -130,6 +131,7 @@ class Builder:
         self.finished: list[_FinishedStage] = []
         self.intermediate_containers: list[str] = []  # of the step being run
         self.step, self.total_steps = 0, 0  # for "Step 3/7"
+        self._cache_sources: set[str] | None = None  # with --cache-from: the images the cache may give
 
     # ------------------------------------------------------------------
     # The whole build
@@ -489,6 +491,11 @@ class Builder:
         if self.options.no_cache or state.cache_busted:
             return False
         cached = await asyncio.to_thread(find_cached_step, self.store, state.image_id, step_config)
+        if cached is not None and self.options.cache_from is not None:
+            if self._cache_sources is None:
+                self._cache_sources = await asyncio.to_thread(cache_sources, self.store, self.options.cache_from)
+            if cached not in self._cache_sources:
+                cached = None
         if cached is None:
             state.cache_busted = True
             return False

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import NbdockError
 from ..image.store import ImageStore, parse_time
 
 
@@ -40,6 +41,30 @@ def find_cached_step(store: ImageStore, parent_id: str, step_config: dict[str, A
             if created > best_created:
                 best, best_created = child_id, created
     return best
+
+
+def cache_sources(store: ImageStore, refs: list[str]) -> set[str]:
+    """``--cache-from``: the images the cache may come from -- each one given, and its ancestors.
+
+    With ``--cache-from`` Docker trusts only those images: a step's earlier
+    result is reused only if it lies on the history of one of them (moby's
+    ``ImageCache.GetCache``: the local hit must have a source as descendant).
+    A reference that names no image is skipped, as Docker skips it (with a
+    warning in its own log only): the build then runs without any cache.
+
+    (Docker also rebuilds a cache hit from the *history* of a pulled image,
+    whose parents are not here; nbdock's cache follows local parents only.)
+    """
+    allowed: set[str] = set()
+    for ref in refs:
+        try:
+            current = store.resolve(ref)
+        except NbdockError:  # no such image, or not a reference at all
+            continue
+        while current and current not in allowed:
+            allowed.add(current)
+            current = store.get(current).parent
+    return allowed
 
 
 def same_step(recorded: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -15,8 +15,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import socket
 import struct
+import termios
 from typing import Any, AsyncIterator
 
 from aiohttp import web
@@ -180,7 +183,33 @@ class Hijacked:
         hijacked.transport.set_protocol(_HijackedProtocol(hijacked.incoming))
         if leftover:
             hijacked.incoming.put_nowait(leftover)
+        await hijacked.until_headers_read()
         return hijacked
+
+    async def until_headers_read(self, limit: float = 0.2) -> None:
+        """Wait (a little) until the client has read the 101 answer, before the stream begins.
+
+        docker-py parses the answer with Python's http.client, which reads the
+        socket in 8 KiB gulps, then takes the raw socket over: stream bytes
+        that arrived in the same gulp as the headers stay in http.client's
+        buffer, and are lost.  (``attach(stream=False, logs=True)`` on a stopped
+        container lost its whole output that way.)  On a unix socket the kernel
+        says how much the peer has yet to read: ioctl SIOCOUTQ (the same number
+        as TIOCOUTQ) counts the bytes still charged to our side, which the
+        kernel frees only once the client's recv() has consumed them.  A client
+        that does not read at once just gets its stream ``limit`` seconds later.
+        """
+        sock = self.transport.get_extra_info("socket")
+        if sock is None or sock.family != socket.AF_UNIX:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline and not self.transport.is_closing():
+            if self.transport.get_write_buffer_size() == 0:
+                unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+                if unread == 0:
+                    return
+            await asyncio.sleep(0.001)
 
     def write(self, data: bytes) -> None:
         if not self.transport.is_closing():

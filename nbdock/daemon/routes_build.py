@@ -32,7 +32,7 @@ from ..engine import pipes
 from ..errors import InvalidArgument, NbdockError
 from ..image import reference
 from ..registry import AuthConfig
-from .http import JSONStream, flag, integer, query_json
+from .http import JSONStream, filters, flag, integer, json_response, query_json
 
 log = logging.getLogger("nbdock.daemon")
 routes = web.RouteTableDef()
@@ -142,12 +142,16 @@ async def _build_options(request: web.Request) -> BuildOptions:
         raise InvalidArgument("error reading build args: buildargs must map names to strings (or null)")
     if not isinstance(labels, dict) or not all(isinstance(value, str) for value in labels.values()):
         raise InvalidArgument("error reading labels: labels must map names to strings")
+    cache_from = await query_json(request, "cachefrom", None)
+    if cache_from is not None and (not isinstance(cache_from, list) or not all(isinstance(r, str) for r in cache_from)):
+        raise InvalidArgument("error reading cachefrom: it must be a JSON list of image references")
     return BuildOptions(
         tags=_tags(query.getall("t", [])),
         build_args=build_args,
         labels=labels,
         target=query.get("target", ""),
         no_cache=flag(request, "nocache"),
+        cache_from=cache_from or None,
         # rm defaults to true; forcerm implies it
         remove=flag(request, "rm", default=True) or flag(request, "forcerm"),
         force_remove=flag(request, "forcerm"),
@@ -203,3 +207,25 @@ def _registry_config(header: str) -> dict[str, AuthConfig]:
     if not isinstance(decoded, dict):
         return {}
     return {registry: AuthConfig.from_json(auth) for registry, auth in decoded.items() if isinstance(auth, dict)}
+
+
+#: The filters of ``docker builder prune`` (BuildKit's cache records), accepted for Docker's answers.
+BUILD_PRUNE_FILTERS = ("until", "unused-for", "id", "parent", "type", "description", "inuse", "shared", "private")
+
+
+@routes.post("/build/prune")
+async def build_prune(request: web.Request) -> web.Response:
+    """``docker builder prune``: nothing to delete, since nbdock keeps no build cache of its own.
+
+    This endpoint empties BuildKit's cache.  The classic builder (nbdock's
+    only one) keeps its cache as images -- each step's result, found again
+    through its parent (see :mod:`nbdock.builder.cache`) -- which
+    ``docker image prune`` removes.  Docker answers the same with the classic
+    builder alone: no cache records, nothing reclaimed.
+    """
+    try:
+        filters(request, BUILD_PRUNE_FILTERS)
+    except InvalidArgument as e:
+        raise InvalidArgument(f"failed to prune build cache: {e.message}") from None
+    integer(request, "keep-storage", 0)
+    return json_response({"CachesDeleted": None, "SpaceReclaimed": 0})

@@ -11,12 +11,12 @@ import signal
 
 from aiohttp import web
 
-from ..engine import Engine, clock, filesystem, stats
+from ..engine import Engine, clock, detachkeys, filesystem, stats
 from ..engine.clock import parse_rfc3339
 from ..engine.execs import ExecStartError
 from ..engine.signals import parse_signal
 from ..engine.streams import end_of_input
-from ..errors import InvalidArgument, NbdockError
+from ..errors import InvalidArgument, NbdockError, NotFound
 from . import bodies
 from .http import (CONTAINER_FILTERS, CONTAINER_PRUNE_FILTERS, MULTIPLEXED, RAW, Hijacked, api_error, body_json, filters,
                    flag, frame, integer, json_response, stream_bytes, unless_disconnected, while_connected)
@@ -115,7 +115,20 @@ async def rename(request: web.Request) -> web.Response:
 
 @routes.delete("/containers/{id}")
 async def remove(request: web.Request) -> web.Response:
+    if flag(request, "link"):  # a link name has a slash; a plain name is the container's own, not a link
+        await engine_of(request).containers.remove_link(request.match_info["id"])
+        return web.Response(status=204)
     await engine_of(request).containers.remove(request.match_info["id"], force=flag(request, "force"), volumes=flag(request, "v"))
+    return web.Response(status=204)
+
+
+@routes.delete("/containers/{id}/{alias}")
+async def remove_link(request: web.Request) -> web.Response:
+    """``DELETE /containers/NAME/ALIAS?link=1``: remove a legacy link (the name has a slash)."""
+    link_name = f"{request.match_info['id']}/{request.match_info['alias']}"
+    if not flag(request, "link"):
+        raise NotFound(f"No such container: {link_name}")
+    await engine_of(request).containers.remove_link(link_name)
     return web.Response(status=204)
 
 
@@ -166,6 +179,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
     wanted = {s for s in ("stdout", "stderr") if flag(request, s)}
     use_stdin = flag(request, "stdin") and bool(config.get("OpenStdin"))
     stream = flag(request, "stream")
+    # With a terminal, the client's keys are watched for its detach sequence (see detachkeys).
+    scanner = detachkeys.DetachScanner(detachkeys.parse(request.query.get("detachKeys", ""))) if tty else None
     # Listen before answering, so that output of a container started right after is not missed.
     # (A stopped container's output comes at its next start: `docker start -a` attaches first.)
     output = container.listeners.listen() if stream else None
@@ -178,8 +193,19 @@ async def attach(request: web.Request) -> web.StreamResponse:
 
     async def pass_input() -> None:
         async for data in hijacked.read_input():
-            if use_stdin:
+            if not use_stdin:
+                continue
+            detached = False
+            if scanner is not None:
+                data, detached = scanner.feed(data)
+            if data:
                 container.listeners.stdin.put_nowait(data)
+            if detached:  # the attachment ends here; the container runs on
+                engine.containers.publish(container.record, "detach")
+                if output is not None:
+                    output.put_nowait(None)
+                hijacked.close()
+                return
         if use_stdin and output is not None:
             end_of_input(container.listeners, output, close_stdin=bool(config.get("StdinOnce")), tty=tty)
         if hijacked.closed and output is not None:
@@ -396,7 +422,13 @@ async def commit(request: web.Request) -> web.Response:
     config_override = await body_json(request, bodies.CONFIG, "container config")
     pause_it = flag(request, "pause", True) and container.running and not container.record.State.Paused
     if pause_it:
-        await engine.containers.pause(container.id)
+        # As in Docker, a container that cannot be paused is committed as it is: it may just have
+        # exited (its cgroup, and the freezer's file in it, go with its last process).
+        try:
+            await engine.containers.pause(container.id)
+        except (NbdockError, OSError) as e:
+            log.debug("commit of %s without pausing it: %s", container.id[:12], e)
+            pause_it = False
     try:
         image_id = await asyncio.to_thread(
             engine.images.commit, container, repo=request.query.get("repo", ""), tag=request.query.get("tag", ""),
@@ -404,7 +436,8 @@ async def commit(request: web.Request) -> web.Response:
             changes=request.query.getall("changes", []), config_override=config_override)
     finally:
         if pause_it:
-            await engine.containers.unpause(container.id)
+            with contextlib.suppress(NbdockError, OSError):  # killed while paused: nothing to resume
+                await engine.containers.unpause(container.id)
     return json_response({"Id": image_id}, status=201)
 
 

@@ -615,8 +615,9 @@ class ContainerService:
         for endpoint in endpoints:
             view = endpoint.to_api()
             previous = networks.get(endpoint.network_name) or {}
-            view["IPAMConfig"] = previous.get("IPAMConfig")
-            view["Links"] = previous.get("Links")
+            # What the client asked for stays as it asked (driver options are the driver's business).
+            for key in ("IPAMConfig", "Links", "DriverOpts"):
+                view[key] = previous.get(key)
             networks[endpoint.network_name] = view
         if endpoints and endpoints[0].ip_address:
             first = endpoints[0]
@@ -893,17 +894,46 @@ class ContainerService:
         async with container.lock:
             if container.removed:
                 return
-            if container.running:
+            # Docker counts a container waiting to be restarted by its policy as running too.
+            waiting_to_restart = container.restart_task is not None and not container.restart_task.done()
+            if container.running or waiting_to_restart:
                 if not force:
-                    raise Conflict(
-                        f"You cannot remove a running container {container.id}. Stop the container before "
-                        "attempting removal or force remove"
-                    )
+                    state = container.record.State
+                    word = "paused" if state.Paused else "restarting" if waiting_to_restart else "running"
+                    procedure = "Stop the container before attempting removal or force remove"
+                    if word == "paused":
+                        procedure = "Unpause and then " + procedure.lower()
+                    raise Conflict(f"You cannot remove a {word} container {container.id}. {procedure}")
                 container.record.ManualStop = True
+            if container.running:
                 with contextlib.suppress(ProcessLookupError):
                     container.run.runtime.kill(signal.SIGKILL)
                 await self._wait_exit(container, None)
             await self._remove(container, remove_volumes=volumes)
+
+    async def remove_link(self, link_name: str) -> None:
+        """``docker rm --link CONTAINER/ALIAS``: CONTAINER forgets its ``--link`` named ALIAS.
+
+        Both containers stay; the link is gone from CONTAINER's HostConfig.Links,
+        so its next start sets no variables or hosts entry for it.  (A running
+        container keeps what it was given at its start, as in Docker.)
+        """
+        name = "/" + link_name.lstrip("/")
+        owner_name, _, alias = name.rpartition("/")
+        if not owner_name:
+            raise Conflict("Conflict, cannot remove the default link name of the container")
+        try:
+            container = self.get(owner_name)
+        except NotFound:
+            raise NotFound(f"No such container: {link_name}") from None
+        async with container.lock:
+            record = container.record
+            wanted = f"/{record.name}/{alias}"
+            kept = [link for link in record.HostConfig.get("Links") or [] if link.partition(":")[2] != wanted]
+            if len(kept) == len(record.HostConfig.get("Links") or []):
+                raise NotFound(f"No such container: {link_name}")
+            record.HostConfig["Links"] = kept or None
+            record.save(self.root)
 
     async def _remove(self, container: ManagedContainer, *, remove_volumes: bool) -> None:
         """Delete a stopped container's directory and (with -v/--rm) its anonymous volumes.  Lock held."""
