@@ -12,10 +12,12 @@ A shape is one of:
 * a Go integer type (:data:`INT64`, :data:`UINT16`...): an integer within
   that type's range, refused otherwise in the very words of Go's decoder
   (``json: cannot unmarshal number 1e3 into Go struct field
-  HostConfig.HostConfig.Memory of type int64``), which is why objects that
-  hold integers are :class:`Struct` s, named like the Go types;
+  HostConfig.HostConfig.Memory of type int64``);
 * ``[shape]``: a list of values of that shape;
 * ``{"Key": shape, ...}``: an object whose listed keys have those shapes;
+* ``Struct("HostConfig", {...})``: the same, for an object Docker decodes
+  into that Go struct: Go's errors name the innermost struct of a field, so
+  every object that holds an integer is one;
 * :data:`STRINGS`: a list of strings, or one string (Go's ``strslice``:
   ``"Cmd": "date"`` means ``["date"]``);
 * :data:`STRING_MAP`: an object of strings (labels, options).
@@ -24,7 +26,8 @@ A shape is one of:
 are left alone: clients newer than nbdock send fields it does not know.
 
 Every refusal is a 400.  (Docker 20.10 answers its decoder's errors with a
-500, as if the daemon had failed; later versions say 400, as nbdock does.)
+500, as if the daemon had failed; the mistake is the client's, so nbdock
+says 400, with the same message.)
 """
 
 from __future__ import annotations
