@@ -10,8 +10,8 @@ then Docker checks the values it would hand the kernel (memory at least
 The refusals are also sent to the reference dockerd when
 NBDOCK_REF_DOCKER_HOST is set: the expected messages below are Docker's own,
 not nbdock's idea of them.  The one difference on purpose is the status of
-the decoder's errors: Docker 20.10 answers them with a 500 (a daemon
-failure), later Docker versions and nbdock with a 400.
+the decoder's errors: Docker 20.10 answers them with a 500 (as for a daemon
+failure), nbdock with a 400 (the client's mistake).
 """
 
 from __future__ import annotations
