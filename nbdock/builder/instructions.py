@@ -338,17 +338,14 @@ class Shell(Instruction):
 
 
 @dataclass
-class Env(Instruction):
-    """``ENV key value`` or ``ENV k1=v1 k2="v 2"``.
+class _Pairs(Instruction):
+    """ENV and LABEL: ``key value`` or ``k1=v1 k2="v 2"``.
 
     The pairs are raw words: their quotes and escapes are removed by
     :meth:`expanded`, together with the substitution, as in Docker.
     """
 
     pairs: list[tuple[str, str]]
-
-    KEYWORD = "ENV"
-    arguments = staticmethod(lambda rest, escape: lexer.key_value_pairs(rest, escape, "ENV"))
 
     @classmethod
     def from_line(cls, line, common):
@@ -357,6 +354,15 @@ class Env(Instruction):
 
     def expanded(self, env, escape=DEFAULT_ESCAPE):
         return dataclasses.replace(self, pairs=_expand_pairs(self.pairs, env, escape))
+
+    def history_text(self, config):
+        return self.keyword + "".join(f" {key}={value}" for key, value in self.pairs)
+
+
+@dataclass
+class Env(_Pairs):
+    KEYWORD = "ENV"
+    arguments = staticmethod(lambda rest, escape: lexer.key_value_pairs(rest, escape, "ENV"))
 
     def apply(self, config, *, cmd_set=False):
         """ENV replaces a variable where it stands in the list, or appends a new one.
@@ -373,34 +379,16 @@ class Env(Instruction):
                 env.append(f"{key}={value}")
         return {**copy.deepcopy(config), "Env": env}
 
-    def history_text(self, config):
-        return "ENV" + "".join(f" {key}={value}" for key, value in self.pairs)
-
 
 @dataclass
-class Label(Instruction):
-    """``LABEL k1=v1 k2="v 2"`` (raw words, like :class:`Env`)."""
-
-    pairs: list[tuple[str, str]]
-
+class Label(_Pairs):
     KEYWORD = "LABEL"
     arguments = staticmethod(lambda rest, escape: lexer.key_value_pairs(rest, escape, "LABEL"))
-
-    @classmethod
-    def from_line(cls, line, common):
-        parse_flags(line, ())
-        return cls(**common, pairs=_pairs(line))
-
-    def expanded(self, env, escape=DEFAULT_ESCAPE):
-        return dataclasses.replace(self, pairs=_expand_pairs(self.pairs, env, escape))
 
     def apply(self, config, *, cmd_set=False):
         labels = dict(config.get("Labels") or {})
         labels.update(dict(self.pairs))
         return {**copy.deepcopy(config), "Labels": labels}
-
-    def history_text(self, config):
-        return "LABEL" + "".join(f" {key}={value}" for key, value in self.pairs)
 
 
 @dataclass
