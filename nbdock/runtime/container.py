@@ -131,6 +131,13 @@ class Container:
             channels["console"] = console_theirs.fileno()
         try:
             spawned: Spawned = spawn(spec, channels, on_exit)
+        except BaseException:
+            # No child (the spawner refused: e.g. an exec into a container that just died): our ends too.
+            os.close(gate_w)
+            os.close(errors_r)
+            if console_ours is not None:
+                console_ours.close()
+            raise
         finally:
             # Our copies of the child's ends: the child has its own now.
             os.close(gate_r)

@@ -32,12 +32,12 @@ sleep 1.5
 health "$TAG-bad" '{logs: (.Log | length)}'
 
 echo "-- timeout: killed, a failure"
-docker run -d --name "$TAG-slow" --health-cmd 'sleep 30' --health-interval 200ms --health-timeout 300ms --health-retries 1 busybox sleep 300 >/dev/null
+docker run -d --name "$TAG-slow" --health-cmd 'sleep 29' --health-interval 200ms --health-timeout 300ms --health-retries 1 busybox sleep 300 >/dev/null
 wait_for "$TAG-slow" unhealthy
 health "$TAG-slow" '.Log[0] | {ExitCode, Output}'
 sleep 2
 # Killed at the timeout: without that, ~6 would be running by now (one in flight, one dying is fine).
-running=$(docker top "$TAG-slow" | grep -c 'sleep 30')
+running=$(docker top "$TAG-slow" | grep -c 'sleep 29')
 echo "no pile-up of probes: $([ "$running" -le 2 ] && echo yes || echo "no: $running")"
 
 echo "-- start period: failures do not count while starting"
