@@ -170,6 +170,14 @@ class NbdockMagics(Magics, Configurable):
     def _view_trace(self, parsed):
         return data.trace_frame(self.connection, parsed.args[0])
 
+    def _view_net_map(self, parsed):
+        """The cluster drawn (hosts, VXLAN tunnels, containers), then the table it is drawn from."""
+        from nbdock.views.netmap import draw, network_map_frame
+
+        frame = network_map_frame(self.connection)
+        display(draw(frame))
+        return frame
+
     def _view_attach(self, parsed):
         from nbdock.views.attach import AttachView
 

@@ -190,6 +190,10 @@ class Connection:
         """The kernel operations the runtime performed for the container, oldest first."""
         return self._nbdock_get("/containers/{0}/trace", container).json()
 
+    def network_map(self) -> dict:
+        """The cluster's nodes and overlay networks with every host's containers (``%dock net map``)."""
+        return self._nbdock_get("/networks/map").json()
+
     def container_namespaces(self, container: str) -> list[dict]:
         return self._nbdock_get("/containers/{0}/namespaces", container).json()
 

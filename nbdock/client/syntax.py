@@ -294,6 +294,8 @@ _COMMANDS = [
     Command("trace", "CONTAINER", "nbdock: the kernel operations performed for the container, in order",
             min_args=1, max_args=1),
     Command("api", "on|off", "nbdock: show each HTTP request the client sends", min_args=1, max_args=1),
+    Command("net map", "", "nbdock: the cluster's hosts, their VXLAN devices and the containers of each overlay network",
+            max_args=0),
 ]
 
 COMMANDS: dict[str, Command] = {command.name: command for command in _COMMANDS}
@@ -313,7 +315,7 @@ _CONTAINER_VERBS = {
     "wait", "inspect", "rename", "port", "top", "stats", "cp", "diff", "commit", "export",
 }
 #: The first words that are groups rather than commands.
-GROUPS = ("container", "image", "volume", "network", "system")
+GROUPS = ("container", "image", "volume", "network", "system", "net")  # net: nbdock's `net map`
 
 
 def find_command(words: list[str]) -> tuple[Command, list[str]]:

@@ -4,7 +4,8 @@
 * its namespaces next to the host's (inode numbers: same = shared);
 * its cgroup files and their values;
 * its stats as a stream at the rate a live chart wants (Docker's stream is one a second);
-* an image's layers, each with the files it adds, changes and deletes.
+* an image's layers, each with the files it adds, changes and deletes;
+* the map of the cluster's overlay networks: which container is on which host.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ async def trace(request: web.Request) -> web.Response:
     container = engine.containers.get(request.match_info["id"])
     path = os.path.join(container.record.directory(engine.root), "trace.jsonl")
     return json_response(await asyncio.to_thread(read_trace, path))
+
+
+@routes.get("/nbdock/v1/networks/map")
+async def network_map(request: web.Request) -> web.Response:
+    """The cluster's hosts, overlay networks and their containers, as this daemon's store watch sees them."""
+    return json_response(await asyncio.to_thread(request.app["engine"].networks.cluster_map))
 
 
 @routes.get("/nbdock/v1/containers/{id}/namespaces")

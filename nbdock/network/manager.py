@@ -317,6 +317,14 @@ class NetworkManager:
             self._sync_overlay_networks()
             return self._network_json(self._networks[doc["id"]])
 
+    def cluster_map(self) -> dict[str, Any]:
+        """Who is where in the cluster (``%dock net map``); no nodes without a cluster store."""
+        with self._lock:
+            overlay = self._overlay
+        if overlay is None:
+            return {"node": None, "store": None, "nodes": [], "networks": [], "error": None}
+        return overlay.map()
+
     def _require_overlay(self) -> OverlayDriver:
         if self._overlay is None:
             raise NetworkNotFound(

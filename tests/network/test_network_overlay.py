@@ -470,3 +470,32 @@ def test_prune_keeps_overlay_networks(cluster):
         assert network_id(b, "kept")
     finally:
         a.docker("network", "rm", "kept")
+
+
+def test_net_map_and_the_trace_show_the_cluster(cluster):
+    underlay, a, b = cluster
+    a.docker("network", "create", "-d", "overlay", "mapped")
+    ident = network_id(a, "mapped")
+    try:
+        a.docker("run", "-d", "--name", "left", "--network", "mapped", "busybox", "sleep", "600")
+        # B knows of left before right starts, so right's own trace holds the FDB entry for left.
+        wait_for(lambda: " left " in run(sys.executable, "-m", "nbdock", "-H", b.host, "net", "map").stdout,
+                 "B to know of left")
+        b.docker("run", "-d", "--name", "right", "--network", "mapped", "busybox", "sleep", "600")
+        shown = wait_for(lambda: (lambda out: out if "left" in out and "right" in out else "")(
+            run(sys.executable, "-m", "nbdock", "-H", b.host, "net", "map").stdout), "B's map to show both")
+        assert f"this host: {b.address}" in shown and f"{a.address}, {b.address}" in shown
+        rows = {line.split()[5]: line.split() for line in shown.splitlines() if " mapped " in f" {line} "}
+        assert rows["left"][3] == a.address and rows["right"][3] == b.address
+        assert rows["right"][8] == b.vxlan(ident)  # this host's own device, by name
+        # The kernel operations behind B's container: the namespace, br0, the VXLAN device, A's container's entries.
+        trace = run(sys.executable, "-m", "nbdock", "-H", b.host, "trace", "right").stdout
+        left_mac = json.loads(a.docker("inspect", "left").stdout)[0]["NetworkSettings"]["Networks"]["mapped"]["MacAddress"]
+        for step in (f'netns_add(path="/run/netns/{b.sandbox(ident)}")', 'type="vxlan", vni=',
+                     f'fdb_add(netns="/run/netns/{b.sandbox(ident)}", ifname="{b.vxlan(ident)}", lladdr="{left_mac}", '
+                     f'dst="{a.address}")'):
+            assert step in trace
+    finally:
+        a.docker("rm", "-f", "left", check=False)
+        b.docker("rm", "-f", "right", check=False)
+        a.docker("network", "rm", "mapped", check=False)

@@ -300,6 +300,19 @@ def _frame_printer(build):
     return handler
 
 
+def _net_map(session: Session, parsed: Parsed) -> int:
+    from nbdock.views.netmap import network_map_frame
+
+    frame = network_map_frame(session.connection)
+    if frame.attrs.get("node") is None:
+        session.console.out("this daemon has no cluster store (--cluster-store): no overlay networks\n")
+        return 0
+    session.console.out(f"this host: {frame.attrs['node']}, cluster store {frame.attrs['store']}, "
+                        f"hosts alive: {', '.join(frame.attrs['nodes'])}\n")
+    session.console.out(frame.to_string(index=False) + "\n")
+    return 0
+
+
 def _views():
     from nbdock.views import data
 
@@ -308,6 +321,7 @@ def _views():
         "cgroup": _frame_printer(data.cgroup_frame),
         "trace": _frame_printer(data.trace_frame),
         "layers": _frame_printer(data.layers_frame),
+        "net map": _net_map,
     }
 
 
