@@ -16,6 +16,7 @@ packages=(
     iptables         # published ports and bridge forwarding rules
     procps           # `ps`, which `docker top` runs
     tini             # docker-init (a static tini) for `run --init`
+    uidmap           # newuidmap/newgidmap: user namespaces with subordinate ids (--userns-remap, rootless)
     git              # git build contexts
     docker.io        # the reference engine the differential tests compare against
     docker-registry  # a local OCI registry for push/pull tests and the registry tutorial

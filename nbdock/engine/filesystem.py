@@ -44,10 +44,13 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
     """Where the helper works: inside the running container, or in a fresh mount of a stopped one."""
     if container.running and action != "export":
         return FsRequest(action, in_running_container=True,
-                         user_namespace=bool(container.run and container.run.runtime.spec.user_namespace), **options)
+                         user_namespace=container.run.runtime.spec.user_namespace if container.run else {}, **options)
     record = container.record
     directory = record.directory(engine.root)
     lowerdirs = engine.containers.lowerdirs(record)
+    user_namespace = {}
+    if engine.remap is not None and engine.remap.applies_to(record.HostConfig):  # --userns-remap (remap.py)
+        user_namespace, lowerdirs = engine.remap.for_files(record, lowerdirs, engine.images.store, writable=writable)
     upper, work = os.path.join(directory, "upper"), os.path.join(directory, "work")
     if writable:
         root = Rootfs(lowerdirs, upper, work, os.path.join(directory, "rootfs"))
@@ -57,8 +60,9 @@ def _request(engine: "Engine", container: "ManagedContainer", action: str, *, wr
     if with_mounts:
         for point in record.MountPoints:
             if point["Type"] in ("bind", "volume"):
-                mounts.append(Mount(point["Destination"], "bind", point["Source"], readonly=not point["RW"]))
-    return FsRequest(action, rootfs=root, mounts=mounts, **options)
+                mounts.append(Mount(point["Destination"], "bind", point["Source"], readonly=not point["RW"],
+                                    idmap=point["Type"] == "volume" and bool(user_namespace.get("idmapped_layers"))))
+    return FsRequest(action, rootfs=root, mounts=mounts, user_namespace=user_namespace, **options)
 
 
 async def _run_helper(engine: "Engine", ref: str, request: FsRequest, *,

@@ -78,6 +78,16 @@ class UsernsRemap:
             if os.stat(source).st_uid == 0:
                 os.chown(source, uid, gid)  # Docker makes a remapped daemon's volumes its root's
 
+    def for_files(self, record, lowerdirs: list[str], store, *, writable: bool) -> tuple[dict, list[str]]:
+        """(user namespace, lowerdirs) for a ``docker cp`` helper in a *stopped* container of ours:
+        it makes a user namespace with the container's maps, so files get the container's ids."""
+        userns_spec = self.root.spec(self.layers)
+        if not writable:
+            userns_spec["plain_lowerdirs"] = 1  # upper/ comes first, as a lowerdir: its ids are the container's
+        if self.layers == userns.CHOWNED_COPY:
+            lowerdirs = [lowerdirs[0]] + store.remapped_lowerdirs(record.Image, self.root)
+        return userns_spec, lowerdirs
+
     def info(self) -> tuple[str, list[str]]:
         """(SecurityOptions entry, DriverStatus row) for ``docker info``."""
         return "name=userns", ["Userns Remap Layers", self.layers]

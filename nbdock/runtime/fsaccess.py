@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 # Imported here, not where they are used: once the helper has entered the container's
 # root, the host's Python library is out of sight and nothing more can be imported.
 from ..image import layers, tarsafe
-from . import libc, namespaces, rootfs, users
+from . import libc, namespaces, rootfs, users, userns
 from .spec import Mount, Rootfs
 
 # Go's os.FileMode type bits, which the Docker API uses in the stat of `docker cp`.
@@ -57,9 +57,10 @@ class FsRequest:
     #: Enter the running container's mount namespace (through the pidfd of its PID 1 that
     #: comes as the "target" channel)...
     in_running_container: bool = False
-    #: ...which has a user namespace (--userns-remap): entered too, as its root, so files are
-    #: made and read with the container's ids, not the host's
-    user_namespace: bool = False
+    #: The container's user namespace (--userns-remap; its spec's ``user_namespace``): a running
+    #: container's is entered too, a stopped one's is made for the helper (the spawner writes its
+    #: maps and mounts the root, as for a container): files are made and read with the container's ids
+    user_namespace: dict = field(default_factory=dict)
     #: ...or mount this root (with these mounts) in a namespace of our own.
     rootfs: Rootfs | None = None
     mounts: list[Mount] = field(default_factory=list)
@@ -91,7 +92,7 @@ class FsError(Exception):
 def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
     """The helper's whole life (in a process forked by the spawner; never returns)."""
     try:
-        _enter_root(request, channels)
+        _enter_root(request, channels, ready)
         os.write(ready, b"ready")
         os.close(ready)
         ready = -1
@@ -122,7 +123,7 @@ def run(request: FsRequest, channels: dict[str, int], ready: int) -> None:
         os._exit(1)
 
 
-def _enter_root(request: FsRequest, channels: dict[str, int]) -> None:
+def _enter_root(request: FsRequest, channels: dict[str, int], ready: int) -> None:
     if request.in_running_container:
         namespaces.enter(channels["target"], ["user", "mnt"] if request.user_namespace else ["mnt"])
         os.close(channels.pop("target"))
@@ -131,6 +132,13 @@ def _enter_root(request: FsRequest, channels: dict[str, int]) -> None:
             os.setgroups([])
             os.setresuid(0, 0, 0)
         os.chdir("/")  # entering a mount namespace puts us at its root, the container's
+        return
+    if request.user_namespace:
+        libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)  # the user namespace first: it owns the other
+        os.write(ready, userns.USERNS)  # -> the spawner writes our maps and makes our mounts
+        attached = userns.receive_mounts(channels.pop("control"))
+        userns.become_root_inside()
+        rootfs.pivot(rootfs.attach_prepared(request.rootfs.mountpoint, request.mounts, attached))
         return
     libc.unshare(libc.CLONE_NEWNS)
     rootfs.make_mounts_private()

@@ -26,7 +26,7 @@ import resource
 import socket
 import stat
 
-from . import capabilities, libc, namespaces, rootfs, seccomp, terminal, users
+from . import capabilities, libc, namespaces, rootfs, seccomp, terminal, users, userns
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
 
@@ -52,7 +52,7 @@ RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "np
 #: What a new container process writes on its "ready" pipe once it is inside its namespaces.
 READY = b"ready"
 #: What the parent of a user-namespaced container writes once it has unshared: "write my maps".
-USERNS = b"userns"
+USERNS = userns.USERNS
 
 
 def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> None:
@@ -86,8 +86,8 @@ def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready
         wanted["user"] = "new"
         namespaces.create(wanted, trace)  # CLONE_NEWPID among them: it is our next child's
         os.write(ready, USERNS)  # -> the spawner writes /proc/<us>/uid_map and gid_map
-        attached = _receive_mounts(control)
-        _become_root_inside(trace)
+        attached = userns.receive_mounts(control)
+        userns.become_root_inside(trace)
         _write_sysctls(spec.sysctls, trace)
         pid = os.fork()
     except BaseException as e:  # noqa: BLE001
@@ -100,30 +100,6 @@ def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready
             _container_body(spec, channels, trace, attached)
     os.write(ready, b"pid %d\n" % pid + READY)
     os._exit(0)
-
-
-def _receive_mounts(control: int) -> dict[str, int]:
-    """The spawner's detached mounts, by name (userns.prepare_mounts)."""
-    with socket.socket(fileno=control) as sock:
-        message, fds, _, _ = socket.recv_fds(sock, 65536, 64)
-    if not message:
-        raise StartError("the engine gave up preparing the container's mounts")
-    return dict(zip(json.loads(message), fds))
-
-
-def _become_root_inside(trace: Trace) -> None:
-    """Take the ids 0 of the new user namespace (the remapped root: 100000 outside).
-
-    Until now we kept the host's ids, which the maps do not cover (they show
-    as 65534 inside).  Our capabilities survive: the kernel clears them only
-    when a process leaves uid 0, and we are entering it.  setgroups([]) drops
-    the host's supplementary groups we inherited -- still real groups when a
-    file's owner group is one of them, even if no map names them.
-    """
-    trace.emit("userns", "setresuid", uid=0, gid=0, groups=[], why="root inside the user namespace")
-    os.setresgid(0, 0, 0)
-    os.setgroups([])
-    os.setresuid(0, 0, 0)
 
 
 def _container_body(spec: ContainerSpec, channels: dict[str, int], trace: Trace,

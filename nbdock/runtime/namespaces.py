@@ -133,5 +133,25 @@ def compare_with_host(pid: int) -> list[dict]:
         mine, hosts = inode(pid, kind), inode("self", kind)
         if mine is None:
             continue
-        rows.append({"namespace": kind, "container_inode": mine, "host_inode": hosts, "isolated": mine != hosts})
+        row = {"namespace": kind, "container_inode": mine, "host_inode": hosts, "isolated": mine != hosts}
+        if kind == "user":
+            row.update(id_maps(pid))
+        rows.append(row)
     return rows
+
+
+def id_maps(pid: int | str) -> dict[str, list[list[int]]]:
+    """The uid and gid maps of ``pid``'s user namespace, as [inside, outside, count] rows.
+
+    Read from outside they are written in the reader's terms: the host's user
+    namespace sees ``0 4294967295`` ids mapped onto themselves (nothing
+    translated); a remapped container shows ``0 100000 65536``.
+    """
+    maps = {}
+    for name in ("uid_map", "gid_map"):
+        try:
+            with open(f"/proc/{pid}/{name}") as f:
+                maps[name] = [[int(n) for n in line.split()] for line in f if line.strip()]
+        except FileNotFoundError:
+            maps[name] = []
+    return maps

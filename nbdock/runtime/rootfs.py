@@ -372,8 +372,7 @@ def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE, attached: dict[str, in
     root = spec.rootfs.mountpoint
     make_mounts_private(trace)
     if "rootfs" in attached:
-        _attach(trace, attached["rootfs"], f"/proc/self/fd/{attached['mountpoint']}", shown_target=root)
-        root = f"/proc/self/fd/{attached['rootfs']}"
+        root = _attach_root(root, attached, trace)
     else:
         mount_overlay(spec.rootfs, trace)
     mount_proc(root, trace)
@@ -384,6 +383,21 @@ def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE, attached: dict[str, in
         bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), trace,
                    attached.get(f"etc:{destination}"))
     for index, mount in enumerate(spec.mounts):
+        bind_mount(root, mount, trace, attached.get(f"mount:{index}"))
+    return root
+
+
+def _attach_root(mountpoint: str, attached: dict[str, int], trace: Trace) -> str:
+    _attach(trace, attached["rootfs"], f"/proc/self/fd/{attached['mountpoint']}", shown_target=mountpoint)
+    return f"/proc/self/fd/{attached['rootfs']}"
+
+
+def attach_prepared(mountpoint: str, mounts: list[Mount], attached: dict[str, int], trace: Trace = NO_TRACE) -> str:
+    """A container's root and mounts only, from the spawner's detached mounts (a cp helper's, in a user
+    namespace); return the root's path for :func:`pivot`."""
+    make_mounts_private(trace)
+    root = _attach_root(mountpoint, attached, trace)
+    for index, mount in enumerate(mounts):
         bind_mount(root, mount, trace, attached.get(f"mount:{index}"))
     return root
 

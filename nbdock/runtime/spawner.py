@@ -120,7 +120,8 @@ class _SpawnerProcess:
                 spec = ContainerSpec.from_dict(request["spec"])
                 pid_mode = spec.namespaces.get("pid", "new")  # "new", "host" or another container's namespace
                 if spec.user_namespace:
-                    pid = self._fork_in_user_namespace(spec, channels)
+                    pid = self._fork_in_user_namespace(
+                        spec, channels, lambda ready, control: init.run_container_in_userns(spec, channels, ready, control))
                 else:
                     pid = self._fork(channels, lambda ready: init.run_container(spec, channels, ready),
                                      pid_namespace=None if pid_mode == "host" else pid_mode)
@@ -132,7 +133,12 @@ class _SpawnerProcess:
                                  pid_namespace=channels["target"])
             elif request["op"] == "fs":
                 spec = fsaccess.FsRequest.from_dict(request["spec"])
-                pid = self._fork(channels, lambda ready: fsaccess.run(spec, channels, ready), pid_namespace=None)
+                if spec.user_namespace and not spec.in_running_container:
+                    # A stopped container of a remapped daemon: a user namespace for the helper alone.
+                    pid = self._fork_in_user_namespace(
+                        spec, channels, lambda ready, control: fsaccess.run(spec, {**channels, "control": control}, ready))
+                else:
+                    pid = self._fork(channels, lambda ready: fsaccess.run(spec, channels, ready), pid_namespace=None)
             else:
                 raise ValueError(f"unknown request {request['op']!r}")
         except Exception as e:  # noqa: BLE001 - reported to the daemon, which raises it
@@ -180,13 +186,15 @@ class _SpawnerProcess:
             _raise_child_error(answer)
         return pid
 
-    def _fork_in_user_namespace(self, spec: ContainerSpec, channels: dict[str, int]) -> int:
-        """Fork a container whose namespaces belong to a new user namespace; return its PID 1's pid.
+    def _fork_in_user_namespace(self, spec, channels: dict[str, int], child_main: Callable[[int, int], None]) -> int:
+        """Fork a child that makes a new user namespace; return the pid of the process that goes on.
 
-        The child (init.run_container_in_userns) unshares, we write its maps
-        and make its mounts, it becomes root inside and forks PID 1.  The
-        "ready" pipe carries ``userns``, then ``pid N`` and ``ready`` (or a
-        JSON error); the mounts travel on a socket, as descriptors.
+        The child (``child_main(ready_fd, control_fd)``: init.run_container_in_userns,
+        or a cp helper of fsaccess.py) unshares, we write its maps and make its
+        mounts (``spec``'s rootfs and mounts), it becomes root inside.  The
+        "ready" pipe carries ``userns``, then ``ready`` -- or, from a container's
+        parent, ``pid N`` and ``ready``: PID 1 is its child -- or a JSON error;
+        the mounts travel on a socket, as descriptors.
         """
         trace = Trace(fd=channels.get("trace"))
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
@@ -197,7 +205,7 @@ class _SpawnerProcess:
                 os.close(ready_r)
                 ours.close()
                 _reset_inherited_state(keep={ready_w, theirs.fileno(), *channels.values()})
-                init.run_container_in_userns(spec, channels, ready_w, theirs.fileno())
+                child_main(ready_w, theirs.fileno())
             finally:
                 os._exit(1)  # not reached
         os.close(ready_w)
@@ -220,6 +228,8 @@ class _SpawnerProcess:
         finally:
             for fd in mounts.values():
                 os.close(fd)  # the child has its own copies now
+        if answer == init.READY:
+            return pid  # the child itself goes on
         head, _, rest = answer.partition(b"\n")
         if not head.startswith(b"pid ") or rest != init.READY:
             _raise_child_error(rest if head.startswith(b"pid ") else answer)

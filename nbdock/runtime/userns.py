@@ -44,7 +44,9 @@ under the data root need not even be reachable by uid 100000.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import socket
 import shutil
 import stat
 import subprocess
@@ -58,6 +60,9 @@ from .trace import NO_TRACE, Trace
 RANGE_START = 100000
 RANGE_SIZE = 65536
 DEFAULT_USER = "dockremap"
+
+#: What a child writes on its "ready" pipe once it has unshared CLONE_NEWUSER: "write my maps".
+USERNS = b"userns"
 
 #: How the layers are shown with the right owners (``docker info`` says which).
 IDMAPPED = "idmapped mounts"
@@ -277,6 +282,34 @@ def open_user_namespace(pid: int) -> int:
 
 
 # ---------------------------------------------------------------------------
+# The child's side
+
+
+def receive_mounts(control: int) -> dict[str, int]:
+    """The spawner's detached mounts, by name (:func:`prepare_mounts`), from the ``control`` socket."""
+    with socket.socket(fileno=control) as sock:
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 64)
+    if not message:
+        raise RuntimeError("the engine gave up preparing the container's mounts")
+    return dict(zip(json.loads(message), fds))
+
+
+def become_root_inside(trace: Trace = NO_TRACE) -> None:
+    """Take the ids 0 of our new user namespace (the remapped root: 100000 outside).
+
+    Until now we kept the host's ids, which the maps do not cover (they show
+    as 65534 inside).  Our capabilities survive: the kernel clears them only
+    when a process leaves uid 0, and we are entering it.  setgroups([]) drops
+    the host's supplementary groups we inherited -- still real groups when a
+    file's owner group is one of them, even if no map names them.
+    """
+    trace.emit("userns", "setresuid", uid=0, gid=0, groups=[], why="root inside the user namespace")
+    os.setresgid(0, 0, 0)
+    os.setgroups([])
+    os.setresuid(0, 0, 0)
+
+
+# ---------------------------------------------------------------------------
 # Detached mounts made outside, attached inside
 
 
@@ -313,7 +346,7 @@ def detached_bind(path: str, readonly: bool, trace: Trace = NO_TRACE, *, userns_
 
 
 def detached_overlay(lowerdirs: list[str], upperdir: str, workdir: str, userns_fd: int | None,
-                     trace: Trace = NO_TRACE) -> int:
+                     trace: Trace = NO_TRACE, *, plain: int = 0) -> int:
     """The container's root as a detached overlay mount, made with the host's privileges.
 
     Made outside because overlayfs mounted *inside* a user namespace cannot
@@ -327,9 +360,10 @@ def detached_overlay(lowerdirs: list[str], upperdir: str, workdir: str, userns_f
     try:
         layers = lowerdirs
         if userns_fd is not None:
-            for lower in lowerdirs:
+            layers = list(lowerdirs[:plain])  # the first ``plain`` ones as they are
+            for lower in lowerdirs[plain:]:
                 opened.append(idmapped_tree(lower, userns_fd, trace))
-            layers = [f"/proc/self/fd/{fd}" for fd in opened]
+                layers.append(f"/proc/self/fd/{opened[-1]}")
         context = libc.fsopen("overlay")
         opened.append(context)
         trace.emit("userns", "fsopen", fstype="overlay", lowerdirs=len(layers), upperdir=upperdir)
@@ -362,11 +396,15 @@ def prepare_mounts(pid: int, spec, trace: Trace = NO_TRACE) -> dict[str, int]:
     try:
         rootfs = spec.rootfs
         idmapped = bool(spec.user_namespace.get("idmapped_layers"))
-        fds["rootfs"] = detached_overlay(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, ns if idmapped else None, trace)
+        # "plain_lowerdirs": how many of the top lowerdirs are the container's own (its upper/,
+        # read-only, for ``docker cp`` out of a stopped container): they hold its ids already.
+        plain = spec.user_namespace.get("plain_lowerdirs", 0)
+        fds["rootfs"] = detached_overlay(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, ns if idmapped else None,
+                                         trace, plain=plain)
         # Opened through /proc/PID/root: the child's mount namespace's copy of the directory (a
         # mount can only be attached in the caller's namespace), found with our right to walk there.
         fds["mountpoint"] = os.open(f"/proc/{pid}/root{rootfs.mountpoint}", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        for destination, source in spec.etc_files.items():
+        for destination, source in getattr(spec, "etc_files", {}).items():
             fds[f"etc:{destination}"] = detached_bind(source, rootfs.readonly, trace)
         for index, mount in enumerate(spec.mounts):
             if mount.type == "bind":

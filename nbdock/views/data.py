@@ -20,14 +20,26 @@ def namespaces_frame(connection: Connection, container: str) -> pandas.DataFrame
     is a link whose inode number names it.  The container's process and the
     host's PID 1 having *different* inodes is what "isolated" means; the
     same inode means the container shares the host's namespace.
+
+    The user namespace's row also shows its uid and gid maps: "0 -> 100000
+    (65536 ids)" is a container whose root is uid 100000 on the host
+    (``--userns-remap``); "0 -> 0 (4294967295 ids)" is the host's own
+    numbering, nothing translated.
     """
     rows = [{
         "type": entry["namespace"],
         "container_inode": entry["container_inode"],
         "host_inode": entry["host_inode"],
         "isolation": "isolated" if entry["isolated"] else "shared with host",
+        "uid_map": _id_map_text(entry.get("uid_map")),
+        "gid_map": _id_map_text(entry.get("gid_map")),
     } for entry in connection.container_namespaces(container)]
-    return pandas.DataFrame(rows, columns=["type", "container_inode", "host_inode", "isolation"])
+    return pandas.DataFrame(rows, columns=["type", "container_inode", "host_inode", "isolation", "uid_map", "gid_map"])
+
+
+def _id_map_text(rows) -> str:
+    """[[0, 100000, 65536]] -> "0 -> 100000 (65536 ids)"; "" for a namespace that is not a user namespace."""
+    return "; ".join(f"{inside} -> {outside} ({count} ids)" for inside, outside, count in rows or [])
 
 
 def cgroup_frame(connection: Connection, container: str) -> pandas.DataFrame:

@@ -269,3 +269,38 @@ def test_default_creates_dockremap_with_the_first_free_block(tmp_path):
         if not existed:
             subprocess.run(["userdel", userns.DEFAULT_USER], check=False)
             subprocess.run(["groupdel", userns.DEFAULT_USER], check=False, capture_output=True)
+
+
+def test_dock_ns_shows_the_user_namespace_and_its_maps(remapped, sleeper):
+    from nbdock.client.connection import Connection
+    from nbdock.views import data
+
+    name, _ = sleeper
+    frame = data.namespaces_frame(Connection(remapped[0]), name)
+    row = frame[frame["type"] == "user"].iloc[0]
+    assert row["isolation"] == "isolated"
+    assert row["uid_map"] == f"0 -> {remapped[1]} (65536 ids)"
+    assert row["gid_map"] == f"0 -> {remapped[1]} (65536 ids)"
+    net = frame[frame["type"] == "net"].iloc[0]
+    assert net["uid_map"] == ""
+
+
+def test_docker_cp_into_and_out_of_a_stopped_container(docker):
+    name = f"userns-{uuid.uuid4().hex[:8]}"
+    try:
+        docker("create", "--name", name, "busybox", "sh", "-c", "stat -c '%u %n' /tmp/in /made")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo("in")
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b"hi\n"))
+        docker("cp", "-", f"{name}:/tmp", input=buffer.getvalue())
+        docker("start", "-a", name, check=False)
+        assert out(docker("logs", name)).splitlines()[0] == "0 /tmp/in"
+        docker("rm", name)
+        docker("run", "--name", name, "busybox", "sh", "-c", "echo x > /made; chown 7 /made")
+        archive = docker("cp", f"{name}:/made", "-").stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            assert tar.getmembers()[0].uid == 7
+    finally:
+        docker("rm", "-f", name, check=False)

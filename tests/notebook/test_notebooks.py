@@ -240,3 +240,21 @@ def test_registries_lesson_pushes_pulls_and_stops_its_registry(executed):
     assert pushed, tagged_output(notebook, "push")
     assert f"Digest: {pushed.group(1)}" in tagged_output(notebook, "pull")
     assert "registry stopped" in tagged_output(notebook, "stop-registry")
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_namespaces_lesson_shows_root_inside_is_an_ordinary_user_outside(executed):
+    notebook = executed("05-namespaces.ipynb")
+    inside = tagged_output(notebook, "userns-inside")
+    assert "uid=0(root)" in inside
+    first_id = re.search(r"uid_map\s+0\s+(\d+)\s+65536", inside).group(1)
+    assert first_id != "0"
+    assert re.search(rf"^Uid:\s+{first_id}\s", tagged_output(notebook, "userns-outside"), re.M)
+    assert re.search(rf"^\s*{first_id}\s+\d+\s+sleep", tagged_output(notebook, "userns-outside"), re.M)  # ps
+    table = tagged_output(notebook, "userns-ns")  # pandas wraps the wide table: the maps come as a second block
+    assert re.search(r"\buser\b.*\bisolated\b", table) and f"0 -> {first_id} (65536 ids)" in table
+    binds = tagged_output(notebook, "userns-binds")
+    assert "refused" in binds and "no-mknod" in binds and f"belongs to uid {first_id}" in binds
+    trace = tagged_output(notebook, "userns-trace")
+    assert trace.index("CLONE_NEWUSER") < trace.index("uid_map") < trace.index("gid_map") < trace.index("setresuid")
