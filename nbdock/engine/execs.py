@@ -86,8 +86,8 @@ class ExecService:
             raise InvalidArgument("No exec command specified")
         instance = ExecInstance(secrets.token_hex(32), container.id, dict(body))
         self._instances[instance.id] = instance
-        self.engine.events.publish("container", f"exec_create: {' '.join(body['Cmd'])}", container.id,
-                                   {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
+        self.engine.containers.publish(container.record, f"exec_create: {_event_command(body['Cmd'])}",
+                                       execID=instance.id)
         return instance.id
 
     def check_startable(self, exec_id: str) -> ExecInstance:
@@ -131,8 +131,8 @@ class ExecService:
         instance.running = True
         pump = OutputPump(output_fds, instance.listeners.publish)
         stdin = StdinPump(stdin_fd, instance.listeners.stdin) if stdin_fd is not None else None
-        self.engine.events.publish("container", f"exec_start: {' '.join(instance.config['Cmd'])}", container.id,
-                                   {"image": container.record.ImageName, "name": container.record.name, "execID": instance.id})
+        self.engine.containers.publish(container.record, f"exec_start: {_event_command(instance.config['Cmd'])}",
+                                       execID=instance.id)
         loop.create_task(self._supervise(instance, container, exited, pump, stdin))
         return instance
 
@@ -184,9 +184,8 @@ class ExecService:
         if container.run is not None and instance.process is not None:
             container.run.runtime.release(instance.process)
         instance.process = None
-        self.engine.events.publish("container", "exec_die", container.id,
-                                   {"image": container.record.ImageName, "name": container.record.name,
-                                    "execID": instance.id, "exitCode": str(instance.exit_code)})
+        self.engine.containers.publish(container.record, "exec_die", execID=instance.id,
+                                       exitCode=str(instance.exit_code))
         instance.listeners.end()
         instance.done.set()
 
@@ -205,6 +204,12 @@ class ExecService:
     def forget_container(self, container_id: str) -> None:
         for exec_id in [i for i, e in self._instances.items() if e.container_id == container_id]:
             del self._instances[exec_id]
+
+
+def _event_command(cmd: list[str]) -> str:
+    """The command as Docker's exec events write it: the program, a space, the arguments
+    ("exec_create: true " for an exec of ``true`` alone)."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}"
 
 
 class ExecStartError(Conflict):

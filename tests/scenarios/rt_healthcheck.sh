@@ -2,7 +2,7 @@
 # Times vary between engines, so this prints what is stable: statuses, streaks, outputs, exit codes, events.
 # Followed as they happen: dockerd keeps only its last 256 events, and probes make three each.
 docker events --filter "container=$TAG-img1" --filter "container=$TAG-rs" --filter type=container \
-  --format '{{.Actor.Attributes.name}} {{.Action}}' > "$WORK/events" & events=$!
+  --format '{{.Actor.Attributes.name}} [{{.Action}}] {{.Actor.Attributes.team}}' > "$WORK/events" & events=$!
 sleep 0.5
 
 # wait_for NAME STATUS: poll State.Health.Status (up to 15 s), then print what it is.
@@ -83,7 +83,7 @@ docker unpause "$TAG-ok" >/dev/null
 wait_for "$TAG-ok" healthy
 
 echo "-- stop: unhealthy, log kept; start: starting again"
-docker run -d --name "$TAG-rs" --health-cmd true --health-interval 1s busybox sleep 300 >/dev/null
+docker run -d --name "$TAG-rs" -l team=blue --health-cmd true --health-interval 1s busybox sleep 300 >/dev/null
 wait_for "$TAG-rs" healthy
 docker stop -t 0 "$TAG-rs" >/dev/null
 health "$TAG-rs" '{Status, FailingStreak, kept: (.Log | length > 0)}'
@@ -92,11 +92,12 @@ docker start "$TAG-rs" >/dev/null
 health "$TAG-rs" '{Status, FailingStreak, kept: (.Log | length > 0)}'
 docker ps --filter "name=$TAG-rs" --format '{{.Status}}' | sed 's/Up [^(]*/Up X /'
 wait_for "$TAG-rs" healthy
+docker exec "$TAG-rs" true
 
-echo "-- events"
+echo "-- events (a probe's are an exec's: with the container's labels)"
 sleep 0.5
 kill $events; wait $events 2>/dev/null
-grep -- "-img1 health_status" "$WORK/events"
-grep -- "-rs " "$WORK/events" | grep -v ' exec_' | grep -v ' kill$' | uniq
-grep -- "-rs exec_create" "$WORK/events" | sort | uniq
-grep -- "-rs exec_die" "$WORK/events" | sort | uniq
+grep -- "-img1 \[health_status" "$WORK/events"
+grep -- "-img1 \[exec_create" "$WORK/events" | sort | uniq
+grep -- "-rs " "$WORK/events" | grep -v '\[exec_' | grep -v '\[kill\]' | uniq
+grep -- "-rs \[exec_" "$WORK/events" | sort | uniq
