@@ -722,7 +722,8 @@ class OverlayDriver:
 
     def _changed(self) -> None:
         self._apply_peers()
-        self._on_change()
+        if not self._stopping.is_set():  # a stopping manager holds its lock: do not wait for it
+            self._on_change()
 
     def _apply_peers(self) -> None:
         with self._datapath:
