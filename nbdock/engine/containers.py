@@ -1186,7 +1186,7 @@ def _resources(host: dict[str, Any]) -> Resources:
         cpu_quota=host.get("CpuQuota") or 0, cpu_period=host.get("CpuPeriod") or 0,
         cpu_shares=host.get("CpuShares") or 0, pids_limit=max(host.get("PidsLimit") or 0, 0),
         memory_reservation=host.get("MemoryReservation") or 0, cpuset_cpus=host.get("CpusetCpus") or "",
-        cpuset_mems=host.get("CpusetMems") or "",
+        cpuset_mems=host.get("CpusetMems") or "", device_rules=tuple(host.get("DeviceCgroupRules") or ()),
     )
 
 

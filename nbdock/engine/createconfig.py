@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 from typing import Any
 
 from ..errors import InvalidArgument
-from ..runtime import capabilities, cgroups, seccomp
+from ..runtime import capabilities, cgroups, devices, seccomp
 from ..runtime.init import RLIMITS
 from .logs import log_options
 from .signals import parse_signal
@@ -155,6 +156,7 @@ def validate_host_config(host: dict[str, Any]) -> None:
         except ValueError as e:
             raise InvalidArgument(f"invalid {key}: {e}") from None
     check_seccomp(host)
+    check_device_cgroup_rules(host)
     for key, flag in UNSUPPORTED_HOST_CONFIG:
         if host.get(key):
             # Refused rather than ignored: a container quietly without its device or its
@@ -263,9 +265,25 @@ def validate_update(changes: dict[str, Any]) -> None:
 
 #: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
 UNSUPPORTED_HOST_CONFIG = (
-    ("Devices", "--device"), ("DeviceCgroupRules", "--device-cgroup-rule"), ("DeviceRequests", "--gpus"),
-    ("CgroupParent", "--cgroup-parent"),
+    ("Devices", "--device"), ("DeviceRequests", "--gpus"), ("CgroupParent", "--cgroup-parent"),
 )
+
+#: ``--device-cgroup-rule``'s form, as Docker checks it: "<a|b|c> <major|*>:<minor|*> <some of rwm>".
+DEVICE_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+
+
+def check_device_cgroup_rules(host: dict[str, Any]) -> None:
+    """``--device-cgroup-rule``: each an allow rule for the device cgroup (see runtime/devices.py).
+
+    Docker finds a malformed rule only at start; nbdock says so at create, in Docker's words.
+    """
+    for rule in host.get("DeviceCgroupRules") or []:
+        try:
+            if not isinstance(rule, str) or not DEVICE_CGROUP_RULE.match(rule):
+                raise ValueError(rule)
+            devices.parse_rule(rule)  # numbers beyond the kernel's dev_t too
+        except ValueError:
+            raise InvalidArgument(f"invalid device cgroup rule format: '{rule}'") from None
 
 
 def validate_userns_mode(host: dict[str, Any], remapped: bool) -> None:

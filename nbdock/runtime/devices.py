@@ -137,6 +137,16 @@ def _parse_number(rule: str, text: str, largest: int) -> int | None:
 ALLOW_RULES = tuple(parse_rule(rule) for rule in CGROUP_ALLOW_RULES)
 
 
+def allow_rules(extra: tuple[str, ...] = ()) -> tuple[DeviceRule, ...]:
+    """Docker's list plus a container's own rules (``--device-cgroup-rule "c 7:128 rwm"``).
+
+    The extra rules only ever allow more: with the list's default of "deny",
+    a rule is a door opened for one device (or, with "*", for a family of
+    them), which is what a container that is handed, say, a loop device needs.
+    """
+    return ALLOW_RULES + tuple(parse_rule(rule) for rule in extra)
+
+
 def make_device_node(dev_dir: str, device: Device) -> None:
     """mknod one character device in ``dev_dir`` with exact permissions (umask would narrow them)."""
     path = os.path.join(dev_dir, device.name)

@@ -227,3 +227,27 @@ def test_endpoint_driver_options_are_kept(api, cleanup):
     settings = api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]
     assert settings["DriverOpts"] == {"com.example.setting": "on"}
     assert settings["IPAddress"]
+
+
+def _open_device_42(api, cleanup, rules=None) -> bytes:
+    """Make a node for char device 42:42 (no driver has that number) and open it: the cgroup decides first."""
+    host_config = api.create_host_config(device_cgroup_rules=rules) if rules else None
+    container = create(api, cleanup, ["sh", "-c", "mknod /tmp/n c 42 42 && head -c1 /tmp/n"], host_config=host_config)
+    api.start(container)
+    assert api.wait(container)["StatusCode"] == 1
+    return api.logs(container)
+
+
+def test_device_cgroup_rules_open_a_device_to_the_container(api, cleanup):
+    # Refused by the device cgroup (EPERM) unless a rule allows it; then the kernel looks for a
+    # driver, and there is none (ENXIO).
+    assert b"Operation not permitted" in _open_device_42(api, cleanup)
+    assert b"No such device or address" in _open_device_42(api, cleanup, ["c 42:42 rwm"])
+    assert b"No such device or address" in _open_device_42(api, cleanup, ["c 42:* rm"])
+    container = create(api, cleanup, "true", host_config=api.create_host_config(device_cgroup_rules=["c 7:128 rwm"]))
+    assert api.inspect_container(container)["HostConfig"]["DeviceCgroupRules"] == ["c 7:128 rwm"]
+    for bad in ("x 42:42 rwm", "c 42:42", "c 99999:1 rwm", "a"):
+        with pytest.raises(docker.errors.APIError) as error:
+            create(api, cleanup, "true", host_config=api.create_host_config(device_cgroup_rules=[bad]))
+        assert error.value.status_code == 400
+        assert error.value.explanation == f"invalid device cgroup rule format: '{bad}'"

@@ -51,6 +51,8 @@ class Resources:
     memory_reservation: int = 0  # --memory-reservation: the soft limit memory is pushed back to under pressure
     cpuset_cpus: str = ""  # --cpuset-cpus "0-1,3": the CPUs it may run on ("" = all of its parent's)
     cpuset_mems: str = ""  # --cpuset-mems: the memory nodes it may allocate from
+    # --device-cgroup-rule: allow rules added to Docker's list ("c 7:128 rwm", devices.allow syntax)
+    device_rules: tuple[str, ...] = ()
 
     def cfs_quota_and_period(self) -> tuple[int, int] | None:
         """The CFS bandwidth pair (quota, period) in microseconds, or None for no CPU limit.

@@ -80,7 +80,7 @@ class CgroupV1(Cgroup):
                 if directory == self.dirs.get("cpuset"):
                     self._inherit_cpuset(parent)
                     self._inherit_cpuset(directory)
-            self._write_devices()
+            self._write_devices(resources)
             self._write_limits(resources)
         except Exception:
             self.destroy()
@@ -94,11 +94,12 @@ class CgroupV1(Cgroup):
             if not _read(os.path.join(directory, name)):
                 self._write(os.path.join(directory, name), _read(os.path.join(parent, name)))
 
-    def _write_devices(self) -> None:
+    def _write_devices(self, resources: Resources) -> None:
         if "devices" not in self.dirs:
             return
         self._write(self._file("devices", "devices.deny"), "a")
-        for rule in devices.ALLOW_RULES:  # the same list v2 compiles into its device filter
+        # The same list v2 compiles into its device filter.
+        for rule in devices.allow_rules(resources.device_rules):
             self._write(self._file("devices", "devices.allow"), str(rule))
 
     def _write_limits(self, r: Resources) -> None:

@@ -38,6 +38,7 @@ import os
 import time
 
 from ..trace import NO_TRACE, Trace
+from .. import devices
 from . import devicefilter
 from . import CGROUP_ROOT, PARENT, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
 
@@ -74,7 +75,8 @@ class CgroupV2(Cgroup):
             self._mkdir(self.path)
             # Guard the devices while the cgroup is still empty: a process that joined
             # first could open a device node before the filter was there.
-            devicefilter.attach(self.path, devicefilter.compile_rules(), self.trace)
+            devicefilter.attach(self.path, devicefilter.compile_rules(devices.allow_rules(resources.device_rules)),
+                                self.trace)
             self._write_limits(resources)
         except Exception:
             self.destroy()
