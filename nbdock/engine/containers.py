@@ -807,16 +807,21 @@ class ContainerService:
         if timeout is None:
             timeout = record.Config.get("StopTimeout") or 10
         run = container.run
-        with contextlib.suppress(ProcessLookupError):
-            run.runtime.kill(stop_signal)
+        self._send_signal(record, run, stop_signal)
         if timeout < 0 or not await self._wait_exit(container, timeout):
             # PID 1 ignores signals it has no handler for (the kernel's rule for namespace init
             # processes), so a `sleep` never dies of SIGTERM: SIGKILL cannot be ignored.
             if container.run is run:
-                with contextlib.suppress(ProcessLookupError):
-                    run.runtime.kill(signal.SIGKILL)
+                self._send_signal(record, run, signal.SIGKILL)
             await self._wait_exit(container, None)
         self.publish(record, "stop")
+
+    def _send_signal(self, record: ContainerRecord, run: Run, number: int) -> None:
+        """A signal to the container's PID 1, and the ``kill`` event Docker emits for each one
+        (``docker stop`` shows ``kill 15``, then ``kill 9`` if the timeout passes, before ``die``)."""
+        with contextlib.suppress(ProcessLookupError):
+            run.runtime.kill(number)
+        self.publish(record, "kill", signal=str(int(number)))
 
     async def kill(self, ref: str, number: int = signal.SIGKILL) -> None:
         container = self.get(ref)
@@ -906,8 +911,7 @@ class ContainerService:
                     raise Conflict(f"You cannot remove a {word} container {container.id}. {procedure}")
                 container.record.ManualStop = True
             if container.running:
-                with contextlib.suppress(ProcessLookupError):
-                    container.run.runtime.kill(signal.SIGKILL)
+                self._send_signal(container.record, container.run, signal.SIGKILL)
                 await self._wait_exit(container, None)
             await self._remove(container, remove_volumes=volumes)
 
