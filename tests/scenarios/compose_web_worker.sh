@@ -1,7 +1,7 @@
 # docker-compose: a web service built from a multi-stage Dockerfile, a worker and a db on two networks;
 # DNS by service name, container name, alias and link; env_file/environment/.env; named, anonymous and
 # bind volumes, volumes_from; resource and security settings as inspect shows them; down leaves nothing.
-export COMPOSE_DOCKER_CLI_BUILD=0 COMPOSE_INTERACTIVE_NO_CLI=1
+export COMPOSE_DOCKER_CLI_BUILD=0
 P="${TAG}web"
 cd "$WORK"
 cat > Dockerfile <<'EOF'
