@@ -421,6 +421,8 @@ class HealthService:
         self._launcher = launcher or (lambda container: lambda argv: ExecProbe.launch(engine, container, argv))
         self._health: dict[str, Health] = {}
         self._monitors: dict[str, Monitor] = {}
+        #: Stopped monitors still killing their last probe: the next one of the container waits for them.
+        self._finishing: dict[str, asyncio.Task] = {}
 
     # -- reading
     def get(self, container_id: str) -> Health | None:
@@ -442,18 +444,19 @@ class HealthService:
         probe = Probe.from_config(container.record.Config)
         if probe is None:
             return
-        previous = self._stop_monitor(container.id)
+        self._stop_monitor(container.id)
         health = self._health.setdefault(container.id, Health())
         health.status, health.failing_streak = STARTING, 0
         self._save(container)
-        self._start_monitor(container, probe, previous)
+        self._start_monitor(container, probe)
 
     def resumed(self, container: "ManagedContainer") -> None:
         """Unpaused: probing starts again, the status as it is (``unhealthy``) until the next result."""
         probe = Probe.from_config(container.record.Config)
         if probe is None or container.id not in self._health:
             return
-        self._start_monitor(container, probe, self._stop_monitor(container.id))
+        self._stop_monitor(container.id)
+        self._start_monitor(container, probe)
 
     def halted(self, container: "ManagedContainer") -> None:
         """Stopped, died or paused: no more probes, and (Docker 20.10's rule) ``unhealthy``."""
@@ -480,8 +483,9 @@ class HealthService:
         self._health[container.id] = health
 
     # -- helpers
-    def _start_monitor(self, container: "ManagedContainer", probe: Probe, previous: asyncio.Task | None) -> None:
+    def _start_monitor(self, container: "ManagedContainer", probe: Probe) -> None:
         health = self._health[container.id]
+        previous = self._finishing.get(container.id)
         started_at = clock.parse_rfc3339(container.record.State.StartedAt)
 
         def counted(changed: bool) -> None:
@@ -492,12 +496,15 @@ class HealthService:
         self._monitors[container.id] = Monitor(health, probe, self._launcher(container), started_at, counted,
                                                previous=previous)
 
-    def _stop_monitor(self, container_id: str) -> asyncio.Task | None:
+    def _stop_monitor(self, container_id: str) -> None:
         monitor = self._monitors.pop(container_id, None)
         if monitor is None:
-            return None
+            return
         monitor.stop()
-        return monitor.task
+        if not monitor.task.done():
+            self._finishing[container_id] = monitor.task
+            monitor.task.add_done_callback(
+                lambda task: self._finishing.get(container_id) is task and self._finishing.pop(container_id))
 
     def _path(self, container: "ManagedContainer") -> str:
         return os.path.join(container.record.directory(self.engine.root), "health.json")

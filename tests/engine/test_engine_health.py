@@ -423,3 +423,38 @@ def test_defaults_are_dockers():
     assert (health.DEFAULT_INTERVAL, health.DEFAULT_TIMEOUT, health.DEFAULT_START_PERIOD, health.DEFAULT_RETRIES) == \
         (30 * 1000 * MS, 30 * 1000 * MS, 0, 3)
     assert (health.MAX_LOG_ENTRIES, health.MAX_OUTPUT) == (5, 4096)
+
+
+def test_a_restart_waits_for_the_last_monitors_probe_to_be_gone(tmp_path):
+    engine = FakeEngine(tmp_path)
+    container = FakeContainer(tmp_path, {"Healthcheck": {"Test": ["CMD-SHELL", "x"], "Interval": 10 * MS}})
+    runner = FakeRunner((0, "", 0.5), (0, "", 0.001))
+
+    class SlowToDie(FakeProcess):
+        def kill(self):  # takes 100 ms to be reaped
+            if not self._ended.is_set() and not self.killed:
+                self.killed = True
+                self._outcome = (137, "")
+                self._timer.cancel()
+                asyncio.get_running_loop().call_later(0.1, self._ended.set)
+
+    async def launch(argv):
+        process = await runner(argv)
+        slow = SlowToDie.__new__(SlowToDie)
+        slow.__dict__.update(process.__dict__)
+        runner.launched[-1] = slow
+        return slow
+
+    async def main():
+        service = HealthService(engine, launcher=lambda c: launch)
+        service.started(container)
+        await asyncio.sleep(0.05)  # the first probe is in flight
+        service.halted(container)
+        service.started(container)  # `docker restart`: at once
+        await asyncio.sleep(0.3)
+        service.forget(container.id)
+
+    asyncio.run(main())
+    assert runner.launched[0].killed
+    assert runner.most_at_once == 1
+    assert runner.starts[1] >= runner.ended[0]
