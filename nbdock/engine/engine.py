@@ -59,6 +59,8 @@ class Engine:
         self.cgroup_version = cgroups.detect()
         # --userns-remap default|USER[:GROUP]: every container (but --userns=host ones) in a user namespace.
         self.remap = UsernsRemap(self.root, userns_remap) if userns_remap else None
+        if self.remap is not None:
+            store.remapped_root = self.remap.root  # commit and build turn its containers' ids back (store.py)
 
     async def start(self) -> None:
         """Bring the engine up: the spawner, the networks, and every container remembered on disk.

@@ -55,6 +55,15 @@ class UsernsRemap:
             return
         uid, gid = self.root.uid, self.root.gid
         spec.user_namespace = self.root.spec(self.layers)
+        for mode in spec.namespaces.values():
+            if mode.startswith("/proc/"):  # --network/--pid/--ipc container:X
+                # Docker's rule: sharing a namespace with a container means sharing its user namespace,
+                # the one that owns it (root of another could not use it).
+                other = "/proc/" + mode.split("/")[2] + "/ns/user"
+                if os.stat(other).st_ino == os.stat("/proc/self/ns/user").st_ino:
+                    spec.user_namespace = {}  # X runs with --userns=host: so does this one
+                    return
+                spec.user_namespace["path"] = other
         if "net.ipv4.ping_group_range" not in (host_config.get("Sysctls") or {}):
             # Docker's default "0 2147483647" names gids the namespace does not map (EINVAL): like
             # Docker with --userns-remap, it is left out.

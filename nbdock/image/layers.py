@@ -93,8 +93,10 @@ def ustar_header(info: tarfile.TarInfo) -> bytes | None:
 class _TarWriter:
     """Writes members to a stream: header blocks from tarfile, file contents copied by us."""
 
-    def __init__(self, out: BinaryIO):
+    def __init__(self, out: BinaryIO, ids=None):
         self.out = out
+        #: (uid, gid) on disk -> (uid, gid) in the tar; None keeps them (see write_layer_tar)
+        self.ids = ids
         self.content_size = 0  # regular files (each inode once) + symlink targets: Docker's layer size
         self._first_name_of_inode: dict[tuple[int, int], str] = {}
         self._buffer = bytearray(_CHUNK)
@@ -136,6 +138,8 @@ class _TarWriter:
 
     def add_info(self, info: tarfile.TarInfo) -> None:
         info.uname = info.gname = ""
+        if self.ids is not None:
+            info.uid, info.gid = self.ids(info.uid, info.gid)
         self._small += ustar_header(info) or info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
 
     def _write(self, data) -> None:
@@ -192,12 +196,15 @@ def write_tar(root_dir: str, fileobj: BinaryIO) -> int:
     return writer.content_size
 
 
-def write_layer_tar(upper_dir: str, fileobj: BinaryIO) -> int:
+def write_layer_tar(upper_dir: str, fileobj: BinaryIO, ids=None) -> int:
     """Write an overlay upper directory as an image layer tar, whiteouts as ``.wh.`` members.
 
+    ``ids(uid, gid) -> (uid, gid)`` translates owners from disk to the tar:
+    a container of a ``--userns-remap`` daemon wrote its files as 100000...,
+    and its image must say 0... as it saw them.
     Returns the layer's content size (what ``docker history`` shows).
     """
-    writer = _TarWriter(fileobj)
+    writer = _TarWriter(fileobj, ids)
     for path, name, st in walk_tree(upper_dir):
         if is_whiteout(st):
             head, _, base = name.rpartition("/")

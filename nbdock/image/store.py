@@ -429,12 +429,13 @@ class ImageStore:
         directory itself is renamed into place (it already is in overlay
         form; the caller must not use it afterwards).
         """
+        ids = self._remapped_ids(upper_dir)
         with self.blob_writer() as blob:
-            size = layerlib.write_layer_tar(upper_dir, blob)
+            size = layerlib.write_layer_tar(upper_dir, blob, ids)
         staging = self.temp_path("layer")
         os.mkdir(staging)
         try:
-            if move and not self.has_layer(blob.digest):
+            if move and ids is None and not self.has_layer(blob.digest):
                 os.rename(upper_dir, os.path.join(staging, "diff"))
             return self._register_layer(blob.digest, staging, size, None)
         finally:
@@ -513,6 +514,23 @@ class ImageStore:
             self.layer_dir(diff_id)
             result.append(self._short_link(diff_id))
         return result
+
+    #: With --userns-remap, the daemon's runtime.userns.RemappedRoot (set by the engine).
+    remapped_root = None
+
+    def _remapped_ids(self, upper_dir: str):
+        """For the upper directory of a user-namespaced container (its top is owned by the remapped root,
+        see engine/remap.py): the translation of its owners back to the container's ids; else None."""
+        from ..runtime import userns  # noqa: PLC0415
+
+        root = self.remapped_root
+        if root is None or os.stat(upper_dir).st_uid != root.uid:
+            return None
+
+        def inside(uid: int, gid: int) -> tuple[int, int]:
+            uid_in, gid_in = userns.to_inside(list(root.uid_map), uid), userns.to_inside(list(root.gid_map), gid)
+            return (65534 if uid_in is None else uid_in), (65534 if gid_in is None else gid_in)
+        return inside
 
     def remapped_lowerdirs(self, image_id: str, remapped_root) -> list[str]:
         """The image's layers with every owner shifted into a remapped root's ids (``--userns-remap``

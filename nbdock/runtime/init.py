@@ -83,7 +83,7 @@ def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready
     trace = Trace(fd=channels.get("trace"))
     try:
         wanted = {kind: mode for kind, mode in spec.namespaces.items() if kind != "cgroup"}
-        wanted["user"] = "new"
+        wanted["user"] = spec.user_namespace.get("path", "new")  # another container's, to share its namespaces
         namespaces.create(wanted, trace)  # CLONE_NEWPID among them: it is our next child's
         os.write(ready, USERNS)  # -> the spawner writes /proc/<us>/uid_map and gid_map
         attached = userns.receive_mounts(control)
@@ -152,6 +152,10 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
         # pidfd of the container's PID 1, which names it whatever pids mean in here.
         namespaces.enter(channels["target"], [k for k in spec.namespaces if k != "pid"], trace)
         os.close(channels.pop("target"))
+        if "user" in spec.namespaces:
+            # Root of the container now, not the host's unmapped 0: what we make (the pty of -t)
+            # must be owned by ids the container's namespace knows.
+            userns.become_root_inside(trace)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)

@@ -63,9 +63,9 @@ def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
     over the namespace joined, which we have as root of the host and lose
     once inside a user namespace of our own.
     """
-    for kind, mode in namespaces.items():
+    for kind, mode in sorted(namespaces.items(), key=lambda item: item[0] != "user"):
         if mode not in ("new", "host"):
-            join(kind, mode, trace)
+            join(kind, mode, trace)  # a user namespace first: it gives the rights over the others
     flags = unshare_flags(namespaces)
     if flags:
         names = [kind for kind, mode in namespaces.items() if mode == "new"]

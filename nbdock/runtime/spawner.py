@@ -217,7 +217,10 @@ class _SpawnerProcess:
                 if answer != init.USERNS:
                     _raise_child_error(answer + ready.read())
                 try:
-                    userns.write_id_maps(pid, spec.user_namespace, trace)
+                    if "path" in spec.user_namespace:  # joined, not made: its maps are written already
+                        trace.emit("userns", "setns", path=spec.user_namespace["path"], why="shares another container's")
+                    else:
+                        userns.write_id_maps(pid, spec.user_namespace, trace)
                     mounts = userns.prepare_mounts(pid, spec, trace)
                 except BaseException:
                     os.kill(pid, signal.SIGKILL)

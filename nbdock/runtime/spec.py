@@ -113,7 +113,7 @@ class ContainerSpec:
     #: kernel settings of the container's own namespaces ("net.ipv4.ip_unprivileged_port_start": "0")
     sysctls: dict[str, str] = field(default_factory=dict)
     #: A user namespace (``--userns-remap``): {"uid_map": [[inside, outside, count]...], "gid_map": [...],
-    #: "idmapped_layers": bool}; empty: the host's (see userns.py)
+    #: "idmapped_layers": bool, and "path": /proc/PID/ns/user to join another container's}; empty: the host's
     user_namespace: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -113,7 +113,7 @@ def docker(remapped):
     host = remapped[0]
 
     def run(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host},
+        result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0"},
                                 capture_output=True, input=input, timeout=60)
         if check and result.returncode != 0:
             raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
@@ -304,3 +304,39 @@ def test_docker_cp_into_and_out_of_a_stopped_container(docker):
             assert tar.getmembers()[0].uid == 7
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_sharing_a_containers_namespaces_shares_its_user_namespace(docker, sleeper):
+    name, pid = sleeper
+    other = f"userns-{uuid.uuid4().hex[:8]}"
+    try:
+        docker("run", "-d", "--name", other, "--network", f"container:{name}", "--pid", f"container:{name}",
+               "busybox", "sleep", "100")
+        other_pid = int(out(docker("inspect", "-f", "{{.State.Pid}}", other)))
+        assert os.readlink(f"/proc/{other_pid}/ns/user") == os.readlink(f"/proc/{pid}/ns/user")
+        assert os.readlink(f"/proc/{other_pid}/ns/net") == os.readlink(f"/proc/{pid}/ns/net")
+        assert "sleep 1000" in out(docker("exec", other, "ps"))  # its /proc: the shared PID namespace
+    finally:
+        docker("rm", "-f", other, check=False)
+
+
+def test_commit_and_build_keep_the_ids_the_container_saw(docker):
+    name, image = f"userns-{uuid.uuid4().hex[:8]}", f"userns-img-{uuid.uuid4().hex[:8]}"
+    try:
+        docker("run", "--name", name, "busybox", "sh", "-c", "mkdir /d; echo x > /d/f; chown 5:6 /d/f")
+        docker("commit", name, f"{image}:committed")
+        assert out(docker("run", "--rm", f"{image}:committed", "stat", "-c", "%u:%g", "/d", "/d/f")).split() == \
+            ["0:0", "5:6"]
+        dockerfile = b"FROM busybox\nRUN mkdir /built && touch /built/f && chown 7:8 /built/f\n"
+        docker("build", "-q", "-t", f"{image}:built", "-", input=dockerfile)  # DOCKER_BUILDKIT=0 as for every test
+        assert out(docker("run", "--rm", f"{image}:built", "stat", "-c", "%u:%g", "/built", "/built/f")).split() == \
+            ["0:0", "7:8"]
+    finally:
+        docker("rm", "-f", name, check=False)
+        docker("rmi", "-f", f"{image}:committed", f"{image}:built", check=False)
+
+
+def test_exec_with_a_terminal(docker, sleeper):
+    name, _ = sleeper
+    assert out(docker("exec", "-t", name, "tty")) == "/dev/pts/0"
+    assert out(docker("exec", "-t", "-u", "1000", name, "stat", "-c", "%u", "/dev/pts/0")) == "1000"
