@@ -232,3 +232,61 @@ def test_an_unknown_user_or_one_without_ranges_is_refused_by_name(tmp_path):
         userns.remapped_root("no-such-user-here", str(empty), str(empty))
     with pytest.raises(userns.RemapError, match='no subuid ranges found for user "root"'):
         userns.remapped_root("root", str(empty), str(empty))
+
+
+def _layer_dir(path, *, owner=0):
+    """A layer in overlay form: a setuid file, a file of uid 1000, a whiteout, an opaque directory."""
+    os.makedirs(path / "bin")
+    (path / "bin" / "su").write_text("#!/bin/sh\n")
+    os.chmod(path / "bin" / "su", 0o4755)
+    (path / "home").mkdir()
+    (path / "home" / "user-file").write_text("mine\n")
+    os.chown(path / "home" / "user-file", owner + 1000, owner + 1000)
+    os.mknod(path / "gone", stat.S_IFCHR | 0o600, os.makedev(0, 0))
+    (path / "opaque").mkdir()
+    os.setxattr(path / "opaque", "trusted.overlay.opaque", b"y")
+    for entry in (path, path / "bin", path / "bin" / "su", path / "home", path / "gone", path / "opaque"):
+        os.chown(entry, owner, owner)
+    os.chmod(path / "bin" / "su", 0o4755)  # chown cleared the setuid bit
+    return path
+
+
+def test_the_chowned_copy_of_an_image_in_docker_s_layout(tmp_path):
+    from nbdock.image.store import ImageStore
+
+    store = ImageStore(str(tmp_path / "root"))
+    layer = store.add_layer_from_dir(str(_layer_dir(tmp_path / "layer")))
+    image_id = store.create_image({"architecture": "amd64", "os": "linux", "config": {},
+                                   "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+                                   "history": [{"created_by": "test"}]})
+    root = userns.RemappedRoot("u", "u", tuple(userns.ranges_from_spec(MAP)), tuple(userns.ranges_from_spec(MAP)))
+    [copy] = store.remapped_lowerdirs(image_id, root)
+    assert copy == str(tmp_path / "root" / f"{OUTSIDE}.{OUTSIDE}" / "layers" / layer.diff_id[7:] / "diff")
+    su = os.stat(os.path.join(copy, "bin", "su"))
+    assert (su.st_uid, su.st_gid, stat.S_IMODE(su.st_mode)) == (OUTSIDE, OUTSIDE, 0o4755)
+    assert os.stat(os.path.join(copy, "home", "user-file")).st_uid == OUTSIDE + 1000
+    gone = os.lstat(os.path.join(copy, "gone"))
+    assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0 and gone.st_uid == OUTSIDE  # still a whiteout
+    assert os.getxattr(os.path.join(copy, "opaque"), "trusted.overlay.opaque") == b"y"
+    made = os.stat(copy).st_mtime_ns
+    assert store.remapped_lowerdirs(image_id, root) == [copy] and os.stat(copy).st_mtime_ns == made  # made once
+    assert os.listdir(store.tmp_dir) == []
+
+
+def test_a_remapped_containers_changes_become_a_layer_with_the_ids_it_saw(tmp_path):
+    import tarfile
+
+    from nbdock.image.store import ImageStore
+
+    store = ImageStore(str(tmp_path / "root"))
+    store.remapped_root = userns.RemappedRoot("u", "u", tuple(userns.ranges_from_spec(MAP)),
+                                              tuple(userns.ranges_from_spec(MAP)))
+    upper = _layer_dir(tmp_path / "upper", owner=OUTSIDE)  # as a remapped container leaves it
+    layer = store.add_layer_from_dir(str(upper), move=True)
+    assert os.path.isdir(upper)  # not taken over: the unpacked layer must hold the container's ids
+    with tarfile.open(store.blob_path(layer.diff_id)) as tar:
+        owners = {member.name: (member.uid, member.gid) for member in tar.getmembers()}
+    assert owners["bin/su"] == (0, 0) and owners["home/user-file"] == (1000, 1000) and owners[".wh.gone"] == (0, 0)
+    plain = store.add_layer_from_dir(str(_layer_dir(tmp_path / "host-made")))  # owned by 0: kept as it is
+    with tarfile.open(store.blob_path(plain.diff_id)) as tar:
+        assert {m.name: m.uid for m in tar.getmembers()}["home/user-file"] == 1000
