@@ -22,13 +22,14 @@ import secrets
 import shutil
 import signal
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .. import errors
 from ..errors import Conflict, InvalidArgument, NotFound, NotModified
 from ..image import reference
 from ..image.store import remove_tree
-from ..network import Endpoint
+from ..network import Endpoint, ipam
 from ..runtime import capabilities, cgroups, namespaces
 from ..runtime.cgroups import Resources
 from ..runtime.container import Container as RuntimeContainer
@@ -388,7 +389,8 @@ class ContainerService:
         return {
             "IPAMConfig": settings.get("IPAMConfig"), "Links": settings.get("Links"), "Aliases": settings.get("Aliases"),
             "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": settings.get("DriverOpts"),
+            "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": settings.get("MacAddress") or "",
+            "DriverOpts": settings.get("DriverOpts"),
         }
 
     def _clear_network_settings(self, record: ContainerRecord) -> None:
@@ -398,7 +400,11 @@ class ContainerService:
         settings["IPPrefixLen"] = 0
         settings["Ports"] = {}
         for name, endpoint in (settings.get("Networks") or {}).items():
-            settings["Networks"][name] = self._blank_endpoint(endpoint)
+            # A MAC made from the address goes with the interface; one the client asked for stays,
+            # for the next start (the address, and the MAC made from it, may then differ).
+            made = endpoint.get("IPAddress") and ipam.mac_address(IPv4Address(endpoint["IPAddress"]))
+            kept = endpoint.get("MacAddress") if endpoint.get("MacAddress") != made else ""
+            settings["Networks"][name] = self._blank_endpoint({**endpoint, "MacAddress": kept})
 
     # ------------------------------------------------------------------
     # start
@@ -522,12 +528,15 @@ class ContainerService:
         else:
             aliases_for = record.NetworkSettings.get("Networks") or {}
             try:
-                for network_name in self._network_names(record):
+                for index, network_name in enumerate(self._network_names(record)):
                     settings = aliases_for.get(network_name) or {}
                     ipam = settings.get("IPAMConfig") or {}
+                    # --mac-address (Config.MacAddress) is the first network's; an endpoint may ask for its own.
+                    mac = settings.get("MacAddress") or (config.get("MacAddress") if index == 0 else None)
                     endpoints.append(network.connect(
                         network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
-                        links=settings.get("Links") or (), ip=ipam.get("IPv4Address") or None, trace=trace,
+                        links=settings.get("Links") or (), ip=ipam.get("IPv4Address") or None, mac=mac or None,
+                        trace=trace,
                     ))
             except BaseException:
                 self._teardown_network(record, endpoints, trace)  # the networks joined before the one that failed
@@ -1020,7 +1029,7 @@ class ContainerService:
                     endpoint = self.engine.networks.connect(
                         name, record.Id, name=record.name, aliases=endpoint_config.get("Aliases") or (),
                         links=endpoint_config.get("Links") or (), ip=ipam.get("IPv4Address") or None,
-                        trace=run.trace)
+                        mac=endpoint_config.get("MacAddress") or None, trace=run.trace)
                     try:
                         self.engine.networks.plug(endpoint, f"/proc/{run.started.pid}/ns/net", trace=run.trace)
                     except BaseException:

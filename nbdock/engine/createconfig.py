@@ -20,6 +20,7 @@ import shutil
 from typing import Any
 
 from ..errors import InvalidArgument
+from ..network import ipam
 from ..runtime import capabilities, cgroups, devices, seccomp
 from ..runtime.init import RLIMITS
 from .logs import log_options
@@ -451,6 +452,8 @@ def validate_config(config: dict[str, Any]) -> None:
         raise InvalidArgument(f"the working directory '{working_dir}' is invalid, it needs to be an absolute path")
     if config.get("StopSignal"):
         parse_signal(config["StopSignal"])
+    if config.get("MacAddress"):
+        ipam.parse_mac(config["MacAddress"])  # checked now, though only a start uses it
     validate_healthcheck(config)
 
 

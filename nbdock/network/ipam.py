@@ -115,3 +115,18 @@ def allocate_address(
 def mac_address(address: IPv4Address) -> str:
     """Docker's MAC for a container address: 02:42 then the four bytes of the IPv4 address."""
     return ":".join(f"{byte:02x}" for byte in b"\x02\x42" + address.packed)
+
+
+def parse_mac(text: str) -> str:
+    """A MAC a client asks for (``--mac-address``), as six lowercase hex bytes joined by colons.
+
+    It must be a unicast address: the lowest bit of the first byte marks a
+    multicast group, which no interface can have as its own (the kernel
+    refuses it with EADDRNOTAVAIL).
+    """
+    parts = text.replace("-", ":").split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts):
+        raise InvalidNetworkArgument(f"invalid MAC address: {text} (expected six hex bytes, 02:42:ac:11:00:02)")
+    if int(parts[0], 16) & 1:
+        raise InvalidNetworkArgument(f"invalid MAC address: {text} is a multicast address")
+    return ":".join(parts).lower()

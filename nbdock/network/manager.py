@@ -509,9 +509,13 @@ class NetworkManager:
         aliases: Iterable[str] = (),
         links: Iterable[str] = (),
         ip: str | None = None,
+        mac: str | None = None,
         trace: Trace = NO_TRACE,
     ) -> Endpoint:
         """Reserve the container's place on ``network``: an address, a MAC, an endpoint id.
+
+        ``mac`` is the MAC the client asked for (``--mac-address``); by default
+        the MAC is made from the address (``ipam.mac_address``).
 
         No kernel work yet, so the engine can write /etc/hosts before the
         container's process exists.  ``links`` are ``NAME[:ALIAS]`` legacy
@@ -539,6 +543,11 @@ class NetworkManager:
                     "network-scoped aliases and addresses are only supported for user-defined networks, "
                     f"not {record.name}"
                 )
+            if mac and record.driver == OVERLAY:
+                # Every host derives the MACs of the others' containers from their addresses.
+                raise InvalidNetworkArgument("nbdock sets a MAC address of one's own on bridge networks only")
+            if mac and record.driver == BRIDGE:
+                endpoint.mac_address = ipam.parse_mac(mac)
             trace.emit("network", "ipam", network=record.name, address=endpoint.ip_address, mac=endpoint.mac_address)
             self._endpoints[record.id][container_id] = endpoint
             self._save(record)

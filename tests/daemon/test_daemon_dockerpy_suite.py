@@ -251,3 +251,36 @@ def test_device_cgroup_rules_open_a_device_to_the_container(api, cleanup):
             create(api, cleanup, "true", host_config=api.create_host_config(device_cgroup_rules=[bad]))
         assert error.value.status_code == 400
         assert error.value.explanation == f"invalid device cgroup rule format: '{bad}'"
+
+
+def test_mac_address_of_ones_own(api, cleanup):
+    container = create(api, cleanup, ["sh", "-c", "cat /sys/class/net/eth0/address; sleep 60"], mac_address="02:42:ac:11:00:0a")
+    api.start(container)
+    settings = api.inspect_container(container)["NetworkSettings"]
+    assert settings["MacAddress"] == settings["Networks"]["bridge"]["MacAddress"] == "02:42:ac:11:00:0a"
+    deadline = time.time() + 10
+    while b"02:42:ac:11:00:0a" not in api.logs(container) and time.time() < deadline:
+        time.sleep(0.1)
+    assert api.logs(container) == b"02:42:ac:11:00:0a\n"  # the interface has it, not only inspect
+    api.stop(container, timeout=0)
+    assert api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] == "02:42:ac:11:00:0a"
+    for bad in ("zz:42", "01:42:ac:11:00:0a"):  # not a MAC; a multicast group's
+        with pytest.raises(docker.errors.APIError) as error:
+            create(api, cleanup, "true", mac_address=bad)
+        assert error.value.status_code == 400 and error.value.explanation.startswith(f"invalid MAC address: {bad}")
+
+
+def test_mac_address_of_a_network_connection(api, cleanup):
+    network = api.create_network(f"pytest-mac-{uuid.uuid4().hex[:8]}")["Id"]
+    try:
+        container = create(api, cleanup, ["sleep", "60"])
+        api.connect_container_to_network(container, network, mac_address="02:42:ac:11:00:02")
+        settings = api.inspect_container(container)["NetworkSettings"]["Networks"]
+        name = next(n for n in settings if n != "bridge")
+        assert settings[name]["MacAddress"] == "02:42:ac:11:00:02"
+        api.start(container)
+        assert api.inspect_container(container)["NetworkSettings"]["Networks"][name]["MacAddress"] == "02:42:ac:11:00:02"
+        assert api.inspect_container(container)["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] != "02:42:ac:11:00:02"
+    finally:
+        api.remove_container(container, force=True)
+        api.remove_network(network)
