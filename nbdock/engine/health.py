@@ -340,28 +340,28 @@ class ExecProbe:
     ended: probes every few seconds for months must not pile up records.
     """
 
-    def __init__(self, engine: "Engine", container: "ManagedContainer"):
-        self._engine = engine
-        self._container = container
-        self._exec_id: str | None = None
+    def __init__(self, engine: "Engine", instance):
+        self._execs = engine.execs
+        self._instance = instance  # the ExecInstance
         self._output = OutputBuffer()
-        self._collector: asyncio.Task | None = None
+        self._collector = asyncio.get_running_loop().create_task(self._collect(instance.listeners.listen()))
 
     @classmethod
     async def launch(cls, engine: "Engine", container: "ManagedContainer", argv: tuple[str, ...]) -> "ExecProbe":
-        probe = cls(engine, container)
         execs = engine.execs
         try:
-            # The container's own user and working directory, no tty, no stdin (execs falls back to
-            # the container's Config for User and WorkingDir, as Docker's probe sets them).
-            probe._exec_id = execs.create(container.id, {"Cmd": list(argv), "AttachStdout": True, "AttachStderr": True,
-                                                         "Tty": False, "Privileged": False})
-            instance = execs.get(probe._exec_id)
-            probe._collector = asyncio.get_running_loop().create_task(probe._collect(instance.listeners.listen()))
-            await execs.start(probe._exec_id, detach=True)
+            # No tty, no stdin; the container's own user and working directory (execs falls back
+            # to the container's Config for them, which is what Docker's probe uses).
+            exec_id = execs.create(container.id, {"Cmd": list(argv), "AttachStdout": True, "AttachStderr": True,
+                                                  "Tty": False, "Privileged": False})
         except NbdockError as e:
-            probe._forget()
             raise ProbeError(e.message) from None
+        probe = cls(engine, execs.get(exec_id))
+        try:
+            await execs.start(exec_id, detach=True)
+        except Exception as e:  # noqa: BLE001 - any failure is the probe's result, as in Docker
+            probe._forget()
+            raise ProbeError(e.message if isinstance(e, NbdockError) else str(e)) from None
         except BaseException:
             probe._forget()
             raise
@@ -372,36 +372,28 @@ class ExecProbe:
             self._output.write(item[1])  # stdout and stderr, interleaved as they came
 
     async def wait(self) -> tuple[int, str]:
-        instance = self._engine.execs.get(self._exec_id) if self._exec_id else None
         try:
-            if instance is not None:
-                await instance.done.wait()
-                if self._collector is not None:
-                    await self._collector
-            return (instance.exit_code if instance and instance.exit_code is not None else -1), self._output.text()
+            await self._instance.done.wait()
+            await self._collector
+            code = self._instance.exit_code
+            return (code if code is not None else -1), self._output.text()
         finally:
             self._forget()
 
     def kill(self) -> None:
-        with contextlib.suppress(NbdockError):
-            instance = self._engine.execs.get(self._exec_id) if self._exec_id else None
-            if instance is not None and instance.process is not None:
-                # Through its pidfd, not runtime.kill: that one thaws a frozen cgroup for a SIGKILL,
-                # which would undo the pause that is stopping this probe.
-                with contextlib.suppress(ProcessLookupError, OSError):
-                    signal.pidfd_send_signal(instance.process.pidfd, signal.SIGKILL)
+        process = self._instance.process  # None once it has ended (its pidfd is closed then)
+        if process is not None:
+            # Through its pidfd, not runtime.kill: that one thaws a frozen cgroup for a SIGKILL,
+            # which would undo the pause that is stopping this probe.
+            with contextlib.suppress(ProcessLookupError, OSError):
+                signal.pidfd_send_signal(process.pidfd, signal.SIGKILL)
 
     def _forget(self) -> None:
-        """Drop the exec instance once it has ended (it is never listed; Docker garbage-collects its own)."""
-        if self._exec_id is None:
-            return
-        with contextlib.suppress(NbdockError):
-            if not self._engine.execs.get(self._exec_id).done.is_set():
-                return
-        self._engine.execs.discard(self._exec_id)
-        self._exec_id = None
-        if self._collector is not None and not self._collector.done():
-            self._collector.cancel()
+        """Drop the exec instance once it has ended (Docker garbage-collects its own too)."""
+        if self._instance.done.is_set():
+            self._execs.discard(self._instance.id)
+            if not self._collector.done():
+                self._collector.cancel()
 
 
 # ---------------------------------------------------------------------------

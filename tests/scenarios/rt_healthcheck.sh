@@ -75,6 +75,13 @@ docker exec "$TAG-img1" touch /tmp/ok
 wait_for "$TAG-img1" healthy
 health "$TAG-img1" '{FailingStreak, last: .Log[-1].ExitCode}'
 
+echo "-- a probe that cannot start: the runtime's error is its output"
+mkdir -p "$WORK/img2" && printf 'FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD ["/nonexistent", "x"]\n' > "$WORK/img2/Dockerfile"
+docker build -q -t "$TAG-img2" "$WORK/img2" >/dev/null 2>&1
+docker run -d --name "$TAG-missing" "$TAG-img2" sleep 300 >/dev/null
+wait_for "$TAG-missing" unhealthy
+health "$TAG-missing" '.Log[0] | {ExitCode, Output}'
+
 echo "-- pause stops the probes (unhealthy), unpause resumes them"
 docker pause "$TAG-ok" >/dev/null
 docker ps --filter "name=$TAG-ok" --format '{{.Status}}' | sed 's/Up [^(]*/Up X /'
