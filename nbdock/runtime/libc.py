@@ -71,6 +71,7 @@ UMOUNT_NOFOLLOW = 8
 
 # --- include/uapi/linux/prctl.h
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4  # who owns /proc/self: the process (1) or root (0, after a change of ids)
 PR_SET_NAME = 15
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24

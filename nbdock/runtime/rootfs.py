@@ -228,7 +228,16 @@ def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE, *, i
            "newinstance,ptmxmode=0666,mode=0620,gid=5", shown_target="/dev/pts")
     _mount(trace, "shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
            f"mode=1777,size={shm_size // 1024}k", shown_target="/dev/shm")
-    _mount(trace, "mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/dev/mqueue")
+    try:
+        _mount(trace, "mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+               shown_target="/dev/mqueue")
+    except libc.SyscallError as e:
+        if e.errno != errno.EPERM or not in_userns:
+            raise
+        # --ipc host (or another container's): the IPC namespace belongs to another user namespace,
+        # whose message queues we may not mount ourselves; the host's mount of them, if any, is bound.
+        if os.path.ismount("/dev/mqueue"):
+            _mount(trace, "/dev/mqueue", os.path.join(dev, "mqueue"), None, MS_BIND | MS_REC, shown_target="/dev/mqueue")
     if tty:
         # The console's mount point; the pty slave is bound onto it once it exists.
         os.close(os.open(os.path.join(dev, "console"), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))

@@ -307,6 +307,9 @@ def become_root_inside(trace: Trace = NO_TRACE) -> None:
     os.setresgid(0, 0, 0)
     os.setgroups([])
     os.setresuid(0, 0, 0)
+    # Changing ids made us "non-dumpable": our /proc/self files now belong to the host's root, which
+    # root inside cannot write (/proc/self/oom_score_adj...).  Dumpable again, they are ours (runc's fix).
+    libc.prctl(libc.PR_SET_DUMPABLE, 1)
 
 
 # ---------------------------------------------------------------------------

@@ -340,3 +340,10 @@ def test_exec_with_a_terminal(docker, sleeper):
     name, _ = sleeper
     assert out(docker("exec", "-t", name, "tty")) == "/dev/pts/0"
     assert out(docker("exec", "-t", "-u", "1000", name, "stat", "-c", "%u", "/dev/pts/0")) == "1000"
+
+
+def test_host_ipc_and_an_oom_score_in_a_user_namespace(docker):
+    # The host's IPC namespace is not ours to mount message queues in: the host's are bound instead.
+    assert out(docker("run", "--rm", "--ipc", "host", "busybox", "id", "-u")) == "0"
+    # /proc/self stays root-inside's after the change of ids (dumpable), so init can write it.
+    assert out(docker("run", "--rm", "--oom-score-adj", "100", "busybox", "cat", "/proc/self/oom_score_adj")) == "100"
