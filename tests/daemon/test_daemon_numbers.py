@@ -355,18 +355,21 @@ def test_update_ignores_what_it_cannot_change(created):
     assert (inspect["HostConfig"]["ShmSize"], inspect["HostConfig"]["OomScoreAdj"]) == (64 * 1024 * 1024, 0)
 
 
-def test_update_takes_limits_in_range(nbdock):
-    status, answer = nbdock.post("/containers/create", json.dumps({"Image": "busybox", "Cmd": ["sleep", "30"]}))
-    assert status == 201
-    try:
-        status, reply = nbdock.post(f"/containers/{answer['Id']}/update", json.dumps(
-            {"Memory": 64 * 1024 * 1024, "MemorySwappiness": -1, "CpuQuota": 50_000, "CpuPeriod": 100_000}))
-        assert status == 200, reply
-        _, inspect = nbdock.get(f"/containers/{answer['Id']}/json")
-        host = inspect["HostConfig"]
-        assert (host["Memory"], host["CpuQuota"], host["CpuPeriod"]) == (64 * 1024 * 1024, 50_000, 100_000)
-    finally:
-        nbdock.delete(f"/containers/{answer['Id']}?force=1")
+def test_update_takes_limits_in_range(created):
+    _, api, container = created
+    # Docker's rule: a memory limit above the swap limit (unlimited here) needs a new swap limit with it.
+    status, reply = api.post(f"/containers/{container}/update", json.dumps({"Memory": 64 * 1024 * 1024}))
+    assert (status, reply.get("message")) == (409, f"Cannot update container {container}: Memory limit should be "
+                                              "smaller than already set memoryswap limit, update the memoryswap "
+                                              "at the same time")
+    status, reply = api.post(f"/containers/{container}/update", json.dumps(
+        {"Memory": 64 * 1024 * 1024, "MemorySwap": 128 * 1024 * 1024, "MemorySwappiness": -1, "CpuQuota": 50_000,
+         "CpuPeriod": 100_000}))
+    assert status == 200, reply
+    _, inspect = api.get(f"/containers/{container}/json")
+    host = inspect["HostConfig"]
+    assert (host["Memory"], host["MemorySwap"], host["CpuQuota"], host["CpuPeriod"]) == (
+        64 * 1024 * 1024, 128 * 1024 * 1024, 50_000, 100_000)
 
 
 def test_a_refused_create_leaves_no_container(nbdock):
