@@ -762,16 +762,16 @@ class NetworkManager:
                 names = {n.lower() for n in [ep.name, *ep.aliases]}
                 names |= {f"{n}.{record.name.lower()}" for n in names}
                 entries.append((frozenset(names), IPv4Address(ep.ip_address)))
+                for link in ep.links:
+                    target, _, alias = link.partition(":")
+                    target = target.lstrip("/").lower()
+                    link_aliases.setdefault((container_id, network_id), {})[(alias or target).lower()] = target
             if record.driver == OVERLAY and self._overlay is not None:
                 # Containers of the other hosts, as they registered in the store.
                 for remote in self._overlay.remote_endpoints(network_id):
                     names = {n.lower() for n in [remote["name"], *remote.get("aliases", [])]}
                     names |= {f"{n}.{record.name.lower()}" for n in names}
                     entries.append((frozenset(names), IPv4Address(remote["ip"])))
-                for link in ep.links:
-                    target, _, alias = link.partition(":")
-                    target = target.lstrip("/").lower()
-                    link_aliases.setdefault((container_id, network_id), {})[(alias or target).lower()] = target
             members[network_id] = (record.name, entries)
         self._names = NameTable({cid: tuple(ids) for cid, ids in networks_of.items()}, members, link_aliases)
 
