@@ -47,7 +47,6 @@ import contextlib
 import json
 import os
 import socket
-import shutil
 import stat
 import subprocess
 import sys
@@ -506,10 +505,6 @@ def chown_tree(path: str, uid: int, gid: int) -> None:
             if not stat.S_ISLNK(st.st_mode):
                 os.chmod(entry, stat.S_IMODE(st.st_mode))
     os.chown(path, uid, gid)
-
-
-def remove_tree(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":
