@@ -62,7 +62,7 @@ fi
 # ---- docker-py's own integration suite, against dockerd and against nbdock ----------------------
 # ../shared/peers/run-docker-py.sh runs docker-py's tests/integration (unmodified) against one daemon;
 # scripts/compare-junit.py then lists every test that passed on dockerd and not on nbdock.  Each run
-# takes about 10 minutes on 2 cores.  nbdock gets a daemon of its own here (socket and data root
+# takes 2 to 3 minutes on 2 cores.  nbdock gets a daemon of its own here (socket and data root
 # under $work), stopped by pid at the end of this block.
 if [ -x ../shared/peers/run-docker-py.sh ]; then
     # The suite's venv, made once: docker-py's version comes from git metadata the copy lacks, and
