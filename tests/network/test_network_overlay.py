@@ -433,6 +433,9 @@ def test_etcd_unreachable_fails_overlay_operations_clearly_and_leaves_bridges_wo
     # The daemon joins again by itself once etcd is back.
     wait_for(lambda: a.docker("network", "create", "-d", "overlay", "back", check=False).returncode == 0,
              "overlay networks to work again", timeout=30, interval=1)
+    # B's watch is running again too: `network ls` (which never reads the store itself) shows A's network.
+    wait_for(lambda: "back" in b.docker("network", "ls", "--format", "{{.Name}}").stdout.split(),
+             "B's watch to bring the network", timeout=30)
     a.docker("network", "rm", "back")
 
 
