@@ -658,6 +658,9 @@ class OverlayDriver:
                             self._lease = 0
                         continue
                     next_renewal = time.monotonic() + interval
+                    if self.last_error is not None:
+                        log.info("cluster store %s answers again", self.config.store)
+                        self.last_error = None
                 if self._unreleased:
                     self._release_pending()
                 if self._watch is None or self._watch.ended.is_set():
