@@ -92,7 +92,6 @@ from nbdock.network.clusterstore import (
     ClusterStoreError,
     EtcdClient,
     Event,
-    KeyValue,
     Watch,
     absent,
     delete_op,
