@@ -31,6 +31,9 @@ from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "on-failure", "unless-stopped")
+#: ``--runtime``: nbdock's own, and "runc" -- Docker's default, whose verbs nbdock's runtime implements --
+#: so that a compose file or script that names Docker's default runs unchanged.
+RUNTIMES = ("nbdock", "runc")
 #: The logging drivers built into Docker (nbdock has json-file only).
 DOCKER_LOG_DRIVERS = ("json-file", "local", "none", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
                       "etwlogs", "gcplogs", "logentries")
@@ -113,7 +116,7 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
             host[key] = value
         host.setdefault(key, value)
     # Clients send every field; Docker takes an empty or zero value as "the default" for these.
-    for key in ("NetworkMode", "IpcMode", "CgroupnsMode", "ShmSize"):
+    for key in ("NetworkMode", "IpcMode", "CgroupnsMode", "ShmSize", "Runtime"):
         if not host[key]:
             host[key] = defaults[key]
     if host["MemorySwappiness"] == -1:
@@ -140,6 +143,8 @@ def validate_host_config(host: dict[str, Any]) -> None:
         raise InvalidArgument("SHM size can not be less than 0")
     if not -1000 <= (host.get("OomScoreAdj") or 0) <= 1000:
         raise InvalidArgument(f"Invalid value {host['OomScoreAdj']}, range for oom score adj is [-1000, 1000]")
+    if host.get("Runtime") not in RUNTIMES:
+        raise InvalidArgument(f"Unknown runtime specified {host.get('Runtime')}")
     log_driver = host["LogConfig"]["Type"]
     if log_driver in DOCKER_LOG_DRIVERS and log_driver != "json-file":
         raise InvalidArgument(f"logging driver {log_driver!r} is not supported by nbdock: it keeps json-file logs only")

@@ -284,3 +284,14 @@ def test_mac_address_of_a_network_connection(api, cleanup):
     finally:
         api.remove_container(container, force=True)
         api.remove_network(network)
+
+
+def test_runtime_names_nbdock_or_dockers_default_and_nothing_else(api, cleanup):
+    assert api.inspect_container(create(api, cleanup, "true"))["HostConfig"]["Runtime"] == "nbdock"
+    runc = create(api, cleanup, "true", host_config=api.create_host_config(runtime="runc"))
+    assert api.inspect_container(runc)["HostConfig"]["Runtime"] == "runc"
+    api.start(runc)
+    assert api.wait(runc)["StatusCode"] == 0
+    with pytest.raises(docker.errors.APIError) as error:
+        create(api, cleanup, "true", host_config=api.create_host_config(runtime="kata"))
+    assert error.value.status_code == 400 and error.value.explanation == "Unknown runtime specified kata"
