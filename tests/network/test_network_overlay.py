@@ -510,3 +510,27 @@ def test_net_map_and_the_trace_show_the_cluster(cluster):
         a.docker("rm", "-f", "left", check=False)
         b.docker("rm", "-f", "right", check=False)
         a.docker("network", "rm", "mapped", check=False)
+
+
+def test_containers_started_at_once_on_both_hosts_get_different_addresses(cluster):
+    import threading
+
+    underlay, a, b = cluster
+    a.docker("network", "create", "-d", "overlay", "crowd")
+    names = [f"crowd-{host.address.rsplit('.', 1)[1]}-{i}" for host in (a, b) for i in range(4)]
+    try:
+        def start(host: Daemon, name: str) -> None:
+            host.docker("run", "-d", "--name", name, "--network", "crowd", "busybox", "sleep", "600")
+
+        threads = [threading.Thread(target=start, args=(a if name.startswith("crowd-1-") else b, name)) for name in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        addresses = [json.loads((a if name.startswith("crowd-1-") else b).docker("inspect", name).stdout)[0]
+                     ["NetworkSettings"]["Networks"]["crowd"]["IPAddress"] for name in names]
+        assert len(set(addresses)) == len(names), addresses
+    finally:
+        for name in names:
+            (a if name.startswith("crowd-1-") else b).docker("rm", "-f", name, check=False)
+        a.docker("network", "rm", "crowd", check=False)
