@@ -885,6 +885,12 @@ class ImageStore:
         doomed = self.temp_path("deleted-layer")
         os.rename(self._layer_home(diff_id), doomed)
         shutil.rmtree(doomed)
+        for name in os.listdir(self.root):  # its chowned copies for remapped roots (remapped_lowerdirs)
+            copy = os.path.join(self.root, name, "layers", hex_of(diff_id))
+            if re.fullmatch(r"[0-9]+\.[0-9]+", name) and os.path.isdir(copy):
+                doomed = self.temp_path("deleted-layer")
+                os.rename(copy, doomed)
+                shutil.rmtree(doomed)
         for digest in [diff_id, *record["compressed"]]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.blob_path(digest))

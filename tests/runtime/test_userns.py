@@ -271,6 +271,9 @@ def test_the_chowned_copy_of_an_image_in_docker_s_layout(tmp_path):
     made = os.stat(copy).st_mtime_ns
     assert store.remapped_lowerdirs(image_id, root) == [copy] and os.stat(copy).st_mtime_ns == made  # made once
     assert os.listdir(store.tmp_dir) == []
+    store.delete(image_id)
+    assert not os.path.exists(os.path.dirname(copy))  # the copy goes with its layer
+    assert os.listdir(store.tmp_dir) == []
 
 
 def test_a_remapped_containers_changes_become_a_layer_with_the_ids_it_saw(tmp_path):
