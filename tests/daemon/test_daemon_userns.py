@@ -58,9 +58,12 @@ def _pings(socket_path: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def remapped(tmp_path_factory):
-    """(DOCKER_HOST, host uid of root inside, data root) of a daemon remapping to a test user."""
+@pytest.fixture(scope="module", params=["idmapped mounts", "chowned copy"])
+def remapped(request, tmp_path_factory):
+    """(DOCKER_HOST, host uid of root inside, data root, layer method) of a daemon remapping to a test user.
+
+    Twice: with the kernel's idmapped mounts, and as on a kernel without them (the chowned copy).
+    """
     saved = {path: _read(path) for path in FILES}
     created_user = False
     base = tmp_path_factory.mktemp("nbdockd-userns")
@@ -81,7 +84,8 @@ def remapped(tmp_path_factory):
         process = subprocess.Popen(
             [sys.executable, "-m", "nbdock", "daemon", "--host", f"unix://{socket_path}", "--data-root",
              str(base / "root"), "--offline", "--userns-remap", USER],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "NBDOCK_USERNS_LAYERS": "chowned-copy" if request.param == "chowned copy" else ""})
         deadline = time.time() + 60
         while not _pings(str(socket_path)):
             if process.poll() is not None or time.time() > deadline:
@@ -90,7 +94,7 @@ def remapped(tmp_path_factory):
         host = f"unix://{socket_path}"
         subprocess.run(["docker", "pull", "-q", "busybox"], env={**os.environ, "DOCKER_HOST": host},
                        check=True, capture_output=True, timeout=120)
-        yield host, start, str(base / "root")
+        yield host, start, str(base / "root"), request.param
     finally:
         if process is not None:
             process.send_signal(signal.SIGTERM)
@@ -133,10 +137,10 @@ def out(result: subprocess.CompletedProcess) -> str:
     return result.stdout.decode().strip()
 
 
-def test_info_names_the_option_and_the_layer_method(docker):
+def test_info_names_the_option_and_the_layer_method(docker, remapped):
     info = out(docker("info", "--format", "{{json .SecurityOptions}} {{json .DriverStatus}}"))
     assert '"name=userns"' in info and '"name=seccomp,profile=default"' in info
-    assert '["Userns Remap Layers","idmapped mounts"]' in info
+    assert f'["Userns Remap Layers","{remapped[3]}"]' in info
 
 
 def test_root_inside_is_the_remapped_uid_outside(docker, sleeper, remapped):
@@ -162,6 +166,8 @@ def test_image_files_look_root_owned_and_the_containers_files_are_the_remapped_r
         upper = os.path.join(remapped[2], "containers", cid, "upper")
         assert os.stat(os.path.join(upper, "new")).st_uid == remapped[1]
         assert os.stat(os.path.join(remapped[2], "containers", cid, "hosts")).st_uid == remapped[1]
+        copies = os.path.join(remapped[2], f"{remapped[1]}.{remapped[1]}", "layers")
+        assert os.path.isdir(copies) == (remapped[3] == "chowned copy")  # Docker's layout, only without idmapping
     finally:
         docker("rm", "-f", name, check=False)
 
@@ -179,13 +185,15 @@ def test_bind_mount_files_belong_to_the_remapped_uid_and_host_files_stay_closed(
     assert (shared / "hosts-own").read_text() == "host\n"
 
 
-def test_a_volume_is_idmapped_root_owned_on_disk_and_inside(docker, remapped):
+def test_a_volume_is_root_owned_inside(docker, remapped):
     volume = f"userns-{uuid.uuid4().hex[:8]}"
     try:
         assert out(docker("run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c",
                           "echo v > /data/f; stat -c %u /data/f")) == "0"
         source = out(docker("volume", "inspect", "-f", "{{.Mountpoint}}", volume))
-        assert os.stat(os.path.join(source, "f")).st_uid == 0  # the idmapped mount wrote the inside owner
+        # Idmapped, the disk holds the inside owner; without, the volume is the remapped root's (Docker's way).
+        on_disk = 0 if remapped[3] == "idmapped mounts" else remapped[1]
+        assert os.stat(os.path.join(source, "f")).st_uid == on_disk
     finally:
         docker("volume", "rm", "-f", volume, check=False)
 
