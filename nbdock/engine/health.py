@@ -288,8 +288,12 @@ class Monitor:
             # first.  (asyncio.wait, unlike gather, does not cancel it if we are cancelled meanwhile.)
             await asyncio.wait({self._previous})
             self._previous = None
-        while True:
+        # `stopped` is checked as well as cancellation: Python 3.11's wait_for can swallow a cancel
+        # that comes as the probe ends, and a monitor must never outlive its container's run.
+        while not self.stopped:
             await asyncio.sleep(self.probe.interval / SECOND)
+            if self.stopped:
+                break
             result, still_running = await self._run_once()
             if not self.stopped:
                 self._on_change(self.health.record(result, self.probe, self._started_at))

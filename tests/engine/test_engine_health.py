@@ -458,3 +458,36 @@ def test_a_restart_waits_for_the_last_monitors_probe_to_be_gone(tmp_path):
     assert runner.launched[0].killed
     assert runner.most_at_once == 1
     assert runner.starts[1] >= runner.ended[0]
+
+
+def test_stop_holds_even_when_it_comes_as_the_probe_ends():
+    """Python 3.11's wait_for can swallow a cancel that races the awaited result: the monitor
+    must stop anyway (a monitor outliving its container would probe it forever)."""
+    class Quick:
+        def __init__(self):
+            self.ended = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.01, self.ended.set)
+
+        def kill(self):
+            self.ended.set()
+
+        async def wait(self):
+            await self.ended.wait()
+            return 0, ""
+
+    async def launch(argv):
+        return Quick()
+
+    async def main():
+        outlived = 0
+        for i in range(200):
+            monitor = Monitor(Health(), Probe(("x",), interval=MS), launch, 0, lambda changed: None)
+            await asyncio.sleep(0.011 + (i % 10) * 0.0005)  # stop() lands around the probe's end
+            monitor.stop()
+            done, _ = await asyncio.wait({monitor.task}, timeout=0.5)
+            if not done:
+                outlived += 1
+                monitor.task.cancel()
+        return outlived
+
+    assert asyncio.run(main()) == 0
