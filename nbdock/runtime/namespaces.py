@@ -45,6 +45,11 @@ FLAGS = {
     "user": libc.CLONE_NEWUSER,
 }
 
+#: The flags by their kernel names, for the trace (the mount namespace's is CLONE_NEWNS:
+#: it was the first namespace, in 2002, when nobody expected there would be others).
+FLAG_NAMES = {kind: "CLONE_NEWNS" if kind == "mnt" else f"CLONE_NEW{kind.upper()}" for kind in FLAGS}
+
+
 def unshare_flags(namespaces: dict[str, str]) -> int:
     """The CLONE_NEW* flags for every namespace the spec wants new."""
     flags = 0
@@ -70,14 +75,14 @@ def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
     if flags:
         names = [kind for kind, mode in namespaces.items() if mode == "new"]
         names.sort(key=lambda kind: kind != "user")  # shown first: the kernel makes it first
-        trace.emit("namespace", "unshare", flags=" | ".join(f"CLONE_NEW{k.upper()}" for k in names))
+        trace.emit("namespace", "unshare", flags=" | ".join(FLAG_NAMES[k] for k in names))
         libc.unshare(flags)
 
 
 def join(kind: str, path: str, trace: Trace = NO_TRACE) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        trace.emit("namespace", "setns", path=path, nstype=f"CLONE_NEW{kind.upper()}")
+        trace.emit("namespace", "setns", path=path, nstype=FLAG_NAMES[kind])
         libc.setns(fd, FLAGS[kind])
     finally:
         os.close(fd)
@@ -110,7 +115,7 @@ def enter(pidfd: int, kinds, trace: Trace = NO_TRACE) -> None:
         flags |= FLAGS[kind]
     if not flags:
         return
-    trace.emit("namespace", "setns", fd="pidfd", nstype=" | ".join(f"CLONE_NEW{k.upper()}" for k in kinds))
+    trace.emit("namespace", "setns", fd="pidfd", nstype=" | ".join(FLAG_NAMES[k] for k in kinds))
     libc.setns(pidfd, flags)
 
 
