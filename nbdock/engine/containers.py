@@ -48,8 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("nbdock.engine")
 
 #: The HostConfig fields ``docker update`` changes (besides RestartPolicy and PidsLimit).
-UPDATABLE_LIMITS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod",
-                    "CpusetCpus", "CpusetMems", "BlkioWeight")
+UPDATABLE_LIMITS = createconfig.UPDATABLE_LIMITS
 
 #: ``docker wait --condition`` ("" is the default, not-running).
 WAIT_CONDITIONS = ("", "not-running", "next-exit", "removed")
@@ -225,7 +224,8 @@ class ContainerService:
             self._check_name_free(name)
         host_config = createconfig.fill_host_config(host_in)
         # Checked before the image is looked up, as Docker does: a bad flag is a 400, never a pull.
-        warnings = createconfig.validate_request(config_in, host_config, remapped=self.engine.remap is not None)
+        warnings = createconfig.validate_request(config_in, host_config, remapped=self.engine.remap is not None,
+                                                 networking=networking)
         image = await self.engine.images.find_for_run(config_in["Image"])
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
         path, args = createconfig.command(config)
@@ -1200,6 +1200,8 @@ def _resources(host: dict[str, Any]) -> Resources:
         cpu_shares=host.get("CpuShares") or 0, pids_limit=max(host.get("PidsLimit") or 0, 0),
         memory_reservation=host.get("MemoryReservation") or 0, cpuset_cpus=host.get("CpusetCpus") or "",
         cpuset_mems=host.get("CpusetMems") or "", device_rules=tuple(host.get("DeviceCgroupRules") or ()),
+        blkio_weight=host.get("BlkioWeight") or 0, throttles=createconfig.throttles(host),
+        memory_swappiness=host.get("MemorySwappiness"), oom_kill_disable=bool(host.get("OomKillDisable")),
     )
 
 

@@ -17,6 +17,7 @@ import copy
 import os
 import re
 import shutil
+import stat
 from typing import Any
 
 from ..errors import InvalidArgument
@@ -163,8 +164,10 @@ def validate_host_config(host: dict[str, Any]) -> None:
             raise InvalidArgument(f"invalid {key}: {e}") from None
     check_seccomp(host)
     check_device_cgroup_rules(host)
+    check_platform(host)
+    throttles(host)  # every throttled device exists and is a block device
     for key, flag in UNSUPPORTED_HOST_CONFIG:
-        if host.get(key):
+        if _set(host.get(key)):
             # Refused rather than ignored: a container quietly without its device or its
             # user namespace would teach the wrong thing.
             raise InvalidArgument(f"{flag} is not supported by nbdock (HostConfig.{key})")
@@ -227,8 +230,11 @@ def validate_resources(host: dict[str, Any], *, update: bool = False) -> None:
         raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
     if 0 < (host.get("CpuQuota") or 0) < 1000:  # a negative quota is "no limit", as in cpu.cfs_quota_us
         raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-    # BlkioWeight: Docker checks 10..1000 only on a kernel with block I/O weights (the BFQ
-    # scheduler's blkio.weight); elsewhere it drops the weight with a warning.  nbdock sets no weight.
+    # Docker checks this range only where it finds blkio.weight, and drops the weight with a warning
+    # elsewhere (here: Linux 5.0+ has BFQ's blkio.bfq.weight instead); nbdock writes that one.
+    weight = host.get("BlkioWeight") or 0
+    if weight and not 10 <= weight <= 1000:
+        raise InvalidArgument("Range of blkio weight is from 10 to 1000")
     if update and (host.get("IOMaximumBandwidth") or host.get("IOMaximumIOps")):
         raise InvalidArgument("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps")
 
@@ -267,12 +273,119 @@ def validate_update(changes: dict[str, Any]) -> None:
     """
     validate_restart_policy({"RestartPolicy": changes.get("RestartPolicy")})
     validate_resources(changes, update=True)
+    for key in NOT_UPDATABLE:
+        if _set(changes.get(key)):
+            # Docker takes some of these (--kernel-memory with a warning) and drops the rest.
+            what = dict(UNSUPPORTED_HOST_CONFIG).get(key) or UPDATE_FLAGS.get(key) or key
+            raise InvalidArgument(f"{what} cannot be changed by nbdock's docker update (UpdateConfig.{key})")
+
+
+#: The limits ``docker update`` changes (in the cgroup at once when the container runs),
+#: besides PidsLimit and the restart policy.
+UPDATABLE_LIMITS = ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod",
+                    "CpusetCpus", "CpusetMems", "BlkioWeight")
+#: The other resource fields of the update body: refused when set (other fields are not read, as in Docker).
+NOT_UPDATABLE = ("CgroupParent", "BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps",
+                 "BlkioDeviceWriteIOps", "CpuRealtimePeriod", "CpuRealtimeRuntime", "Devices", "DeviceCgroupRules",
+                 "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemorySwappiness", "OomKillDisable", "Ulimits",
+                 "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth")
+#: The other flags of ``docker update``, for its refusals.
+UPDATE_FLAGS = {"KernelMemory": "--kernel-memory"}
+
+
+def _set(value: Any) -> bool:
+    """Whether a field asks for something: not null, empty or zero, nor a negative number
+    (-1 and below are the API's "no limit" or "not set", which Docker takes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value > 0
+    return bool(value)
 
 
 #: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
 UNSUPPORTED_HOST_CONFIG = (
     ("Devices", "--device"), ("DeviceRequests", "--gpus"), ("CgroupParent", "--cgroup-parent"),
+    # Real-time CPU time needs a share of the host's sched_rt_runtime_us handed down every
+    # parent cgroup first (dockerd's --cpu-rt-runtime); v2 has no such setting at all.
+    ("CpuRealtimePeriod", "--cpu-rt-period"), ("CpuRealtimeRuntime", "--cpu-rt-runtime"),
+    # Per-device weights are BFQ's, and the kernel refuses them (EOPNOTSUPP) on a disk with another scheduler.
+    ("BlkioWeightDevice", "--blkio-weight-device"),
+    # v1's limit of a cgroup's TCP buffers (memory.kmem.tcp.limit_in_bytes); v2 has none.  No docker flag.
+    ("KernelMemoryTCP", "a TCP kernel memory limit"),
+    # A size for the container's writable layer needs overlay over xfs with project quotas (Docker's rule too).
+    ("StorageOpt", "--storage-opt"),
+    # Joining another container's cgroup ("container:<id>"): no docker flag sets it.
+    ("Cgroup", "a shared cgroup"),
 )
+
+#: The I/O throttles: HostConfig's field -> the kind of limit (cgroups.THROTTLE_KINDS).
+THROTTLE_FIELDS = {"BlkioDeviceReadBps": "read_bps", "BlkioDeviceWriteBps": "write_bps",
+                   "BlkioDeviceReadIOps": "read_iops", "BlkioDeviceWriteIOps": "write_iops"}
+
+
+def throttles(host: dict[str, Any]) -> tuple[cgroups.Throttle, ...]:
+    """``--device-read-bps /dev/vda:1mb`` and its kin, as the kernel's rules: device numbers and rates.
+
+    The device is the host's (stat'ed here, as dockerd does); one that is
+    missing or not a block device is refused at create -- Docker finds out at
+    start, when the kernel answers ENODEV.  A rate of 0 is no limit: nothing written.
+    """
+    found = []
+    for key, kind in THROTTLE_FIELDS.items():
+        for entry in host.get(key) or []:
+            path = (entry or {}).get("Path") or ""
+            try:
+                info = os.stat(path)
+            except OSError as e:
+                raise InvalidArgument(f"stat {path}: {(e.strerror or '').lower()}") from None
+            if not stat.S_ISBLK(info.st_mode):
+                raise InvalidArgument(f"{cgroups.THROTTLE_KINDS[kind][2]}: {path} is not a block device")
+            if entry.get("Rate"):
+                found.append(cgroups.Throttle(kind, os.major(info.st_rdev), os.minor(info.st_rdev), entry["Rate"]))
+    return tuple(found)
+
+
+#: CgroupnsMode: the one nbdock gives a container on each cgroup version (Docker's defaults).
+CGROUPNS_MODES = {1: "host", 2: "private"}
+
+
+def check_platform(host: dict[str, Any]) -> None:
+    """The fields whose values only another platform, runtime or cgroup version has, in Docker's words where it has them."""
+    isolation = host.get("Isolation") or ""
+    if isolation not in ("", "default"):  # process and hyperv are Windows'
+        raise InvalidArgument(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
+    runtime = host.get("Runtime") or ""
+    if runtime not in ("", "nbdock", "runc"):  # nbdock's runtime stands where Docker's runc does
+        raise InvalidArgument(f"Unknown runtime specified {runtime}")
+    driver = host.get("VolumeDriver") or ""
+    if driver not in ("", "local"):
+        raise InvalidArgument(f"--volume-driver {driver} is not supported by nbdock: it has the local driver only "
+                              "(HostConfig.VolumeDriver)")
+    mode, version = host.get("CgroupnsMode") or "", cgroups.detect()
+    if mode not in ("", "host", "private"):
+        raise InvalidArgument(f"invalid cgroup namespace mode: {mode}")
+    if mode and mode != CGROUPNS_MODES[version]:
+        raise InvalidArgument(f"--cgroupns {mode} is not supported by nbdock on cgroup v{version}: its containers "
+                              f"have --cgroupns {CGROUPNS_MODES[version]} (HostConfig.CgroupnsMode)")
+    if version == 2:  # memory.swappiness and memory.oom_control are v1's; Docker drops them with a warning
+        for key, flag in (("MemorySwappiness", "--memory-swappiness"), ("OomKillDisable", "--oom-kill-disable")):
+            if host.get(key) is not None and host.get(key) is not False:
+                raise InvalidArgument(f"{flag} is not supported by nbdock on cgroup v2, which has no such setting "
+                                      f"(HostConfig.{key})")
+
+
+def create_warnings(host: dict[str, Any]) -> list[str]:
+    """What Docker warns of at create for fields it accepts and does not apply (or applies at a risk)."""
+    warnings = []
+    if host.get("KernelMemory"):  # Linux 6.x no longer has kernel memory limits; runc ignores this one
+        warnings.append("Specifying a kernel memory limit is deprecated and will be removed in a future release.")
+    if host.get("OomKillDisable") and not host.get("Memory"):
+        warnings.append("OOM killer is disabled for the container, but no memory limit is set, this can result in "
+                        "the system running out of resources.")
+    if host.get("CpuCount"):  # Windows' (Docker's CLI refuses it for a Linux daemon; dockerd says nothing)
+        warnings.append("linux does not support CPU count. Count discarded.")
+    if host.get("CpuPercent"):
+        warnings.append("linux does not support CPU percent. Percent discarded.")
+    return warnings
 
 #: ``--device-cgroup-rule``'s form, as Docker checks it: "<a|b|c> <major|*>:<minor|*> <some of rwm>".
 DEVICE_CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
@@ -438,8 +551,10 @@ def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> No
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
 
 
-def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False) -> list[str]:
-    """Every check of a create request (its Config and its filled-in HostConfig); returns the warnings.
+def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False,
+                     networking: dict[str, Any] | None = None) -> list[str]:
+    """Every check of a create request (its Config, its filled-in HostConfig, its NetworkingConfig);
+    returns the warnings.
 
     ``remapped``: the daemon runs with --userns-remap.
     """
@@ -447,7 +562,16 @@ def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: 
     validate_host_config(host)
     validate_namespace_modes(config, host)
     validate_userns_mode(host, remapped)
-    return validate_network_mode(config, host)
+    validate_networking(networking)
+    return create_warnings(host) + validate_network_mode(config, host)
+
+
+def validate_networking(networking: dict[str, Any] | None) -> None:
+    """NetworkingConfig: what nbdock's networks cannot give an endpoint."""
+    for name, endpoint in ((networking or {}).get("EndpointsConfig") or {}).items():
+        if ((endpoint or {}).get("IPAMConfig") or {}).get("IPv6Address"):
+            raise InvalidArgument(f"IPv6 addresses are not supported by nbdock: its networks have none "
+                                  f"(NetworkingConfig.EndpointsConfig.{name}.IPAMConfig.IPv6Address)")
 
 
 def validate_config(config: dict[str, Any]) -> None:
@@ -459,6 +583,8 @@ def validate_config(config: dict[str, Any]) -> None:
         parse_signal(config["StopSignal"])
     if config.get("MacAddress"):
         ipam.parse_mac(config["MacAddress"])  # checked now, though only a start uses it
+    if config.get("NetworkDisabled"):
+        raise InvalidArgument("Config.NetworkDisabled is not supported by nbdock: use --network none")
     validate_healthcheck(config)
 
 

@@ -37,6 +37,32 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 PARENT = "nbdock"
 
 
+@dataclass(frozen=True)
+class Throttle:
+    """One I/O throttle of a block device: at most ``rate`` bytes or operations per second.
+
+    The kernel knows a disk by its device number, not its path: ``--device-read-bps
+    /dev/vda:1mb`` becomes the rule "254:0 1048576" (the path is stat'ed on the host).
+    """
+
+    kind: str  # one of THROTTLE_KINDS
+    major: int
+    minor: int
+    rate: int
+
+    def device(self) -> str:
+        return f"{self.major}:{self.minor}"
+
+
+#: The throttle kinds: the v1 file each is written to, the v2 io.max key, and the docker flag.
+THROTTLE_KINDS = {
+    "read_bps": ("blkio.throttle.read_bps_device", "rbps", "--device-read-bps"),
+    "write_bps": ("blkio.throttle.write_bps_device", "wbps", "--device-write-bps"),
+    "read_iops": ("blkio.throttle.read_iops_device", "riops", "--device-read-iops"),
+    "write_iops": ("blkio.throttle.write_iops_device", "wiops", "--device-write-iops"),
+}
+
+
 @dataclass
 class Resources:
     """The limits of ``docker run``, in Docker's units (bytes, nano-CPUs, shares)."""
@@ -53,6 +79,11 @@ class Resources:
     cpuset_mems: str = ""  # --cpuset-mems: the memory nodes it may allocate from
     # --device-cgroup-rule: allow rules added to Docker's list ("c 7:128 rwm", devices.allow syntax)
     device_rules: tuple[str, ...] = ()
+    blkio_weight: int = 0  # --blkio-weight 10..1000: the share of disk time under contention; 0 = default
+    # --device-read-bps, --device-write-bps, --device-read-iops, --device-write-iops
+    throttles: tuple["Throttle", ...] = ()
+    memory_swappiness: int | None = None  # --memory-swappiness 0..100 (v1 only); None = the parent's
+    oom_kill_disable: bool = False  # --oom-kill-disable (v1 only): wait for memory rather than be killed
 
     def cfs_quota_and_period(self) -> tuple[int, int] | None:
         """The CFS bandwidth pair (quota, period) in microseconds, or None for no CPU limit.
@@ -265,4 +296,4 @@ def open_cgroup(container_id: str, trace: Trace = NO_TRACE, *, version: int | No
     return CgroupV1(container_id, trace)
 
 
-__all__ = ["Cgroup", "Resources", "Stats", "CgroupError", "detect", "open_cgroup", "host_memory"]
+__all__ = ["Cgroup", "Resources", "Throttle", "THROTTLE_KINDS", "Stats", "CgroupError", "detect", "open_cgroup", "host_memory"]

@@ -13,6 +13,13 @@ memory.memsw.limit_in_bytes --memory-swap (memory + swap; needs swap accounting)
 cpu.cfs_quota_us / _period  --cpus (CPU time allowed per period, in microseconds)
 cpu.shares                  --cpu-shares (relative weight when CPUs are contended)
 pids.max                    --pids-limit
+memory.soft_limit_in_bytes  --memory-reservation (reclaimed down to it under pressure)
+memory.swappiness           --memory-swappiness (0..100: how readily its pages go to swap)
+memory.oom_control          --oom-kill-disable (1: at its limit a process waits, not killed)
+cpuset.cpus / .mems         --cpuset-cpus, --cpuset-mems
+blkio.bfq.weight            --blkio-weight (blkio.weight before Linux 5.0's BFQ; a share of
+                            disk time, on disks whose I/O scheduler is bfq)
+blkio.throttle.*_device     --device-read-bps, --device-write-iops... ("MAJOR:MINOR rate")
 devices.deny / .allow       the device allow-list (deny "a"ll, then allow the defaults)
 freezer.state               pause (FROZEN) / unpause (THAWED)
 ==========================  =======================================================
@@ -26,7 +33,7 @@ import time
 
 from .. import devices
 from ..trace import NO_TRACE, Trace
-from . import CGROUP_ROOT, PARENT, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
+from . import CGROUP_ROOT, PARENT, THROTTLE_KINDS, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
 
 #: v1 reports "no limit" as the largest page-aligned 64-bit value.
 UNLIMITED = 0x7FFFFFFFFFFFF000
@@ -123,6 +130,9 @@ class CgroupV1(Cgroup):
             quota, period = quota_period
             self._write(self._file("cpu", "cpu.cfs_period_us"), str(period))
             self._write(self._file("cpu", "cpu.cfs_quota_us"), str(quota))
+        elif r.cpu_period:  # --cpu-period alone: the period is set, the quota stays "none" (-1)
+            self._require("cpu", "cpu.cfs_period_us", "--cpu-period")
+            self._write(self._file("cpu", "cpu.cfs_period_us"), str(r.cpu_period))
         if r.cpu_shares:
             self._require("cpu", "cpu.shares", "--cpu-shares")
             self._write(self._file("cpu", "cpu.shares"), str(r.cpu_shares))
@@ -136,6 +146,25 @@ class CgroupV1(Cgroup):
             if value:
                 self._require("cpuset", name, "--" + name.replace(".", "-"))
                 self._write(self._file("cpuset", name), value)
+        if r.memory_swappiness is not None:
+            self._require("memory", "memory.swappiness", "--memory-swappiness")
+            self._write(self._file("memory", "memory.swappiness"), str(r.memory_swappiness))
+        if r.oom_kill_disable:
+            # With the OOM killer off, a process that needs memory beyond the limit sleeps
+            # until some is freed (under_oom 1 in this file) instead of being killed.
+            self._require("memory", "memory.oom_control", "--oom-kill-disable")
+            self._write(self._file("memory", "memory.oom_control"), "1")
+        if r.blkio_weight:
+            # CFQ's blkio.weight went with CFQ (Linux 5.0); BFQ's weight has the same scale.
+            weight = self._file("blkio", "blkio.weight")
+            name = "blkio.weight" if weight and os.path.exists(weight) else "blkio.bfq.weight"
+            self._require("blkio", name, "--blkio-weight")
+            self._write(self._file("blkio", name), str(r.blkio_weight))
+        for throttle in r.throttles:
+            name, _, flag = THROTTLE_KINDS[throttle.kind]
+            self._require("blkio", name, flag)
+            # One rule per line and device; a disk that is not a block device's number is ENODEV.
+            self._write(self._file("blkio", name), f"{throttle.device()} {throttle.rate}")
 
     def _require(self, controller: str, name: str, flag: str) -> None:
         path = self._file(controller, name)
@@ -228,8 +257,14 @@ class CgroupV1(Cgroup):
             ("cpu", "cpu.cfs_period_us"),
             ("cpu", "cpu.shares"),
             ("cpuacct", "cpuacct.usage"),
+            ("memory", "memory.soft_limit_in_bytes"),
+            ("memory", "memory.swappiness"),
+            ("memory", "memory.oom_control"),
             ("pids", "pids.max"),
             ("pids", "pids.current"),
+            ("cpuset", "cpuset.cpus"),
+            ("blkio", "blkio.bfq.weight"),
+            *(("blkio", name) for name, _, _ in THROTTLE_KINDS.values()),
             ("freezer", "freezer.state"),
         ]
         result = {}

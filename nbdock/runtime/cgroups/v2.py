@@ -18,9 +18,17 @@ memory.swap.max    --memory-swap minus --memory (v2 counts swap on its own)
 cpu.max            --cpus, as "<quota> <period>" in microseconds ("max" = none)
 cpu.weight         --cpu-shares, mapped from 2..262144 onto 1..10000
 pids.max           --pids-limit
+memory.low         --memory-reservation (memory protected from reclaim)
+cpuset.cpus/.mems  --cpuset-cpus, --cpuset-mems
+io.bfq.weight      --blkio-weight (v1's scale), or io.weight mapped onto 1..10000
+io.max             --device-read-bps... as "MAJOR:MINOR rbps=N wbps=N riops=N wiops=N"
 cgroup.freeze      pause (1) / unpause (0); done when cgroup.events says frozen 1
 cgroup.kill        writing 1 SIGKILLs every process in the group (Linux 5.14+)
 =================  ============================================================
+
+v2 has no swappiness and no switch for the OOM killer: ``--memory-swappiness``
+and ``--oom-kill-disable`` are refused at create there (Docker drops them with
+a warning), and refused here too should a Resources carry them.
 
 Devices are not a v2 controller at all: there is no devices.allow to write.
 The kernel instead asks the eBPF programs of type BPF_PROG_TYPE_CGROUP_DEVICE
@@ -40,7 +48,7 @@ import time
 from ..trace import NO_TRACE, Trace
 from .. import devices
 from . import devicefilter
-from . import CGROUP_ROOT, PARENT, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
+from . import CGROUP_ROOT, PARENT, THROTTLE_KINDS, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
 
 WANTED_CONTROLLERS = ("cpu", "cpuset", "io", "memory", "pids")
 
@@ -52,6 +60,14 @@ def shares_to_weight(shares: int) -> int:
     relative share of CPU on either version.
     """
     return 1 + ((shares - 2) * 9999) // 262142
+
+
+def blkio_weight_to_io_weight(weight: int) -> int:
+    """Map a v1 blkio weight (10..1000, default 500) onto v2's io.weight (1..10000, default 100).
+
+    runc's formula: linear, 10 -> 1 and 1000 -> 10000.
+    """
+    return 1 + (weight - 10) * 9999 // 990
 
 
 class CgroupV2(Cgroup):
@@ -100,6 +116,8 @@ class CgroupV2(Cgroup):
         if quota_period:
             quota, period = quota_period
             self._write_required("cpu.max", f"{quota} {period}", "--cpus")
+        elif r.cpu_period:  # --cpu-period alone: no quota, as v1's -1
+            self._write_required("cpu.max", f"max {r.cpu_period}", "--cpu-period")
         if r.cpu_shares:
             self._write_required("cpu.weight", str(shares_to_weight(r.cpu_shares)), "--cpu-shares")
         if r.pids_limit and r.pids_limit > 0:
@@ -109,6 +127,23 @@ class CgroupV2(Cgroup):
         for name, value in (("cpuset.cpus", r.cpuset_cpus), ("cpuset.mems", r.cpuset_mems)):
             if value:
                 self._write_required(name, value, "--" + name.replace(".", "-"))
+        for wanted, flag in ((r.memory_swappiness is not None, "--memory-swappiness"),
+                             (r.oom_kill_disable, "--oom-kill-disable")):
+            if wanted:
+                raise CgroupError(errno.EINVAL, f"{flag} needs cgroup v1: cgroup v2 has no such setting")
+        if r.blkio_weight:
+            if os.path.exists(self._file("io.bfq.weight")):
+                self._write(self._file("io.bfq.weight"), str(r.blkio_weight))
+            else:
+                self._write_required("io.weight", f"default {blkio_weight_to_io_weight(r.blkio_weight)}",
+                                     "--blkio-weight")
+        # io.max holds every limit of a device on one line: the throttles grouped by device.
+        by_device: dict[str, list] = {}
+        for throttle in r.throttles:
+            by_device.setdefault(throttle.device(), []).append(throttle)
+        for device, throttles in by_device.items():
+            limits = " ".join(f"{THROTTLE_KINDS[t.kind][1]}={t.rate}" for t in throttles)
+            self._write_required("io.max", f"{device} {limits}", THROTTLE_KINDS[throttles[0].kind][2])
 
     def _write_required(self, name: str, value: str, flag: str) -> None:
         path = self._file(name)
@@ -189,7 +224,8 @@ class CgroupV2(Cgroup):
         )
 
     def limit_files(self) -> dict[str, str]:
-        names = ("memory.max", "memory.swap.max", "memory.current", "cpu.max", "cpu.weight", "pids.max", "pids.current", "cgroup.freeze")
+        names = ("memory.max", "memory.swap.max", "memory.low", "memory.current", "cpu.max", "cpu.weight",
+                 "cpuset.cpus", "io.weight", "io.bfq.weight", "io.max", "pids.max", "pids.current", "cgroup.freeze")
         return {self._file(n): _read(self._file(n)) for n in names if os.path.exists(self._file(n))}
 
     def container_view(self) -> list[tuple[str, str]]:
