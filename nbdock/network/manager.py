@@ -582,7 +582,8 @@ class NetworkManager:
         endpoint.requested_ip = ip or None
         if record.embedded_dns:
             # Docker adds the short container id, so containers can also be reached by it.
-            endpoint.aliases = aliases + [endpoint.container_id[:12]]
+            # Once: a restarted container's saved aliases already hold it.
+            endpoint.aliases = list(dict.fromkeys([*aliases, endpoint.container_id[:12]]))
 
     def _assign_overlay_address(self, record: NetworkRecord, endpoint: Endpoint, aliases: list[str],
                                 ip: str | None) -> None:
