@@ -349,13 +349,10 @@ CGROUPNS_MODES = {1: "host", 2: "private"}
 
 
 def check_platform(host: dict[str, Any]) -> None:
-    """The fields whose values only another platform, runtime or cgroup version has, in Docker's words where it has them."""
+    """The fields whose values only another platform, driver or cgroup version has, in Docker's words where it has them."""
     isolation = host.get("Isolation") or ""
     if isolation not in ("", "default"):  # process and hyperv are Windows'
         raise InvalidArgument(f'Invalid isolation: "{isolation}" - linux only supports \'default\'')
-    runtime = host.get("Runtime") or ""
-    if runtime not in ("", "nbdock", "runc"):  # nbdock's runtime stands where Docker's runc does
-        raise InvalidArgument(f"Unknown runtime specified {runtime}")
     driver = host.get("VolumeDriver") or ""
     if driver not in ("", "local"):
         raise InvalidArgument(f"--volume-driver {driver} is not supported by nbdock: it has the local driver only "
