@@ -343,6 +343,29 @@ def test_docker_update_refuses_what_it_cannot_change_by_name(nbdock_host, create
     assert update.returncode == 1 and f"{flag} cannot be changed by nbdock's docker update" in update.stderr, update.stderr
 
 
+#: Config and an endpoint's settings: what nbdock does with each field (the refused ones are tested below).
+CONFIG_DECISIONS = {
+    **dict.fromkeys(("Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "ExposedPorts",
+                     "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Entrypoint", "Image", "Volumes", "WorkingDir",
+                     "MacAddress", "Labels", "StopSignal", "StopTimeout", "Healthcheck", "Shell"), "applied"),
+    "NetworkDisabled": "refused",
+    "OnBuild": "kept",  # an image's triggers, for docker commit
+    "ArgsEscaped": "kept",  # Windows'
+}
+ENDPOINT_DECISIONS = {
+    "IPAMConfig": "applied (IPv4Address; IPv6Address refused)", "Links": "applied", "Aliases": "applied",
+    "MacAddress": "applied", "DriverOpts": "kept",  # the driver's business: inspect shows them, as Docker's
+    # What inspect reports; Docker ignores them in a request too.
+    "NetworkID": "kept", "EndpointID": "kept", "Gateway": "kept", "IPAddress": "kept",
+}
+
+
+def test_every_config_and_endpoint_field_has_a_decision():
+    config_fields = set(bodies.CONTAINER_CREATE) - {"HostConfig", "NetworkingConfig"}
+    assert sorted(config_fields ^ set(CONFIG_DECISIONS)) == []
+    assert sorted(set(bodies.ENDPOINT) ^ set(ENDPOINT_DECISIONS)) == []
+
+
 def test_an_ipv6_address_and_network_disabled_are_refused_by_name(api):
     status, answer = api("POST", "/containers/create", {
         "Image": "busybox", "NetworkingConfig": {"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv6Address": "fd00::5"}}}}})
