@@ -1,9 +1,12 @@
-"""The notebook front end: ``%dock`` and ``%%dockerfile``.
+"""The notebook front end: ``%dock``, ``%%dockerfile`` and ``%%compose``.
 
     %load_ext nbdock
     %dock run --rm busybox echo hello        # any docker command, output streamed into the cell
     %dock ps -a                              # listings come back as pandas DataFrames
     %%dockerfile myimage:1 --context .       # the cell is the Dockerfile
+    %%compose myapp up -d                    # the cell is a compose file, run by the real docker-compose
+    %compose myapp ps                        # any compose command on that project
+    %compose graph myapp                     # a picture of the running application
 
 and nbdock's views of what the kernel does: ``%dock layers IMAGE``,
 ``%dock stats NAME --plot``, ``%dock ns NAME``, ``%dock cgroup NAME``,
@@ -25,11 +28,12 @@ import shlex
 import docker
 import requests
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
 from traitlets import Bool, Unicode, observe
 from traitlets.config import Configurable
 
+from nbdock.client import compose as compose_tool
 from nbdock.client import flags
 from nbdock.client import stats as stats_math
 from nbdock.client.commands import Session, parse_words, run_parsed, transport_error
@@ -68,6 +72,7 @@ class NbdockMagics(Magics, Configurable):
         # Registering makes `%config NbdockMagics.x = ...` reach this instance.
         self.shell.configurables.append(self)
         self._connection: Connection | None = None
+        self._compose_project: str | None = None  # the project of the last %%compose cell
 
     # -- the connection ------------------------------------------------------
 
@@ -204,6 +209,63 @@ class NbdockMagics(Magics, Configurable):
         # reading would cost more CPU than the container being watched.
         readings = self.connection.container_stats_stream(parsed.args[0], interval)
         return stats_math.sample(readings, seconds, on_sample)
+
+    # -- %%compose and %compose --------------------------------------------------
+
+    @line_cell_magic("compose")
+    def compose(self, line: str, cell: str | None = None):
+        """``%%compose [PROJECT] [COMMAND ARGS]``: the cell is the compose file (default command ``up -d``);
+        ``%compose [PROJECT] COMMAND ARGS`` runs a command on a project written before;
+        ``%compose graph [PROJECT]`` draws the running application."""
+        try:
+            words = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"%compose: {error}") from None
+        if words[:1] == ["graph"]:
+            if len(words) > 2:
+                raise UsageError("%compose graph takes at most one project name")
+            return self._guarded(lambda: self._compose_graph(self._compose_project_name(words[1:2])))
+        named = words[:1] if words and words[0] not in compose_tool.COMMANDS else []
+        project_name, args = self._compose_project_name(named, writing=cell is not None), words[len(named):]
+        if cell is not None:
+            project = self._guarded(lambda: compose_tool.write_project(project_name, cell))
+            self._compose_project = project_name
+            args = args or ["up", "-d"]
+        else:
+            if not args:
+                raise UsageError("%compose needs a command: %compose [PROJECT] up|down|ps|logs|exec|... "
+                                 "(the compose file comes from a %%compose cell)")
+            project = self._guarded(lambda: compose_tool.existing_project(project_name))
+        # Compose's output, line by line, as it comes (a `logs -f` runs until interrupted).
+        self._guarded(lambda: compose_tool.run(project, args, self.connection.host, output=print))
+        return None
+
+    def _compose_project_name(self, named: list[str], writing: bool = False) -> str:
+        if named:
+            return named[0]
+        if self._compose_project is None:
+            if writing:
+                return "app"
+            raise UsageError("which compose project? Name it (%compose PROJECT ...) or write one with a %%compose cell")
+        return self._compose_project
+
+    def _compose_graph(self, project_name: str):
+        """The figure of the project's services, containers, networks, volumes and ports."""
+        import yaml
+
+        from nbdock.views.compose_graph import draw, gather
+
+        config = None
+        try:
+            project = compose_tool.existing_project(project_name)
+        except CommandError:
+            project = None  # started elsewhere: the picture comes from the daemon alone (no depends_on)
+        if project is not None:
+            config = yaml.safe_load(compose_tool.config(project, self.connection.host))
+        model = gather(self.connection, project_name, config)
+        if not any(model.services.values()):
+            print(f"no container of compose project {project_name!r} on {self.connection.host}")
+        return draw(model)
 
     # -- %%dockerfile -------------------------------------------------------------
 
