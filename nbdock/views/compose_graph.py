@@ -149,9 +149,10 @@ def draw(model: AppModel):
     import networkx
 
     graph = to_graph(model)
-    # Layers left to right: ports, containers, services, then networks and volumes -- the multipartite
-    # layout puts each kind in its own column, so lines read as "published to", "belongs to", "is on".
-    layer = {"port": 0, "container": 1, "service": 2, "network": 3, "volume": 3}
+    # Columns left to right: volumes, the services mounting them, their containers, then the networks
+    # the containers are on and the host ports published for them -- each kind in its own column, so a
+    # line reads "mounted by", "runs as", "is on" or "is published at" without crossing the others.
+    layer = {"volume": 0, "service": 1, "container": 2, "network": 3, "port": 3}
     for node, data in graph.nodes(data=True):
         data["layer"] = layer[data["kind"]]
     positions = networkx.multipartite_layout(graph, subset_key="layer", scale=2.0) if graph else {}
@@ -186,6 +187,7 @@ def draw(model: AppModel):
     edge_labels |= {(a, b): d["at"] for a, b, d in graph.edges(data=True) if d["kind"] == "mounts"}
     networkx.draw_networkx_edge_labels(graph, positions, edge_labels=edge_labels, font_size=7, ax=axes)
     axes.legend(loc="upper left", fontsize=8, markerscale=0.5, frameon=False)
+    axes.margins(x=0.12, y=0.08)  # room for the labels of the outer columns
     plt.close(figure)  # shown by the caller (display), not again by the inline backend
     return figure
 
