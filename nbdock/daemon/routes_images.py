@@ -151,9 +151,23 @@ async def load(request: web.Request) -> web.StreamResponse:
 @routes.post("/images/{name:.+}/push")
 async def push(request: web.Request) -> web.StreamResponse:
     engine = request.app["engine"]
+    auth = registry_auth(request)
     if "X-Registry-Auth" not in request.headers:
-        raise InvalidArgument("Bad parameters and missing X-Registry-Auth: EOF")
+        # Docker's older form, which docker-py (and so compose) still sends: the credentials as the JSON
+        # body, ``{}`` for none.  Only a body that is not JSON at all is refused, in Docker's words.
+        import base64
+        import json
+
+        body = await request.read()
+        try:
+            credentials = json.loads(body)
+        except ValueError as error:
+            raise InvalidArgument(f"Bad parameters and missing X-Registry-Auth: {error if body.strip() else 'EOF'}") from None
+        if credentials:
+            from ..registry import decode_auth_header
+
+            auth = decode_auth_header(base64.urlsafe_b64encode(json.dumps(credentials).encode()).decode())
     name = request.match_info["name"]
     tag = request.query.get("tag", "")
     ref = f"{name}:{tag}" if tag else name
-    return await _relay(request, engine.images.push(ref, registry_auth(request)))
+    return await _relay(request, engine.images.push(ref, auth))
