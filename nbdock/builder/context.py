@@ -10,7 +10,7 @@ tarball or of a lone Dockerfile, which the daemon fetches itself.
 
 Everything that arrives this way is untrusted: tars are unpacked by
 :mod:`nbdock.image.tarsafe`, and the Dockerfile and .dockerignore are opened
-with ``openat2(RESOLVE_IN_ROOT)``, so that a context whose ``Dockerfile`` is
+inside the context's root (:mod:`nbdock.kernel.saferoot`), so that a context whose ``Dockerfile`` is
 a symlink to ``/etc/shadow`` finds nothing rather than the host's file.
 """
 
@@ -33,7 +33,7 @@ from nbdock.builder.parser import Dockerfile, parse_dockerfile
 from nbdock.builder.dockerignore import DockerIgnore, iter_context_files, parse_dockerignore
 from nbdock.errors import Forbidden, HostError, InvalidArgument, NbdockError, NotFound, Unauthorized
 from nbdock.image import tarsafe
-from nbdock.runtime import libc
+from nbdock.kernel import saferoot
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 
@@ -200,18 +200,15 @@ def _with_dockerfile(workdir: str, root: str, name: str) -> BuildContext:
 def _read_in_context(root: str, path: str) -> bytes | None:
     """The content of ``path`` inside the context, or None when there is no such file.
 
-    With RESOLVE_IN_ROOT the kernel resolves ``path`` -- symlinks and ``..``
-    included -- as if ``root`` were ``/``: nothing outside it can be reached.
+    The kernel resolves ``path`` -- symlinks and ``..`` included -- as if
+    ``root`` were ``/`` (``saferoot.Purpose.READ``): nothing outside it can be reached.
     """
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = libc.openat2(root_fd, path, os.O_RDONLY, resolve=libc.RESOLVE_IN_ROOT)
+        fd = saferoot.open_in_root(root, path, os.O_RDONLY, saferoot.Purpose.READ)
     except OSError as err:
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
         raise InvalidArgument(f"cannot open {path} in the build context: {os.strerror(err.errno)}") from None
-    finally:
-        os.close(root_fd)
     try:
         with os.fdopen(fd, "rb") as file:
             return file.read()
@@ -235,12 +232,7 @@ def _remove_ignored_build_files(root: str, dockerfile_name: str) -> None:
 
 
 def _remove_in_context(root: str, path: str) -> None:
-    parent, _, name = path.strip("/").rpartition("/")
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        parent_fd = libc.openat2(root_fd, parent or ".", os.O_PATH | os.O_DIRECTORY, resolve=libc.RESOLVE_IN_ROOT)
-    finally:
-        os.close(root_fd)
+    parent_fd, name = saferoot.open_parent_in_root(root, path, saferoot.Purpose.READ)
     try:
         os.unlink(name, dir_fd=parent_fd)
     finally:
@@ -348,13 +340,10 @@ def _supports_shallow_fetch(remote: str) -> bool:
 
 def _directory_in_checkout(checkout: str, subdir: str) -> str:
     """The real path of ``subdir`` resolved inside the checkout (its symlinks cannot leave it)."""
-    checkout_fd = os.open(checkout, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = libc.openat2(checkout_fd, subdir, os.O_PATH, resolve=libc.RESOLVE_IN_ROOT)
+        fd = saferoot.open_in_root(checkout, subdir, os.O_PATH, saferoot.Purpose.READ)
     except OSError as err:
         raise InvalidArgument(f"error setting git context, {subdir}: {os.strerror(err.errno)}") from None
-    finally:
-        os.close(checkout_fd)
     try:
         path = os.readlink(f"/proc/self/fd/{fd}")  # where the kernel's resolution ended
         if not os.path.isdir(path):

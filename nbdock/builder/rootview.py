@@ -8,9 +8,10 @@ write the host's own files.  So nbdock never lets the host's kernel follow
 them: a :class:`RootView` looks entries up with ``lstat``, reads link
 targets with ``readlink``, and resolves a path itself, the way Docker's
 ``FollowSymlinkInScope`` does -- an absolute target starts again at the
-view's root, and ``..`` never climbs above it.  Files are opened with
-``openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)``, so even a path that
-resolution got wrong could not leave the view.
+view's root, and ``..`` never climbs above it.  Files are then opened for
+:attr:`nbdock.kernel.saferoot.Purpose.RESOLVED` (``openat2`` with
+``RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS``), so even a path that resolution
+got wrong could not leave the view.
 
 An image is a stack of layer directories; the view merges them the way
 overlayfs does (the merge itself is :class:`nbdock.image.layers.LowerView`).
@@ -30,12 +31,10 @@ from typing import BinaryIO, Protocol
 
 from ..errors import InvalidArgument
 from ..image.layers import LowerView, is_whiteout
-from ..runtime import libc
+from ..kernel import saferoot
 
 #: How many symlinks one resolution may follow (Docker's limit too).
 MAX_SYMLINKS = 255
-
-_OPEN_BENEATH = libc.RESOLVE_BENEATH | libc.RESOLVE_NO_SYMLINKS | libc.RESOLVE_NO_MAGICLINKS
 
 
 class _MergedLayers(LowerView):
@@ -168,15 +167,13 @@ class RootView:
         """The regular file at ``path``, opened for reading; the kernel refuses any symlink on the way."""
         path = clean(path)
         layer = self._layer_holding(path)
-        layer_fd = os.open(layer, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd = libc.openat2(layer_fd, path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY, resolve=_OPEN_BENEATH)
+            # The view resolved the path already: a symlink the kernel meets now is refused, not followed.
+            fd = saferoot.open_in_root(layer, path, os.O_RDONLY | os.O_NOCTTY, saferoot.Purpose.RESOLVED)
         except OSError as err:
-            if err.errno in (errno.ELOOP, errno.EXDEV):
+            if saferoot.is_refused(err):
                 raise InvalidArgument(f"refusing to read /{path}: the path passes through a symlink") from None
             raise
-        finally:
-            os.close(layer_fd)
         return os.fdopen(fd, "rb")
 
     def _layer_holding(self, path: str) -> str:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ..engine import stats
 from ..errors import InvalidArgument, NotFound
-from ..runtime import libc
+from ..kernel import saferoot
 from ..runtime.trace import read_trace
 from .http import json_response
 
@@ -106,28 +106,23 @@ async def layer_file(request: web.Request) -> web.Response:
 
 def _read_in_layer(directory: str, path: str) -> tuple[bytes, os.stat_result, str | None]:
     """A file of a layer, never following a symlink out of it (layers come from untrusted images)."""
-    root = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        parent, name = os.path.split(os.path.normpath("/" + path).lstrip("/"))
-        try:
-            parent_fd = libc.openat2(root, parent or ".", os.O_PATH | os.O_DIRECTORY, resolve=libc.RESOLVE_IN_ROOT)
-        except OSError:
-            raise NotFound(f"no {path} in this layer") from None
-        try:
-            st = os.stat(name or ".", dir_fd=parent_fd, follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                return b"", st, os.readlink(name, dir_fd=parent_fd)
-            if not stat.S_ISREG(st.st_mode):
-                return b"", st, None
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
-            with os.fdopen(fd, "rb") as f:
-                return f.read(FILE_PREVIEW_LIMIT), st, None
-        except FileNotFoundError:
-            raise NotFound(f"no {path} in this layer") from None
-        finally:
-            os.close(parent_fd)
+        parent_fd, name = saferoot.open_parent_in_root(directory, os.path.normpath("/" + path), saferoot.Purpose.READ)
+    except OSError:
+        raise NotFound(f"no {path} in this layer") from None
+    try:
+        st = os.stat(name or ".", dir_fd=parent_fd, follow_symlinks=False)
+        if stat.S_ISLNK(st.st_mode):
+            return b"", st, os.readlink(name, dir_fd=parent_fd)
+        if not stat.S_ISREG(st.st_mode):
+            return b"", st, None
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+        with os.fdopen(fd, "rb") as f:
+            return f.read(FILE_PREVIEW_LIMIT), st, None
+    except FileNotFoundError:
+        raise NotFound(f"no {path} in this layer") from None
     finally:
-        os.close(root)
+        os.close(parent_fd)
 
 
 @routes.get("/nbdock/v1/images/{name:.+}/layers")

@@ -35,7 +35,7 @@ from typing import BinaryIO
 
 from .. import __version__
 from ..errors import InvalidArgument, NotFound
-from ..runtime import libc
+from ..kernel import saferoot
 from . import reference, tarsafe
 from .store import CONTAINER_CONFIG_DEFAULTS, ImageStore, format_time, hex_of
 
@@ -225,7 +225,7 @@ def export_oci(store: ImageStore, refs: list[str], out: BinaryIO | str) -> None:
 
 
 class _Staged:
-    """An unpacked archive; its files are opened as if its directory were ``/`` (RESOLVE_IN_ROOT)."""
+    """An unpacked archive; its files are opened as if its directory were ``/`` (``saferoot.Purpose.READ``)."""
 
     def __init__(self, root: str):
         self.root = root
@@ -243,8 +243,7 @@ class _Staged:
 
     def open(self, name: str) -> BinaryIO:
         try:
-            fd = libc.openat2(self.root_fd, name, os.O_RDONLY | os.O_CLOEXEC,
-                              resolve=libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_MAGICLINKS)
+            fd = saferoot.open_in_root(self.root_fd, name, os.O_RDONLY, saferoot.Purpose.READ)
         except OSError as exc:
             raise InvalidArgument(f"invalid archive: cannot open {name!r}: {os.strerror(exc.errno)}") from None
         return os.fdopen(fd, "rb")

@@ -39,6 +39,7 @@ import uuid
 from typing import BinaryIO, Callable, Iterator
 
 from ..errors import Conflict, InvalidArgument, NotFound
+from ..kernel import libc
 from . import layers as layerlib
 from . import reference
 from . import tarsafe
@@ -521,16 +522,10 @@ class ImageStore:
     def _remapped_ids(self, upper_dir: str):
         """For the upper directory of a user-namespaced container (its top is owned by the remapped root,
         see engine/remap.py): the translation of its owners back to the container's ids; else None."""
-        from ..runtime import userns  # noqa: PLC0415
-
         root = self.remapped_root
         if root is None or os.stat(upper_dir).st_uid != root.uid:
             return None
-
-        def inside(uid: int, gid: int) -> tuple[int, int]:
-            uid_in, gid_in = userns.to_inside(list(root.uid_map), uid), userns.to_inside(list(root.gid_map), gid)
-            return (65534 if uid_in is None else uid_in), (65534 if gid_in is None else gid_in)
-        return inside
+        return root.ids_inside
 
     def remapped_lowerdirs(self, image_id: str, remapped_root) -> list[str]:
         """The image's layers with every owner shifted into a remapped root's ids (``--userns-remap``
@@ -539,10 +534,9 @@ class ImageStore:
         Docker's layout: one copy per remapped root, under
         ``<data-root>/<uid>.<gid>/layers/<hex>/diff``, made on first use
         (staged in tmp/, then renamed into place) and shared by every
-        container of that root.  ``remapped_root`` is a runtime.userns.RemappedRoot.
+        container of that root.  ``remapped_root`` is a runtime.userns.RemappedRoot, handed over by
+        the engine: it makes the copy itself (the store never imports the runtime).
         """
-        from ..runtime import userns  # noqa: PLC0415 - only remapping daemons need it
-
         home = os.path.join(self.root, remapped_root.directory_name, "layers")
         os.makedirs(home, exist_ok=True)
         result = []
@@ -555,8 +549,7 @@ class ImageStore:
                 if not os.path.isdir(target):
                     staging = self.temp_path("remap")
                     os.mkdir(staging)
-                    userns.shifted_copy(os.path.realpath(lower), os.path.join(staging, "diff"),
-                                        list(remapped_root.uid_map), list(remapped_root.gid_map))
+                    remapped_root.shifted_copy(os.path.realpath(lower), os.path.join(staging, "diff"))
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     os.rename(os.path.join(staging, "diff"), target)
                     os.rmdir(staging)
@@ -977,8 +970,6 @@ def remove_tree(path: str) -> None:
     is detached first (MNT_DETACH: gone from the tree at once, the deepest
     first), and only the directories themselves are removed.
     """
-    from ..runtime import libc  # the runtime is only needed here, on a host that mounts
-
     for mount_point in sorted(mounts_under(path), key=len, reverse=True):
         libc.umount2(mount_point, libc.MNT_DETACH)
     if os.path.isdir(path) and not os.path.islink(path):

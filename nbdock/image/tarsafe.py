@@ -9,8 +9,9 @@ link, a hard link to ``/etc/shadow``, a device node giving raw access to a
 disk.  Python's ``tarfile.extractall`` trusted all of that for decades.
 
 This module never resolves a path in user space.  For each member it opens
-the member's parent directory with ``openat2(2)`` and
-``RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS``: the *kernel* then refuses any path
+the member's parent directory with ``openat2(2)`` for
+:attr:`~nbdock.kernel.saferoot.Purpose.EXTRACT` (``RESOLVE_BENEATH |
+RESOLVE_NO_SYMLINKS``): the *kernel* then refuses any path
 that would leave the destination or pass through a symlink, even one that
 another process (a running container, during ``docker cp``) swaps in while we
 work.  The member itself is created relative to that directory descriptor
@@ -48,7 +49,7 @@ from typing import BinaryIO
 import zstandard
 
 from ..errors import HostError, InvalidArgument
-from ..runtime import libc
+from ..kernel import saferoot
 
 #: A whiteout: "NAME was deleted in this layer" (OCI image-spec, layer.md).
 WHITEOUT_PREFIX = ".wh."
@@ -56,9 +57,6 @@ WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 #: overlayfs marks an opaque directory with this xattr (value "y").
 OPAQUE_XATTR = "trusted.overlay.opaque"
-
-# The kernel refuses, with EXDEV or ELOOP, a path that leaves the directory or meets a symlink.
-_SAFE_RESOLVE = libc.RESOLVE_BENEATH | libc.RESOLVE_NO_SYMLINKS | libc.RESOLVE_NO_MAGICLINKS
 
 #: How much is read and written at a time.  Bigger is slower here, not faster: each read
 #: makes a new bytes object, and one of a megabyte is mapped fresh from the kernel and
@@ -252,15 +250,9 @@ class _Extractor:
     def _open_dir(self, rel: str, flags: int = os.O_PATH) -> int:
         """Open ``rel`` below the root; the kernel refuses symlinks and escapes on the way."""
         try:
-            return libc.openat2(self.root_fd, rel or ".", flags | os.O_DIRECTORY | os.O_CLOEXEC, resolve=_SAFE_RESOLVE)
+            return saferoot.open_in_root(self.root_fd, rel or ".", flags | os.O_DIRECTORY, saferoot.Purpose.EXTRACT)
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.EXDEV):
-                raise InvalidArgument(f"refusing tar member below {rel!r}: the path passes through a symlink") from None
-            if exc.errno == errno.ENOTDIR:
-                raise InvalidArgument(f"refusing tar member below {rel!r}: {rel!r} is not a directory") from None
-            if exc.errno == errno.ENOENT:
-                raise FileNotFoundError(errno.ENOENT, "no such directory", rel) from None
-            raise
+            raise _refusal(exc, rel) from None
 
     def _parent_fd(self, rel_parent: str) -> int:
         if self._parent is None or self._parent[0] != rel_parent:
@@ -276,23 +268,10 @@ class _Extractor:
 
     def _make_parents(self, rel_dir: str) -> None:
         """Create missing parent directories (tars need not list them), never through a symlink."""
-        if not rel_dir:
-            return
-        head, _, name = rel_dir.rpartition("/")
-        fd = self._open_dir_creating(head)
         try:
-            os.mkdir(name, 0o755, dir_fd=fd)
-        except FileExistsError:
-            pass
-        finally:
-            os.close(fd)
-
-    def _open_dir_creating(self, rel: str) -> int:
-        try:
-            return self._open_dir(rel)
-        except FileNotFoundError:
-            self._make_parents(rel)
-            return self._open_dir(rel)
+            saferoot.make_dirs_in_root(self.root_fd, rel_dir, saferoot.Purpose.EXTRACT)
+        except OSError as exc:
+            raise _refusal(exc, rel_dir) from None
 
     # Members ----------------------------------------------------------------------------------------
 
@@ -451,6 +430,17 @@ class _Extractor:
                 os.utime(fd, self._dir_times[rel])
             finally:
                 os.close(fd)
+
+
+def _refusal(exc: OSError, rel: str) -> Exception:
+    """What a failure to open (or make) directory ``rel`` below the destination means for the archive."""
+    if saferoot.is_refused(exc):
+        return InvalidArgument(f"refusing tar member below {rel!r}: the path passes through a symlink")
+    if exc.errno == errno.ENOTDIR:
+        return InvalidArgument(f"refusing tar member below {rel!r}: {rel!r} is not a directory")
+    if exc.errno == errno.ENOENT:
+        return FileNotFoundError(errno.ENOENT, "no such directory", rel)
+    return exc
 
 
 def extract_to_new_dir(fileobj: BinaryIO, dest: str, **options) -> ExtractReport:

@@ -28,7 +28,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from nbdock.network.errors import NetworkHostError
-from nbdock.runtime import libc
+from nbdock.kernel import libc
 from nbdock.runtime.trace import Trace
 
 T = TypeVar("T")

@@ -103,7 +103,7 @@ from nbdock.network.clusterstore import (
 )
 from nbdock.network.errors import InvalidNetworkArgument, NetworkConflict, NetworkForbidden, NetworkHostError, NetworkNotFound
 from nbdock.network.instance import HostNames
-from nbdock.runtime import libc
+from nbdock.kernel import libc
 from nbdock.runtime.trace import NO_TRACE, Trace
 
 log = logging.getLogger("nbdock.network.overlay")

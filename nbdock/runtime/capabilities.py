@@ -20,7 +20,7 @@ Two sets matter here:
 
 from __future__ import annotations
 
-from . import libc
+from ..kernel import libc
 
 # include/uapi/linux/capability.h, in bit order.
 CAPABILITY_NAMES = [

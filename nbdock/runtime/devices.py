@@ -27,7 +27,7 @@ import os
 import stat
 from dataclasses import dataclass
 
-from . import libc
+from ..kernel import libc
 
 
 @dataclass(frozen=True)

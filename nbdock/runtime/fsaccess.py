@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 # Imported here, not where they are used: once the helper has entered the container's
 # root, the host's Python library is out of sight and nothing more can be imported.
 from ..image import layers, tarsafe
-from . import libc, namespaces, rootfs, users, userns
+from ..kernel import libc
+from . import namespaces, rootfs, users, userns
 from .spec import Mount, Rootfs
 
 # Go's os.FileMode type bits, which the Docker API uses in the stat of `docker cp`.

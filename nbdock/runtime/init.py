@@ -26,7 +26,8 @@ import resource
 import socket
 import stat
 
-from . import capabilities, libc, namespaces, rootfs, seccomp, terminal, users, userns
+from ..kernel import libc
+from . import capabilities, namespaces, rootfs, seccomp, terminal, users, userns
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 
-from . import libc
+from ..kernel import libc
 from .trace import NO_TRACE, Trace
 
 FLAGS = {

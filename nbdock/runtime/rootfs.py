@@ -24,8 +24,8 @@ mounts (userns.py): here they are only attached, with move_mount(2), and
 allowed inside a user namespace.
 
 Mount targets come from the image (an untrusted file tree), so every target
-is resolved with openat2(RESOLVE_IN_ROOT): a symlink such as
-``/etc/hosts -> /../../host/etc/passwd`` stays inside the container.
+is resolved inside the container's root (:mod:`nbdock.kernel.saferoot`): a
+symlink such as ``/etc/hosts -> /../../host/etc/passwd`` stays inside the container.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ import os
 import shutil
 import stat
 
-from . import devices, libc
-from .libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME
+from ..kernel import libc, saferoot
+from ..kernel.libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME
+from . import devices
 from .spec import ContainerSpec, Mount, Rootfs
 from .trace import NO_TRACE, Trace
 
@@ -90,15 +91,16 @@ def target_in_root(root: str, path: str, create: str | None = None):
     (``create`` = "dir" or "file" for the last component).  The result is
     handed out as /proc/self/fd/N: the kernel follows that "magic link"
     straight to the inode we resolved, so a symlink swapped in afterwards
-    cannot redirect the mount onto the host.
+    cannot redirect the mount onto the host.  (How and why: nbdock.kernel.saferoot.)
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        resolved = resolve_in_root(root_fd, path)
+        # In user space, not by the kernel: the end of the path may not exist yet, and is made here.
+        resolved = saferoot.resolve_in_root(root_fd, path)
         if create is not None:
             _create_along(root_fd, resolved, create)
         # Every symlink is already expanded: refuse any that appears now (a race).
-        fd = libc.openat2(root_fd, resolved or ".", os.O_PATH, resolve=libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_SYMLINKS)
+        fd = saferoot.open_in_root(root_fd, resolved or ".", os.O_PATH, saferoot.Purpose.RESOLVED)
     finally:
         os.close(root_fd)
     try:
@@ -107,59 +109,21 @@ def target_in_root(root: str, path: str, create: str | None = None):
         os.close(fd)
 
 
-def resolve_in_root(root_fd: int, path: str, max_links: int = 40) -> str:
-    """``path`` with every symlink expanded as if ``root_fd`` were "/": the result is relative to it.
-
-    Components that do not exist are kept as they are (they will be created).
-    Only ``*at()`` calls relative to ``root_fd`` are used, never a host path.
-    """
-    pending = [c for c in path.split("/") if c not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        component = pending.pop(0)
-        if component == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = "/".join(resolved + [component])
-        try:
-            st = os.stat(candidate, dir_fd=root_fd, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
-            resolved.append(component)
-            resolved.extend(c for c in pending if c not in ("", "."))
-            return os.path.normpath("/".join(resolved)) if resolved else ""
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > max_links:
-                raise OSError(errno.ELOOP, f"too many symlinks resolving {path} in the container")
-            target = os.readlink(candidate, dir_fd=root_fd)
-            if target.startswith("/"):
-                resolved = []  # an absolute symlink starts again at the container's root
-            pending = [c for c in target.split("/") if c not in ("", ".")] + pending
-            continue
-        resolved.append(component)
-    return "/".join(resolved)
-
-
 def _create_along(root_fd: int, resolved: str, last: str) -> None:
     """mkdir every missing directory of ``resolved`` (no symlinks in it), then the last as dir or file."""
-    parts = [p for p in resolved.split("/") if p]
-    for index, part in enumerate(parts):
-        parent = "/".join(parts[:index]) or "."
-        parent_fd = libc.openat2(root_fd, parent, os.O_PATH | os.O_DIRECTORY,
-                                 resolve=libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_SYMLINKS)
-        try:
-            is_last = index == len(parts) - 1
-            if is_last and last == "file":
-                with contextlib.suppress(FileExistsError):
-                    os.close(os.open(part, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755,
-                                     dir_fd=parent_fd))
-            else:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, 0o755, dir_fd=parent_fd)
-        finally:
-            os.close(parent_fd)
+    if last != "file":
+        saferoot.make_dirs_in_root(root_fd, resolved, saferoot.Purpose.RESOLVED)
+        return
+    parent = resolved.rpartition("/")[0]
+    saferoot.make_dirs_in_root(root_fd, parent, saferoot.Purpose.RESOLVED)
+    parent_fd, name = saferoot.open_parent_in_root(root_fd, resolved, saferoot.Purpose.RESOLVED)
+    try:
+        if name:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o755,
+                                 dir_fd=parent_fd))
+    finally:
+        os.close(parent_fd)
 
 
 # --------------------------------------------------------------------------

@@ -51,8 +51,9 @@ import os
 import platform
 from dataclasses import dataclass, field
 
-from . import capabilities, libc
-from .libc import SyscallError
+from ..kernel import libc
+from ..kernel.libc import SyscallError
+from . import capabilities
 
 #: Docker's default profile (moby's profiles/seccomp/default.json, Docker 20.10.24), read once at
 #: import: a container's process looks for it after pivot_root, when this package is out of reach.

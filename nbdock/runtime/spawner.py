@@ -68,7 +68,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from . import fsaccess, init, libc, userns
+from ..kernel import libc
+from . import fsaccess, init, userns
 from .trace import Trace
 from .spec import ContainerSpec, ExecSpec
 

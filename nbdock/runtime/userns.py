@@ -52,7 +52,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from . import libc
+from ..kernel import libc
 from .trace import NO_TRACE, Trace
 
 #: The first id Docker hands out for subordinate ranges, and the size of a block.
@@ -136,6 +136,18 @@ class RemappedRoot:
         return {"uid_map": [[r.inside, r.outside, r.count] for r in self.uid_map],
                 "gid_map": [[r.inside, r.outside, r.count] for r in self.gid_map],
                 "idmapped_layers": layers == IDMAPPED}
+
+    # The two uses the image store makes of a remapped root (commit, the chowned copy): as methods, so
+    # that the store is handed the root by the engine and never imports the runtime.
+
+    def ids_inside(self, uid: int, gid: int) -> tuple[int, int]:
+        """The container's view of a host owner; an id outside the maps shows as 65534 ("nobody")."""
+        uid_in, gid_in = to_inside(list(self.uid_map), uid), to_inside(list(self.gid_map), gid)
+        return (65534 if uid_in is None else uid_in), (65534 if gid_in is None else gid_in)
+
+    def shifted_copy(self, source: str, target: str) -> None:
+        """:func:`shifted_copy` of ``source`` into this root's ids."""
+        shifted_copy(source, target, list(self.uid_map), list(self.gid_map))
 
 
 def ranges_from_spec(rows) -> list[IdRange]:

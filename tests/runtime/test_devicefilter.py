@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from nbdock.runtime import devices, libc
+from nbdock.kernel import libc
+from nbdock.runtime import devices
 from nbdock.runtime.cgroups import CgroupError, Resources, devicefilter
 from nbdock.runtime.cgroups.devicefilter import (
     BPF_DEVCG_ACC_MKNOD as MKNOD,

@@ -5,7 +5,8 @@ import stat
 
 import pytest
 
-from nbdock.runtime import capabilities, init, libc, rootfs, trace, users
+from nbdock.kernel import libc
+from nbdock.runtime import capabilities, init, rootfs, trace, users
 from nbdock.runtime.cgroups import Resources
 from nbdock.runtime.cgroups.v2 import CgroupV2, shares_to_weight
 from nbdock.runtime.spec import ContainerSpec, Mount, Process, Rootfs

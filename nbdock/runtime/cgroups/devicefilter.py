@@ -64,7 +64,8 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from .. import devices, libc
+from ...kernel import libc
+from .. import devices
 from ..devices import DeviceRule
 from ..trace import NO_TRACE, Trace
 from . import CgroupError
