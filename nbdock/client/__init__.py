@@ -8,6 +8,7 @@
 * :mod:`.container_config` -- ``run``/``create`` flags -> the create body;
 * :mod:`.commands` -- the commands themselves, shared by the ``nbdock`` CLI
   and the ``%dock`` magic;
+* :mod:`.compose` -- the real ``docker-compose`` run against the daemon (``%%compose``);
 * :mod:`.console`, :mod:`.streams`, :mod:`.formatting`, :mod:`.stats` --
   how their output is read and printed, as the docker CLI prints it.
 """

@@ -6,5 +6,7 @@
 * :mod:`.layers` -- the layer explorer widget (``%dock layers IMAGE``);
 * :mod:`.stats_plot` -- memory and CPU drawn live (``%dock stats NAME --plot``);
 * :mod:`.attach` -- a container's stdin/stdout in the cell (``%dock attach NAME``);
+* :mod:`.compose_graph` -- a compose application drawn: services, containers, networks with
+  addresses and DNS names, ports, volumes, depends_on (``%compose graph PROJECT``);
 * :mod:`.notebook_console` -- how command output lands in a cell.
 """
