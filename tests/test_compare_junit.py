@@ -40,7 +40,7 @@ def test_reports_each_lost_test_and_fails(tmp_path):
         ["error", "t.A::test_errors"], ["failed", "t.A::test_fails"],
         ["missing", "t.A::test_gone"], ["skipped", "t.A::test_skips"],
     ]
-    assert lines[-1] == "reference: 5 passed of 6; nbdock: 1 passed of 5; 4 lost"
+    assert lines[-1] == "reference: 5 passed of 6; nbdock: 1 passed of 5; 4 lost (0 of them known)"
 
 
 def test_nothing_lost_exits_zero(tmp_path):
@@ -50,7 +50,7 @@ def test_nothing_lost_exits_zero(tmp_path):
                                        ("t.B", "test_new", "skipped")])
     result = compare(ref, sut)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == "reference: 1 passed of 2; nbdock: 2 passed of 3; 0 lost\n"
+    assert result.stdout == "reference: 1 passed of 2; nbdock: 2 passed of 3; 0 lost (0 of them known)\n"
 
 
 def test_teardown_error_after_a_pass_counts_as_lost(tmp_path):
@@ -71,3 +71,20 @@ def test_unreadable_report_is_named(tmp_path):
     result = compare(ref, str(tmp_path / "absent.xml"))
     assert result.returncode == 2
     assert "absent.xml" in result.stderr
+
+
+def test_known_losses_are_listed_but_do_not_fail_and_a_known_one_that_passes_is_said(tmp_path):
+    ref = junit(tmp_path / "ref.xml", [("t", "a", "passed"), ("t", "b", "passed"), ("t", "c", "passed")])
+    sut = junit(tmp_path / "sut.xml", [("t", "a", "failure"), ("t", "b", "passed"), ("t", "c", "passed")])
+    known = tmp_path / "known.txt"
+    known.write_text("# tests nbdock loses on purpose\nt::a  # IPv6: nbdock networks are IPv4 only\nt::c # fixed since\n")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--known", str(known), str(ref), str(sut)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "failed   t::a  (known: IPv6: nbdock networks are IPv4 only)" in result.stdout
+    assert "passes   t::c  (listed as known: take it off the list)" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith("1 lost (1 of them known)")
+    unknown = tmp_path / "none.txt"
+    unknown.write_text("")
+    assert subprocess.run([sys.executable, str(SCRIPT), "--known", str(unknown), str(ref), str(sut)],
+                          capture_output=True).returncode == 1

@@ -192,10 +192,28 @@ class _GoField:
 # one reported, as with Go's decoder, which also reads the document in order.
 def _check_object(value: dict, shape: dict, path: str, go: _GoField) -> None:
     go = go.inside(shape)
+    _canonical_keys(value, shape)
     for key, item in value.items():
         expected = shape.get(key, shape.get("*"))
         if expected is not None:
             _check(item, expected, f"{path}{key}", go.child(key))
+
+
+def _canonical_keys(value: dict, shape: dict) -> None:
+    """Rename keys written in another case to the field's own spelling, as Go's decoder matches them.
+
+    encoding/json prefers an exact match but accepts a case-insensitive one:
+    docker-py sends ``CPURealtimePeriod`` for HostConfig.CpuRealtimePeriod and
+    ``detachKeys`` for ExecConfig.DetachKeys, and dockerd takes both.  The
+    engine reads fields by their exact names, so the body is put right here.
+    """
+    if "*" in shape:
+        return  # a map (labels, endpoints by network name): its keys are data, not fields
+    fields = {name.lower(): name for name in shape}
+    for key in [key for key in value if key not in shape]:
+        name = fields.get(key.lower())
+        if name is not None and name not in value:
+            value[name] = value.pop(key)
 
 
 def _check(value: Any, shape, path: str, go: _GoField) -> None:

@@ -289,6 +289,10 @@ def _time_param(value: str | None) -> float:
 async def exec_create(request: web.Request) -> web.Response:
     body = await body_json(request, bodies.EXEC_CREATE, "exec config")
     bodies.normalize_strings(body, "Cmd")
+    try:
+        detachkeys.parse(body.get("DetachKeys") or "")
+    except InvalidArgument:
+        raise InvalidArgument(f"Invalid escape keys ({body['DetachKeys']}) provided") from None
     exec_id = engine_of(request).execs.create(request.match_info["id"], body)
     return json_response({"Id": exec_id}, status=201)
 
@@ -301,14 +305,31 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
     if body.get("Detach"):
         await engine.execs.start(instance.id, detach=True)
         return web.Response(status=200)
+    # The stream is raw or multiplexed as the *start* request asks (Docker's rule: a client that
+    # starts a terminal exec without Tty gets frames); the terminal itself is the exec's config.
+    raw = bool(body.get("Tty"))
     tty = bool(instance.config.get("Tty"))
+    # With a terminal, the client's keys are watched for the exec's detach sequence (see detachkeys).
+    scanner = detachkeys.DetachScanner(detachkeys.parse(instance.config.get("DetachKeys") or "")) if tty else None
+    detached = asyncio.Event()
     output = instance.listeners.listen()
-    hijacked = await Hijacked.upgrade(request, RAW if tty else MULTIPLEXED)
+    hijacked = await Hijacked.upgrade(request, RAW if raw else MULTIPLEXED)
     wanted = {s for s, key in (("stdout", "AttachStdout"), ("stderr", "AttachStderr")) if instance.config.get(key, True)}
 
     async def pass_input() -> None:
         async for data in hijacked.read_input():
-            if instance.config.get("AttachStdin"):
+            if not instance.config.get("AttachStdin"):
+                continue
+            if scanner is not None:
+                data, done = scanner.feed(data)
+                if done:  # the client leaves; the process runs on, as after `docker attach`'s detach
+                    if data:
+                        instance.listeners.stdin.put_nowait(data)
+                    detached.set()
+                    output.put_nowait(None)
+                    hijacked.close()
+                    return
+            if data:
                 instance.listeners.stdin.put_nowait(data)
         if instance.config.get("AttachStdin"):
             end_of_input(instance.listeners, output, close_stdin=True, tty=tty)
@@ -322,7 +343,7 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
             if not isinstance(e, ExecStartError):
                 log.exception("exec %s failed to start", instance.id)
             message = (api_error(e)[1] + "\r\n").encode()
-            hijacked.write(message if tty else frame("stdout", message))
+            hijacked.write(message if raw else frame("stdout", message))
             await hijacked.drain()
             return hijacked.response
         while True:
@@ -331,9 +352,10 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
                 break
             stream, data = item
             if stream in wanted:
-                hijacked.write(data if tty else frame(stream, data))
+                hijacked.write(data if raw else frame(stream, data))
                 await hijacked.drain()
-        await instance.done.wait()  # the exit code is recorded before the client learns the stream ended
+        if not detached.is_set():
+            await instance.done.wait()  # the exit code is recorded before the client learns the stream ended
     finally:
         instance.listeners.unlisten(output)
         input_task.cancel()

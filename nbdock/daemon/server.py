@@ -211,13 +211,23 @@ async def serve(args: argparse.Namespace) -> None:
         log.info("nbdock: shutting down (stopping containers)")
     finally:
         for site in list(runner.sites):
-            await site.stop()  # no new connections; the ones open (attach, wait) end as containers stop
+            # No new connections; the ones open (attach, wait) end as containers stop.  (Bounded:
+            # asyncio's Server.wait_closed waits for every connection, hijacked ones included.)
+            await _bounded(site.stop(), 5, "closing the listening sockets")
         await engine.shutdown()
-        await runner.cleanup()
+        await _bounded(runner.cleanup(), 10, "closing the clients' connections")
         for path in unix_paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         lock.close()
+
+
+async def _bounded(step, seconds: float, what: str) -> None:
+    """Await a step of the shutdown, for ``seconds`` at most (then say so and go on)."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except asyncio.TimeoutError:
+        log.warning("nbdock: %s took more than %g s; going on", what, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -616,6 +616,10 @@ class ContainerService:
                 namespaces_[kind] = f"/proc/{other.run.started.pid}/ns/{kind}"
             else:
                 namespaces_[kind] = "new"
+        if host.get("CgroupnsMode") == "private":
+            # A cgroup namespace of its own (v2's default anyway, see runtime/container.py): the
+            # container's cgroup is "/" in its /proc/self/cgroup.
+            namespaces_["cgroup"] = "new"
         return namespaces_
 
     def _fill_network_settings(self, record: ContainerRecord, endpoints: list[Endpoint]) -> None:
@@ -1202,6 +1206,7 @@ def _resources(host: dict[str, Any]) -> Resources:
         cpuset_mems=host.get("CpusetMems") or "", device_rules=tuple(host.get("DeviceCgroupRules") or ()),
         blkio_weight=host.get("BlkioWeight") or 0, throttles=createconfig.throttles(host),
         memory_swappiness=host.get("MemorySwappiness"), oom_kill_disable=bool(host.get("OomKillDisable")),
+        cpu_rt_period=host.get("CpuRealtimePeriod") or 0, cpu_rt_runtime=host.get("CpuRealtimeRuntime") or 0,
     )
 
 

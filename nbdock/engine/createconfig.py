@@ -32,9 +32,10 @@ from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
 MIN_MEMORY = 6 * 1024 * 1024
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "on-failure", "unless-stopped")
-#: ``--runtime``: nbdock's own, and "runc" -- Docker's default, whose verbs nbdock's runtime implements --
-#: so that a compose file or script that names Docker's default runs unchanged.
-RUNTIMES = ("nbdock", "runc")
+#: ``--runtime``: "runc" -- Docker's default, by the name every client and tool expects of the default
+#: (docker-py's tests, compose files, scripts) -- is nbdock's own runtime, which implements runc's verbs;
+#: "nbdock" names the same one.  `docker info` shows where it really is (Runtimes).
+RUNTIMES = ("runc", "nbdock")
 #: The logging drivers built into Docker (nbdock has json-file only).
 DOCKER_LOG_DRIVERS = ("json-file", "local", "none", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk",
                       "etwlogs", "gcplogs", "logentries")
@@ -102,7 +103,7 @@ def fill_host_config(requested: dict[str, Any] | None) -> dict[str, Any]:
         "CgroupnsMode": "private" if cgroups.detect() == 2 else "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None, "GroupAdd": None,
         "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0, "PidMode": "", "Privileged": False,
         "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
-        "ShmSize": DEFAULT_SHM_SIZE, "Runtime": "nbdock", "ConsoleSize": [0, 0], "Isolation": "", "CpuShares": 0,
+        "ShmSize": DEFAULT_SHM_SIZE, "Runtime": "runc", "ConsoleSize": [0, 0], "Isolation": "", "CpuShares": 0,
         "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [],
         "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [],
         "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "",
@@ -290,7 +291,7 @@ NOT_UPDATABLE = ("CgroupParent", "BlkioWeightDevice", "BlkioDeviceReadBps", "Blk
                  "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemorySwappiness", "OomKillDisable", "Ulimits",
                  "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth")
 #: The other flags of ``docker update``, for its refusals.
-UPDATE_FLAGS = {"KernelMemory": "--kernel-memory"}
+UPDATE_FLAGS = {"KernelMemory": "--kernel-memory", "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime"}
 
 
 def _set(value: Any) -> bool:
@@ -304,9 +305,6 @@ def _set(value: Any) -> bool:
 #: HostConfig fields nbdock has no implementation of, with the docker flag that sets each.
 UNSUPPORTED_HOST_CONFIG = (
     ("Devices", "--device"), ("DeviceRequests", "--gpus"), ("CgroupParent", "--cgroup-parent"),
-    # Real-time CPU time needs a share of the host's sched_rt_runtime_us handed down every
-    # parent cgroup first (dockerd's --cpu-rt-runtime); v2 has no such setting at all.
-    ("CpuRealtimePeriod", "--cpu-rt-period"), ("CpuRealtimeRuntime", "--cpu-rt-runtime"),
     # Per-device weights are BFQ's, and the kernel refuses them (EOPNOTSUPP) on a disk with another scheduler.
     ("BlkioWeightDevice", "--blkio-weight-device"),
     # v1's limit of a cgroup's TCP buffers (memory.kmem.tcp.limit_in_bytes); v2 has none.  No docker flag.
@@ -344,8 +342,9 @@ def throttles(host: dict[str, Any]) -> tuple[cgroups.Throttle, ...]:
     return tuple(found)
 
 
-#: CgroupnsMode: the one nbdock gives a container on each cgroup version (Docker's defaults).
-CGROUPNS_MODES = {1: "host", 2: "private"}
+#: CgroupnsMode: the ones nbdock gives a container on each cgroup version (the first is Docker's default).
+#: (On v2, "host" would need the host's whole hierarchy mounted into the container: not done.)
+CGROUPNS_MODES = {1: ("host", "private"), 2: ("private",)}
 
 
 def check_platform(host: dict[str, Any]) -> None:
@@ -360,9 +359,15 @@ def check_platform(host: dict[str, Any]) -> None:
     mode, version = host.get("CgroupnsMode") or "", cgroups.detect()
     if mode not in ("", "host", "private"):
         raise InvalidArgument(f"invalid cgroup namespace mode: {mode}")
-    if mode and mode != CGROUPNS_MODES[version]:
+    if mode and mode not in CGROUPNS_MODES[version]:
         raise InvalidArgument(f"--cgroupns {mode} is not supported by nbdock on cgroup v{version}: its containers "
-                              f"have --cgroupns {CGROUPNS_MODES[version]} (HostConfig.CgroupnsMode)")
+                              f"have --cgroupns {CGROUPNS_MODES[version][0]} (HostConfig.CgroupnsMode)")
+    if version == 2:
+        # Real-time CPU time is v1's cpu.rt_* files: v2 has no such setting.
+        for key, flag in (("CpuRealtimePeriod", "--cpu-rt-period"), ("CpuRealtimeRuntime", "--cpu-rt-runtime")):
+            if host.get(key):
+                raise InvalidArgument(f"{flag} is not supported by nbdock on cgroup v2, which has no such setting "
+                                      f"(HostConfig.{key})")
     if version == 2:  # memory.swappiness and memory.oom_control are v1's; Docker drops them with a warning
         for key, flag in (("MemorySwappiness", "--memory-swappiness"), ("OomKillDisable", "--oom-kill-disable")):
             if host.get(key) is not None and host.get(key) is not False:

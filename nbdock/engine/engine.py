@@ -37,6 +37,9 @@ API_VERSION = "1.44"
 MIN_API_VERSION = "1.24"
 
 
+#: How long a daemon's shutdown waits for its containers to stop (dockerd's --shutdown-timeout: 15 s).
+SHUTDOWN_TIMEOUT = 15.0
+
 class Engine:
     def __init__(self, data_root: str, *, offline: bool = False, registry_mirrors=(), insecure_registries=(),
                  cluster: ClusterConfig | None = None, userns_remap: str | None = None):
@@ -82,10 +85,21 @@ class Engine:
         for path in removed:
             log.info("removed %s, left by a previous run", os.path.relpath(path, self.root))
 
-    async def shutdown(self) -> None:
-        """Stop every container, then take down what the engine set up on the host."""
+    async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+        """Stop every container, then take down what the engine set up on the host.
+
+        Bounded, as dockerd's --shutdown-timeout: a container (or a client
+        holding one) that will not let go must not keep the daemon alive.  What
+        is still running then is killed by the spawner, which ends every
+        process it started when the daemon closes its socket.
+        """
         self.shutting_down = True
-        await self.containers.shutdown()
+        try:
+            await asyncio.wait_for(self.containers.shutdown(), timeout)
+        except asyncio.TimeoutError:
+            still = [c.record.name for c in self.containers.all() if c.running]
+            log.warning("containers still stopping after %g s (%s): killing what is left", timeout,
+                        ", ".join(still) or "their supervisors")
         await asyncio.to_thread(self.networks.shutdown)
         self.spawner.stop()
 
@@ -153,8 +167,9 @@ class Engine:
             "Labels": [],
             "ExperimentalBuild": False,
             "ServerVersion": __version__,
-            "Runtimes": {"nbdock": {"path": f"{sys.executable} -m nbdock.runtime.spawner"}},
-            "DefaultRuntime": "nbdock",
+            # "runc" is the default's name clients expect; the program behind both names is nbdock's.
+            "Runtimes": {name: {"path": f"{sys.executable} -m nbdock.runtime.spawner"} for name in ("runc", "nbdock")},
+            "DefaultRuntime": "runc",
             "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                       "Error": "", "RemoteManagers": None},
             "LiveRestoreEnabled": False,

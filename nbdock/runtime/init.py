@@ -139,7 +139,8 @@ def _container_body(spec: ContainerSpec, channels: dict[str, int], trace: Trace,
             # namespace is rooted at the cgroup its creator is in.
             trace.emit("namespace", "unshare", flags="CLONE_NEWCGROUP")
             libc.unshare(libc.CLONE_NEWCGROUP)
-            rootfs.mount_cgroup2("/sys/fs/cgroup", trace)
+            if spec.cgroup_version == 2:  # on v1 the container's own hierarchies are bound in already
+                rootfs.mount_cgroup2("/sys/fs/cgroup", trace)
         _exec(spec.process, user, trace)
     except BaseException as e:  # noqa: BLE001 - everything must be reported, then _exit
         _report_and_exit(channels.get("errors"), e)

@@ -47,3 +47,19 @@ def test_one_string_is_a_one_element_list_as_in_go():
     bodies.check(body, bodies.CONTAINER_CREATE, "container config")
     bodies.normalize_strings(body, "Cmd", "Entrypoint")
     assert body == {"Cmd": ["date"], "Entrypoint": ["/bin/sh", "-c"]}
+
+
+def test_keys_in_another_case_are_the_fields_as_go_matches_them():
+    """Go's decoder takes ``CPURealtimePeriod`` for CpuRealtimePeriod and ``detachKeys`` for DetachKeys
+    (docker-py writes both so); an exact spelling wins, and a map's keys are left as they are."""
+    body = {"Image": "busybox", "HostConfig": {"CPURealtimePeriod": 1000, "memory": 5, "Memory": 7},
+            "Labels": {"memory": "a label, not a field"}}
+    bodies.check(body, bodies.CONTAINER_CREATE, "container config")
+    assert body["HostConfig"]["CpuRealtimePeriod"] == 1000 and "CPURealtimePeriod" not in body["HostConfig"]
+    assert body["HostConfig"]["Memory"] == 7
+    assert body["Labels"] == {"memory": "a label, not a field"}
+    exec_body = {"Cmd": ["cat"], "detachKeys": "ctrl-x"}
+    bodies.check(exec_body, bodies.EXEC_CREATE, "exec config")
+    assert exec_body == {"Cmd": ["cat"], "DetachKeys": "ctrl-x"}
+    with pytest.raises(InvalidArgument, match="HostConfig.CpuRealtimePeriod"):
+        bodies.check({"HostConfig": {"cpurealtimeperiod": "x"}}, bodies.CONTAINER_CREATE, "container config")

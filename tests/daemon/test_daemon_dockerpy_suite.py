@@ -287,7 +287,10 @@ def test_mac_address_of_a_network_connection(api, cleanup):
 
 
 def test_runtime_names_nbdock_or_dockers_default_and_nothing_else(api, cleanup):
-    assert api.inspect_container(create(api, cleanup, "true"))["HostConfig"]["Runtime"] == "nbdock"
+    assert api.inspect_container(create(api, cleanup, "true"))["HostConfig"]["Runtime"] == "runc"  # Docker's default's name
+    assert api.info()["DefaultRuntime"] == "runc"
+    own = create(api, cleanup, "true", host_config=api.create_host_config(runtime="nbdock"))
+    assert api.inspect_container(own)["HostConfig"]["Runtime"] == "nbdock"
     runc = create(api, cleanup, "true", host_config=api.create_host_config(runtime="runc"))
     assert api.inspect_container(runc)["HostConfig"]["Runtime"] == "runc"
     api.start(runc)

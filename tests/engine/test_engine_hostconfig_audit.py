@@ -101,7 +101,10 @@ DECISIONS = {
     "VolumesFrom": Elsewhere(["{donor}"], "scenarios/vol_anonymous_lifecycle.sh", "--volumes-from"),
     "CapAdd": Elsewhere(["NET_ADMIN"], "scenarios/rt_capabilities.sh", "--cap-add"),
     "CapDrop": Elsewhere(["MKNOD"], "scenarios/rt_capabilities.sh", "--cap-drop"),
-    "CgroupnsMode": Refused(_by_version("private", "host"), "HostConfig.CgroupnsMode"),
+    # v1: "private" gives the container a cgroup namespace of its own ("/" in /proc/self/cgroup);
+    # v2's containers have one anyway, and "host" there is refused.
+    "CgroupnsMode": _by_version(Inside("private", ["sh", "-c", "grep :pids: /proc/self/cgroup | cut -d: -f2-"], "pids:/"),
+                                Refused("host", "HostConfig.CgroupnsMode")),
     "Dns": Elsewhere(["127.0.0.1"], "scenarios/net_modes.sh", "--dns"),
     "DnsOptions": Inside(["ndots:2"], ["cat", "/etc/resolv.conf"], "options ndots:2"),
     "DnsSearch": Elsewhere(["example.test"], "scenarios/net_modes.sh", "--dns-search"),
@@ -149,8 +152,12 @@ DECISIONS = {
     "CpuPeriod": Applied(50_000, {1: [("cpu", "cpu.cfs_period_us", "50000"), ("cpu", "cpu.cfs_quota_us", "-1")],
                                   2: [("", "cpu.max", "max 50000")]}),
     "CpuQuota": Applied(50_000, {1: [("cpu", "cpu.cfs_quota_us", "50000")], 2: [("", "cpu.max", "50000 100000")]}),
-    "CpuRealtimePeriod": Refused(1_000_000, "--cpu-rt-period is not supported by nbdock"),
-    "CpuRealtimeRuntime": Refused(1000, "--cpu-rt-runtime is not supported by nbdock"),
+    # v1's real-time scheduler files; a runtime needs a budget the parent cgroup lacks (the start fails, as
+    # Docker's does without dockerd's --cpu-rt-runtime): runtime/test_cgroup_limits.py checks both writes.
+    "CpuRealtimePeriod": _by_version(Applied(500_000, {1: [("cpu", "cpu.rt_period_us", "500000")]}),
+                                     Refused(1_000_000, "--cpu-rt-period is not supported by nbdock")),
+    "CpuRealtimeRuntime": _by_version(Elsewhere(1000, "runtime/test_cgroup_limits.py", "cpu_rt_runtime"),
+                                      Refused(1000, "--cpu-rt-runtime is not supported by nbdock")),
     "CpusetCpus": Applied("0", {1: [("cpuset", "cpuset.cpus", "0")], 2: [("", "cpuset.cpus", "0")]}),
     "CpusetMems": Applied("0", {1: [("cpuset", "cpuset.mems", "0")], 2: [("", "cpuset.mems", "0")]}),
     "Devices": Refused([{"PathOnHost": "/dev/null", "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}],
@@ -320,7 +327,7 @@ def _docker(host: str, *args: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, DOCKER_HOST=host))
 
 
-@pytest.mark.skipif(VERSION != 1, reason="blkio.bfq.weight is v1's file")
+@pytest.mark.skipif(VERSION != 1, reason="host: blkio.bfq.weight is v1's file")
 def test_docker_update_changes_the_block_io_weight_of_a_running_container(nbdock_host, created):
     name = f"audit-update-{uuid.uuid4().hex[:6]}"
     run = _docker(nbdock_host, "run", "-d", "--name", name, "--blkio-weight", "300", "busybox", "sleep", "60")

@@ -35,14 +35,14 @@ def _read(path: str) -> str:
 @pytest.fixture
 def v1_cgroup():
     if not V1:
-        pytest.skip("this host's /sys/fs/cgroup is cgroup v2")
+        pytest.skip("host: this host's /sys/fs/cgroup is cgroup v2")
     cgroup = CgroupV1("test-limits-" + secrets.token_hex(4))
     yield cgroup
     cgroup.destroy()
     assert not cgroup.exists()
 
 
-@pytest.mark.skipif(not V1, reason="cgroup v1 files")
+@pytest.mark.skipif(not V1, reason="host: cgroup v1 files")
 def test_v1_block_io_weight_and_throttles_are_the_kernels(v1_cgroup):
     major, minor = _root_disk()
     v1_cgroup.create(Resources(blkio_weight=300, throttles=(
@@ -55,7 +55,7 @@ def test_v1_block_io_weight_and_throttles_are_the_kernels(v1_cgroup):
     assert _read(os.path.join(blkio, "blkio.throttle.write_bps_device")) == ""  # not asked for: no rule
 
 
-@pytest.mark.skipif(not V1, reason="cgroup v1 files")
+@pytest.mark.skipif(not V1, reason="host: cgroup v1 files")
 def test_v1_throttle_of_a_device_that_is_no_disk_is_the_kernels_refusal(v1_cgroup):
     # 1:3 is /dev/null, a character device: the kernel answers ENODEV, and the half-made cgroup goes.
     with pytest.raises(CgroupError, match="blkio.throttle.read_bps_device: No such device"):
@@ -63,7 +63,7 @@ def test_v1_throttle_of_a_device_that_is_no_disk_is_the_kernels_refusal(v1_cgrou
     assert not v1_cgroup.exists()
 
 
-@pytest.mark.skipif(not V1, reason="cgroup v1 files")
+@pytest.mark.skipif(not V1, reason="host: cgroup v1 files")
 def test_v1_swappiness_oom_killer_and_cpu_period_alone(v1_cgroup):
     v1_cgroup.create(Resources(memory=64 << 20, memory_swappiness=10, oom_kill_disable=True, cpu_period=50_000))
     memory = v1_cgroup.dirs["memory"]
@@ -74,7 +74,7 @@ def test_v1_swappiness_oom_killer_and_cpu_period_alone(v1_cgroup):
     assert _read(os.path.join(cpu, "cpu.cfs_quota_us")) == "-1"  # a period alone limits nothing
 
 
-@pytest.mark.skipif(not V1, reason="cgroup v1 files")
+@pytest.mark.skipif(not V1, reason="host: cgroup v1 files")
 def test_v1_update_changes_the_block_io_weight(v1_cgroup):
     v1_cgroup.create(Resources(blkio_weight=300))
     v1_cgroup.update(Resources(blkio_weight=700))
@@ -117,3 +117,18 @@ def test_v2_refuses_swappiness_and_the_oom_switch_it_does_not_have(v2_cgroup):
 def test_blkio_weight_maps_onto_io_weight_as_runc_does():
     assert (blkio_weight_to_io_weight(10), blkio_weight_to_io_weight(1000)) == (1, 10000)
     assert blkio_weight_to_io_weight(500) == 4950
+
+
+@pytest.mark.skipif(not V1, reason="host: cgroup v1 files")
+def test_v1_real_time_period_is_written_and_a_runtime_beyond_the_parents_budget_is_the_kernels_refusal(v1_cgroup):
+    """--cpu-rt-period goes to cpu.rt_period_us; --cpu-rt-runtime needs a real-time budget the parent
+    cgroup does not have (dockerd's --cpu-rt-runtime gives it one), and the kernel says EINVAL."""
+    v1_cgroup.create(Resources(cpu_rt_period=500_000))
+    assert _read(v1_cgroup._file("cpu", "cpu.rt_period_us")) == "500000"
+    other = CgroupV1("test-limits-" + secrets.token_hex(4))
+    try:
+        with pytest.raises(CgroupError, match="cpu.rt_runtime_us.*(invalid argument|Invalid argument)"):
+            other.create(Resources(cpu_rt_runtime=1000))
+        assert not other.exists()
+    finally:
+        other.destroy()

@@ -32,7 +32,7 @@ from nbdock.runtime.cgroups.devicefilter import (
 from nbdock.runtime.cgroups.v2 import CgroupV2
 from nbdock.runtime.trace import Trace, read_trace
 
-little_endian_only = pytest.mark.skipif(sys.byteorder != "little", reason="the expected bytes are written little-endian")
+little_endian_only = pytest.mark.skipif(sys.byteorder != "little", reason="host: the expected bytes are written little-endian")
 
 
 # ---------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class Resources:
     throttles: tuple["Throttle", ...] = ()
     memory_swappiness: int | None = None  # --memory-swappiness 0..100 (v1 only); None = the parent's
     oom_kill_disable: bool = False  # --oom-kill-disable (v1 only): wait for memory rather than be killed
+    cpu_rt_period: int = 0  # --cpu-rt-period (v1 only), microseconds: the real-time scheduler's period
+    cpu_rt_runtime: int = 0  # --cpu-rt-runtime (v1 only), microseconds of each period real-time tasks may use
 
     def cfs_quota_and_period(self) -> tuple[int, int] | None:
         """The CFS bandwidth pair (quota, period) in microseconds, or None for no CPU limit.

@@ -133,6 +133,15 @@ class CgroupV1(Cgroup):
         elif r.cpu_period:  # --cpu-period alone: the period is set, the quota stays "none" (-1)
             self._require("cpu", "cpu.cfs_period_us", "--cpu-period")
             self._write(self._file("cpu", "cpu.cfs_period_us"), str(r.cpu_period))
+        if r.cpu_rt_period or r.cpu_rt_runtime:
+            # A cgroup's real-time budget comes out of its parent's (sched_rt_runtime_us at the
+            # top): the kernel refuses (EINVAL) more than the parent has handed down -- dockerd's
+            # --cpu-rt-runtime gives its parent cgroup a budget; without one, a start fails here.
+            self._require("cpu", "cpu.rt_period_us", "--cpu-rt-period")
+            if r.cpu_rt_period:
+                self._write(self._file("cpu", "cpu.rt_period_us"), str(r.cpu_rt_period))
+            if r.cpu_rt_runtime:
+                self._write(self._file("cpu", "cpu.rt_runtime_us"), str(r.cpu_rt_runtime))
         if r.cpu_shares:
             self._require("cpu", "cpu.shares", "--cpu-shares")
             self._write(self._file("cpu", "cpu.shares"), str(r.cpu_shares))
