@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from ..errors import InvalidArgument
 from . import lexer
-from .goformat import go_list, go_quote, go_quote_rune, go_quoted_list, go_duration, parse_go_duration
+from ..goformat import go_list, go_quote, go_quote_rune, go_quoted_list, go_duration, parse_go_duration
 from .lexer import DEFAULT_ESCAPE, ArgumentForm, Line
 from .variables import expand, expand_words
 

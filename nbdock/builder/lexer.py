@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
-from .goformat import go_quote, is_go_space
+from ..goformat import go_quote, is_go_space
 
 DEFAULT_ESCAPE = "\\"
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 
 from nbdock.errors import InvalidArgument
 
-from .goformat import go_quote, is_go_space
+from ..goformat import go_quote, is_go_space
 
 _EOF = ""  # what the scanner returns past the end of the word
 

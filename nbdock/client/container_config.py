@@ -22,6 +22,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from ..errors import InvalidArgument
+from ..goformat import parse_go_duration
 from .flags import Parsed, UsageError
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$", re.IGNORECASE)
@@ -154,39 +156,12 @@ def _integer(parsed: Parsed, flag: str, text: str) -> int:
         raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: strconv.ParseInt: parsing "{text}": invalid syntax', parsed.command) from None
 
 
-#: Go's duration units (time.ParseDuration), in nanoseconds.
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-                   "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION_PART = re.compile(r"(\d*\.?\d*)([^\d.]*)")
-
-
 def parse_duration(text: str, flag: str) -> int:
     """A Go duration (``200ms``, ``1.5s``, ``1m30s``, ``0``) in nanoseconds, as the CLI's duration flags read it."""
-    def invalid(reason: str):
-        return UsageError(f'invalid argument "{text}" for "--{flag}" flag: time: {reason}')
-
-    rest, sign = text, 1
-    if rest[:1] in ("-", "+"):
-        sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
-    if rest == "0":
-        return 0
-    if not rest:
-        raise invalid(f'invalid duration "{text}"')
-    total = 0
-    while rest:
-        match = _DURATION_PART.match(rest)
-        number, unit = match.groups()
-        if number in ("", "."):
-            raise invalid(f'invalid duration "{text}"')
-        if not unit:
-            raise invalid(f'missing unit in duration "{text}"')
-        if unit not in _DURATION_UNITS:
-            raise invalid(f'unknown unit "{unit}" in duration "{text}"')
-        whole, _, fraction = number.partition(".")
-        scale = _DURATION_UNITS[unit]
-        total += int(whole or 0) * scale + (int(fraction) * scale // 10 ** len(fraction) if fraction else 0)
-        rest = rest[match.end():]
-    return sign * total
+    try:
+        return parse_go_duration(text)
+    except InvalidArgument as e:
+        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {e.message}') from None
 
 
 def parse_healthcheck(parsed: Parsed) -> dict:

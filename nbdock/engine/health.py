@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
 from ..errors import NbdockError
+from ..goformat import go_duration
 from . import clock
 
 if TYPE_CHECKING:
@@ -123,31 +124,6 @@ def merge_image_healthcheck(requested: dict[str, Any] | None, image: dict[str, A
         if not merged.get(key) and image.get(key):
             merged[key] = image[key]
     return merged
-
-
-def go_duration(nanoseconds: int) -> str:
-    """A duration as Go's ``time.Duration.String`` writes it: 300ms, 1.5s, 1m30s, 1h0m0s."""
-    if nanoseconds == 0:
-        return "0s"
-    sign, n = ("-", -nanoseconds) if nanoseconds < 0 else ("", nanoseconds)
-    if n < SECOND:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if n >= size:
-                return sign + _decimal(n, size) + unit
-    hours, rest = divmod(n, 3600 * SECOND)
-    minutes, rest = divmod(rest, 60 * SECOND)
-    text = _decimal(rest, SECOND) + "s"
-    if hours:
-        return f"{sign}{hours}h{minutes}m{text}"
-    if minutes:
-        return f"{sign}{minutes}m{text}"
-    return sign + text
-
-
-def _decimal(value: int, unit: int) -> str:
-    whole, fraction = divmod(value, unit)
-    digits = str(fraction).rjust(len(str(unit)) - 1, "0").rstrip("0")
-    return f"{whole}.{digits}" if digits else str(whole)
 
 
 # ---------------------------------------------------------------------------

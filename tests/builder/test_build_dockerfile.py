@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from nbdock.builder.goformat import parse_go_duration
+from nbdock.goformat import parse_go_duration
 from nbdock.builder.instructions import (
     Add,
     Arg,

@@ -5,7 +5,7 @@
 import pytest
 
 from nbdock.builder.cache import same_step
-from nbdock.builder.goformat import go_duration, go_quote_rune
+from nbdock.goformat import go_duration, go_quote_rune
 from nbdock.builder.instructions import exposed_ports, normalize_workdir
 from nbdock.builder.parser import parse_dockerfile
 from nbdock.errors import InvalidArgument

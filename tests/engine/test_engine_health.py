@@ -15,8 +15,9 @@ import pytest
 
 from nbdock.engine import createconfig, health
 from nbdock.engine.health import (HEALTHY, STARTING, UNHEALTHY, Health, HealthService, Monitor, OutputBuffer, Probe,
-                                  ProbeError, Result, go_duration, merge_image_healthcheck, status_line)
+                                  ProbeError, Result, merge_image_healthcheck, status_line)
 from nbdock.engine.records import ContainerRecord, State
+from nbdock.goformat import go_duration
 
 MS = 1_000_000
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import InvalidArgument
+from .errors import InvalidArgument
 
 
 def go_quote(text: str) -> str:
