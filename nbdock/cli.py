@@ -18,13 +18,13 @@ import os
 import sys
 
 from nbdock import __version__
-from nbdock.client.commands import Session, parse_words, run_parsed
-from nbdock.client.connection import Connection
-from nbdock.client.console import Console
 from nbdock.client.errors import CommandError
 from nbdock.client.flags import UsageError
 from nbdock.client.syntax import COMMANDS
 from nbdock.errors import NbdockError
+
+# The commands' own modules (docker-py, pandas for listings...) are imported by _main, when a
+# command runs: `nbdock daemon` must not carry them -- they would double the daemon's memory.
 
 PROGRAM = "nbdock"
 
@@ -53,6 +53,10 @@ def _main(words: list[str]) -> int:
     if words[0] in ("--version", "-v"):
         print(f"nbdock version {__version__}")
         return 0
+    from nbdock.client.commands import Session, parse_words, run_parsed
+    from nbdock.client.connection import Connection
+    from nbdock.client.console import Console
+
     try:
         parsed = parse_words(words, PROGRAM)
     except UsageError as error:
