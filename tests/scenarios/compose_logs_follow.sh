@@ -15,7 +15,8 @@ EOF
 dc() { docker-compose -p "$P" "$@"; }
 dc config | grep -E 'TICKS|GREETING'
 dc up -d >/dev/null 2>&1; echo "up rc=$?"
-timeout 30 docker-compose -p "$P" logs -f --no-color ticker; echo "logs -f rc=$?"
+# Sorted: compose prints the lines it follows and its "exited" notice from two threads, in either order.
+timeout 30 docker-compose -p "$P" logs -f --no-color ticker | sort; echo "logs -f rc=${PIPESTATUS[0]}"
 dc logs --no-color --tail 2 ticker | grep -v '^Attaching'
 dc ps | tail -n +3 | awk '{print $1, $(NF-1), $NF}'
 dc down >/dev/null 2>&1; echo "down rc=$?"
