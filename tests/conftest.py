@@ -120,3 +120,19 @@ def _pings(socket_path: str) -> bool:
             return s.recv(64).startswith(b"HTTP/1.1 200")
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session")
+def docker_cli():
+    """``docker_cli(host, *args)``: the real docker CLI against ``host`` (classic builder), its result;
+    a non-zero exit fails the test with the CLI's stderr unless ``check=False``."""
+    import subprocess
+
+    def run(host: str, *args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0"},
+                                capture_output=True, input=input, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
+        return result
+
+    return run

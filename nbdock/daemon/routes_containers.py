@@ -170,6 +170,22 @@ async def resize(request: web.Request) -> web.Response:
 # attach and logs
 
 
+async def relay_input(hijacked: Hijacked, listeners, scanner: detachkeys.DetachScanner | None) -> bool:
+    """Hand what the client types to the process's stdin (``listeners``; None: read and drop it) until
+    the client stops sending (False) or types the detach sequence (True), which the process never sees."""
+    async for data in hijacked.read_input():
+        if listeners is None:
+            continue
+        detached = False
+        if scanner is not None:
+            data, detached = scanner.feed(data)
+        if data:
+            listeners.stdin.put_nowait(data)
+        if detached:
+            return True
+    return False
+
+
 @routes.post("/containers/{id}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
     engine = engine_of(request)
@@ -192,20 +208,13 @@ async def attach(request: web.Request) -> web.StreamResponse:
             hijacked.write(data if tty else frame(stream_name, data))
 
     async def pass_input() -> None:
-        async for data in hijacked.read_input():
-            if not use_stdin:
-                continue
-            detached = False
-            if scanner is not None:
-                data, detached = scanner.feed(data)
-            if data:
-                container.listeners.stdin.put_nowait(data)
-            if detached:  # the attachment ends here; the container runs on
-                engine.containers.publish(container.record, "detach")
-                if output is not None:
-                    output.put_nowait(None)
-                hijacked.close()
-                return
+        if await relay_input(hijacked, container.listeners if use_stdin else None, scanner):
+            # The attachment ends here; the container runs on.
+            engine.containers.publish(container.record, "detach")
+            if output is not None:
+                output.put_nowait(None)
+            hijacked.close()
+            return
         if use_stdin and output is not None:
             end_of_input(container.listeners, output, close_stdin=bool(config.get("StdinOnce")), tty=tty)
         if hijacked.closed and output is not None:
@@ -317,20 +326,12 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
     wanted = {s for s, key in (("stdout", "AttachStdout"), ("stderr", "AttachStderr")) if instance.config.get(key, True)}
 
     async def pass_input() -> None:
-        async for data in hijacked.read_input():
-            if not instance.config.get("AttachStdin"):
-                continue
-            if scanner is not None:
-                data, done = scanner.feed(data)
-                if done:  # the client leaves; the process runs on, as after `docker attach`'s detach
-                    if data:
-                        instance.listeners.stdin.put_nowait(data)
-                    detached.set()
-                    output.put_nowait(None)
-                    hijacked.close()
-                    return
-            if data:
-                instance.listeners.stdin.put_nowait(data)
+        if await relay_input(hijacked, instance.listeners if instance.config.get("AttachStdin") else None, scanner):
+            # The client leaves; the process runs on, as after `docker attach`'s detach.
+            detached.set()
+            output.put_nowait(None)
+            hijacked.close()
+            return
         if instance.config.get("AttachStdin"):
             end_of_input(instance.listeners, output, close_stdin=True, tty=tty)
 

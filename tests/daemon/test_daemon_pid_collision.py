@@ -17,6 +17,7 @@ and stats must still see only the container.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
@@ -30,15 +31,8 @@ pytestmark = pytest.mark.root
 
 
 @pytest.fixture
-def docker(nbdock_host):
-    def run(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": nbdock_host},
-                                capture_output=True, input=input, timeout=60)
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
-        return result
-
-    return run
+def docker(docker_cli, nbdock_host):
+    return functools.partial(docker_cli, nbdock_host)
 
 
 @pytest.fixture

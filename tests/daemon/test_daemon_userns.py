@@ -8,6 +8,7 @@ puts both files back byte for byte.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pwd
@@ -113,16 +114,8 @@ def remapped(request, tmp_path_factory):
 
 
 @pytest.fixture
-def docker(remapped):
-    host = remapped[0]
-
-    def run(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0"},
-                                capture_output=True, input=input, timeout=60)
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} exited {result.returncode}: {result.stderr.decode()}")
-        return result
-    return run
+def docker(docker_cli, remapped):
+    return functools.partial(docker_cli, remapped[0])
 
 
 @pytest.fixture
