@@ -23,7 +23,7 @@ from typing import Any
 from ..errors import InvalidArgument
 from ..network import ipam
 from ..runtime import capabilities, cgroups, devices, seccomp
-from ..runtime.init import RLIMITS
+from ..runtime.rlimits import RLIMITS
 from .logs import log_options
 from .signals import parse_signal
 from .health import merge_image_healthcheck

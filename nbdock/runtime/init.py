@@ -28,6 +28,7 @@ import stat
 
 from ..kernel import libc
 from . import capabilities, namespaces, rootfs, seccomp, terminal, users, userns
+from .rlimits import RLIMITS
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
 
@@ -44,11 +45,6 @@ class StartError(Exception):
         super().__init__(message)
         self.exit_code = exit_code
 
-
-#: ``--ulimit`` names (as the ``ulimit`` command spells them) -> setrlimit(2) resource numbers
-#: (include/uapi/asm-generic/resource.h; Python's resource module lacks a few of them).
-RLIMITS = {"cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "rss": 5, "nproc": 6, "nofile": 7, "memlock": 8,
-           "as": 9, "locks": 10, "sigpending": 11, "msgqueue": 12, "nice": 13, "rtprio": 14, "rttime": 15}
 
 #: What a new container process writes on its "ready" pipe once it is inside its namespaces.
 READY = b"ready"
