@@ -20,6 +20,7 @@ import stat
 import time
 from typing import Callable
 
+import docker
 import ipywidgets as widgets
 
 from nbdock.client.formatting import ellipsis, human_size
@@ -114,9 +115,20 @@ class LayersView:
             try:
                 fetched = self.fetch_file(layer["diff_id"], change["path"])
             except Exception as error:  # shown in the widget: a click must not raise into the void
-                detail.value = describe_file(change) + f"<p style='color:#b00'>could not read the file: {html.escape(str(error))}</p>"
+                detail.value = describe_file(change) + f"<p style='color:#b00'>{html.escape(self._unreadable(error))}</p>"
                 return
         detail.value = describe_file(change, fetched)
+
+    def _unreadable(self, error: Exception) -> str:
+        """Why a file cannot be shown, in words.  The widget outlives what it draws: a lesson's clean-up
+        (``rmi``) or a rebuild under the same name can take the image away while the tree is on screen."""
+        again = f"build or pull it again, then show it again with %dock layers {self.image}"
+        if isinstance(error, docker.errors.ImageNotFound):
+            return f"image removed: {self.image} is no longer in the daemon, and its layers went with it ({again})"
+        if isinstance(error, docker.errors.NotFound):
+            return (f"layer gone: {self.image} now names another image, one without this layer "
+                    f"(show the new one with %dock layers {self.image})")
+        return f"could not read the file: {error}"
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

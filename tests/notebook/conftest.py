@@ -27,6 +27,41 @@ def nbdock_endpoints(api):
         pytest.skip("this daemon is Docker's, which has no /nbdock/v1 endpoints")
 
 
+class DaemonObjects:
+    """What the daemon holds (containers, images, volumes, networks): to remove what a run added to it."""
+
+    def __init__(self, api: docker.APIClient):
+        self.api = api
+
+    def now(self) -> dict[str, list[str]]:
+        api = self.api
+        return {
+            "containers": [container["Id"] for container in api.containers(all=True)],
+            # Newest first: an image's children go before it, or removing it would be refused.
+            "images": [image["Id"] for image in sorted(api.images(all=True), key=lambda image: -image["Created"])],
+            "volumes": [volume["Name"] for volume in api.volumes().get("Volumes") or []],
+            "networks": [network["Id"] for network in api.networks()],
+        }
+
+    def remove_new(self, before: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Remove what appeared since ``before`` (containers first: they hold images, volumes, networks); return it."""
+        api = self.api
+        new = {kind: [name for name in names if name not in before[kind]] for kind, names in self.now().items()}
+        removers = {"containers": lambda id_: api.remove_container(id_, force=True, v=True),
+                    "images": lambda id_: api.remove_image(id_, force=True),
+                    "volumes": lambda name: api.remove_volume(name, force=True),
+                    "networks": api.remove_network}
+        for kind, remove in removers.items():
+            for name in new[kind]:
+                _ignore_missing(remove, name)  # an image may already be gone with its child
+        return new
+
+
+@pytest.fixture(scope="session")
+def daemon_objects(api):
+    return DaemonObjects(api)
+
+
 class Names:
     """Unique names for what a test creates, so it can all be removed afterwards."""
 

@@ -47,11 +47,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def jupyterlab(nbdock_host, tmp_path):
+def jupyterlab(nbdock_host, tmp_path, daemon_objects):
     """(base URL, token) of a JupyterLab serving a copy of the layers notebook; stopped by its pid afterwards.
 
-    Everything it writes goes under ``tmp_path``: runtime files, workspaces, settings.
+    Everything it writes goes under ``tmp_path``: runtime files, workspaces, settings.  Run All leaves the
+    lesson's container and images in place (its clean-up cell waits for the reader): they are removed here.
     """
+    before = daemon_objects.now()
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     root = tmp_path / "notebooks"
@@ -89,6 +91,7 @@ def jupyterlab(nbdock_host, tmp_path):
             process.kill()
             process.wait()
         log.close()
+        daemon_objects.remove_new(before)
 
 
 def _wait_for_server(base_url: str, token: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -155,6 +158,16 @@ def test_layer_tree_widget_renders_in_jupyterlab(jupyterlab, capsys):
             changes.wait_for(state="visible", timeout=10_000)
             options = changes.evaluate("select => [...select.options].map(option => option.text)")
             assert "- /etc/motd  (whiteout)" in [text.replace("\xa0", " ") for text in options]  # ipywidgets: nbsp
+            # A file is read from the daemon on click: after Run All the image is still there to read it from.
+            layer = tree.locator(".jupyter-widget-Collapse", has=page.locator(".jupyter-widget-Collapse-header",
+                                                                               has_text="Welcome to lesson 2")).first
+            layer.locator(".jupyter-widget-Collapse-header").click()
+            changes = layer.locator("select").first
+            changes.wait_for(state="visible", timeout=10_000)
+            labels = changes.evaluate("select => [...select.options].map(option => option.text)")
+            changes.select_option(index=[text.replace("\xa0", " ") for text in labels].index("+ /etc/motd"))
+            layer.locator("pre", has_text="Welcome to lesson 2").wait_for(timeout=10_000)  # the file's content
+            assert "No such image" not in layer.text_content()
 
             tree.scroll_into_view_if_needed()
             _save_screenshot(page, SCREENSHOT, capsys)

@@ -6,6 +6,10 @@ as it found it (containers, images, volumes, networks) and the notebooks
 folder as it found it, and must show what a reader is told to look for:
 the checks below read the outputs of cells tagged in the notebook.
 
+A lesson's last cell (tagged ``clean-up``) does nothing under Run All: the
+exercises and the widgets still need what the lesson made.  The reader
+sets ``CLEAN_UP = True`` in it when done; so does this test, before the run.
+
 The executed notebooks are saved under test-output/notebooks/ to be looked at.
 """
 
@@ -28,6 +32,8 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 EXECUTED_DIR = REPOSITORY / "test-output" / "notebooks"
 #: Seconds one cell may take: the slowest ones sample a container's stats for a few seconds.
 CELL_TIMEOUT = 180
+#: The first line of every lesson's clean-up cell, and what a reader done with the lesson makes of it.
+CLEAN_UP_OFF, CLEAN_UP_ON = "CLEAN_UP = False", "CLEAN_UP = True"
 
 
 def test_there_are_ten_lessons_each_with_an_exercise():
@@ -41,8 +47,26 @@ def test_there_are_ten_lessons_each_with_an_exercise():
         assert not with_outputs, f"{path.name} is committed with outputs in cells {with_outputs}"
 
 
+def test_run_all_leaves_each_lesson_in_place_until_the_reader_cleans_up():
+    """Removing things is the last cell's job only, and that cell does nothing until the reader says so."""
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        clean_up = _clean_up_cell(notebook)
+        assert clean_up is notebook.cells[-1], f"{path.name}: the clean-up cell is not the last one"
+        first, _, body = clean_up.source.partition("\n")
+        assert first.startswith(CLEAN_UP_OFF) and body.startswith("if CLEAN_UP:\n"), f"{path.name}: {first!r}"
+        assert all(line.startswith("    ") for line in body.splitlines()[1:] if line), f"{path.name}: unguarded lines"
+        assert "CLEAN_UP = True" in notebook.cells[-2].source, f"{path.name}: the text does not say how to clean up"
+
+
+def _clean_up_cell(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    cells = [cell for cell in notebook.cells if "clean-up" in cell.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{len(cells)} cells are tagged clean-up"
+    return cells[0]
+
+
 @pytest.fixture(scope="session")
-def executed(nbdock_host):
+def executed(nbdock_host, daemon_objects):
     """name -> the notebook after a run (run once, on first use; the failure of a run is raised then)."""
     # The embedded default image is made on its first pull; make it now, so it does not count as left behind.
     with docker.APIClient(base_url=nbdock_host, version="auto") as api:
@@ -52,7 +76,7 @@ def executed(nbdock_host):
     def run(name: str) -> nbformat.NotebookNode:
         if name not in runs:
             try:
-                runs[name] = _execute(NOTEBOOKS_DIR / name, nbdock_host)
+                runs[name] = _execute(NOTEBOOKS_DIR / name, nbdock_host, daemon_objects)
             except (Exception, pytest.fail.Exception) as error:  # kept, so each test that reads it fails the same way
                 runs[name] = error
         if isinstance(runs[name], BaseException):
@@ -62,12 +86,13 @@ def executed(nbdock_host):
     return run
 
 
-def _execute(path: Path, host: str) -> nbformat.NotebookNode:
+def _execute(path: Path, host: str, daemon_objects) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
+    clean_up = _clean_up_cell(notebook)  # what a reader done with the lesson does: switch the clean-up on
+    clean_up.source = clean_up.source.replace(CLEAN_UP_OFF, CLEAN_UP_ON, 1)
     client = NotebookClient(notebook, timeout=CELL_TIMEOUT, startup_timeout=60, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS_DIR)}})
-    api = docker.APIClient(base_url=host, version="auto")
-    before, files_before = _daemon_objects(api), _files(NOTEBOOKS_DIR)
+    before, files_before = daemon_objects.now(), _files(NOTEBOOKS_DIR)
     try:
         client.execute(env={**os.environ, "NBDOCK_HOST": host})
     except CellExecutionError as error:
@@ -75,37 +100,10 @@ def _execute(path: Path, host: str) -> nbformat.NotebookNode:
     finally:
         EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, EXECUTED_DIR / path.name)
-        left_behind = _remove_new_objects(api, before)  # so that one failing notebook does not fail the next
-        api.close()
+        left_behind = daemon_objects.remove_new(before)  # so that one failing notebook does not fail the next
     assert not any(left_behind.values()), f"{path.name} left behind: {left_behind}"
     assert _files(NOTEBOOKS_DIR) == files_before, f"{path.name} left files in {NOTEBOOKS_DIR}"
     return notebook
-
-
-def _daemon_objects(api: docker.APIClient) -> dict[str, list[str]]:
-    return {
-        "containers": [container["Id"] for container in api.containers(all=True)],
-        # Newest first: an image's children go before it, or removing it would be refused.
-        "images": [image["Id"] for image in sorted(api.images(all=True), key=lambda image: -image["Created"])],
-        "volumes": [volume["Name"] for volume in api.volumes().get("Volumes") or []],
-        "networks": [network["Id"] for network in api.networks()],
-    }
-
-
-def _remove_new_objects(api: docker.APIClient, before: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Remove what appeared since ``before`` (containers first: they hold images, volumes, networks); return it."""
-    new = {kind: [name for name in names if name not in before[kind]] for kind, names in _daemon_objects(api).items()}
-    removers = {"containers": lambda id_: api.remove_container(id_, force=True, v=True),
-                "images": lambda id_: api.remove_image(id_, force=True),
-                "volumes": lambda name: api.remove_volume(name, force=True),
-                "networks": api.remove_network}
-    for kind, remove in removers.items():
-        for name in new[kind]:
-            try:
-                remove(name)
-            except docker.errors.NotFound:
-                pass  # an image already gone with its child
-    return new
 
 
 def _files(directory: Path) -> set[str]:
@@ -148,6 +146,10 @@ def test_architecture_shows_the_http_requests_behind_a_command(executed):
     requests_seen = tagged_output(notebook, "api-on")
     assert re.search(r"→ POST /v1\.\d+/containers/create\?name=\S+ -> 201 Created", requests_seen)
     assert re.search(r"→ POST /v1\.\d+/containers/\w+/start -> 204 No Content", requests_seen)
+    # The order the lesson explains: the output and the exit are asked for before the start.
+    order = [re.search(rf"→ POST /v1\.\d+/containers/\S*{step}", requests_seen).start()
+             for step in (r"create\?", r"/attach\?", r"/wait\?condition=next-exit", r"/start")]
+    assert order == sorted(order), requests_seen
     raw = tagged_output(notebook, "raw-http")
     assert raw.startswith("HTTP/1.1 200 OK"), raw[:200]
     assert tagged_output(notebook, "docker-py").strip() == tagged_output(notebook, "raw-http-names").strip()

@@ -1,5 +1,8 @@
 """nbdock's kernel views end to end: they need nbdock's daemon and its /nbdock/v1 endpoints."""
 
+import html
+import io
+
 import pandas
 import pytest
 
@@ -54,6 +57,20 @@ def test_layers_of_a_built_image(shell, names, tmp_path):
     position = next(i for i, c in enumerate(copied["changes"]) if c["path"] == "/hello.txt")
     chooser.value = position
     assert "hello layers" in detail.value
+
+
+def test_the_layer_tree_says_image_removed_once_its_image_is_gone(shell, api, names):
+    """A lesson's clean-up may remove the image while its tree is still on screen: a click then explains."""
+    tag = names("image")
+    for _ in api.build(fileobj=io.BytesIO(b"FROM busybox\nRUN echo kept > /kept.txt\n"), tag=tag, rm=True, decode=True):
+        pass
+    view = shell.run_line_magic("dock", f"layers {tag}")
+    added = view.layers[-1]["changes"]
+    _, chooser, detail = view.nodes[len(view.layers) - 1]
+    api.remove_image(tag)
+    chooser.value = next(i for i, change in enumerate(added) if change["path"] == "/kept.txt")
+    assert f"image removed: {tag} is no longer in the daemon" in html.unescape(detail.value)
+    assert "404" not in detail.value and "No such image" not in detail.value
 
 
 def test_cli_prints_the_same_views(nbdock_cli, running):

@@ -1,5 +1,6 @@
 """The teaching views, rendered from recorded sample data (no daemon needed)."""
 
+import html
 import json
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import docker  # noqa: E402
 import pandas  # noqa: E402
 import pytest  # noqa: E402
 
@@ -94,6 +96,22 @@ def test_a_failed_fetch_is_shown_in_the_widget():
     _, chooser, detail = view.nodes[1]
     chooser.value = 0
     assert "could not read the file: gone" in detail.value
+
+
+def test_a_removed_image_is_named_as_such_not_as_a_raw_404():
+    def removed(diff_id, path):
+        raise docker.errors.ImageNotFound("404 Client Error: Not Found (\"No such image: app:1\")")
+
+    def replaced(diff_id, path):
+        raise docker.errors.NotFound("404 Client Error: Not Found (\"image app:1 has no layer sha256:2222\")")
+
+    _, chooser, detail = LayersView("app:1", LAYERS, removed).nodes[1]
+    chooser.value = 0
+    assert "image removed: app:1 is no longer in the daemon" in html.unescape(detail.value)
+    assert "404" not in detail.value
+    _, chooser, detail = LayersView("app:1", LAYERS, replaced).nodes[1]
+    chooser.value = 0
+    assert "layer gone: app:1 now names another image" in html.unescape(detail.value)
 
 
 def test_kernel_view_frames():
