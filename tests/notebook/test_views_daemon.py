@@ -7,6 +7,7 @@ import pandas
 import pytest
 
 from nbdock.views.layers import LayersView
+from nbdock.views.stats_plot import LivePlot
 
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("nbdock_endpoints")]
 
@@ -76,3 +77,35 @@ def test_the_layer_tree_says_image_removed_once_its_image_is_gone(shell, api, na
 def test_cli_prints_the_same_views(nbdock_cli, running):
     done = nbdock_cli("ns", running)
     assert done.returncode == 0 and "isolated" in done.stdout
+
+
+class RecordedPlot(LivePlot):
+    """A LivePlot that keeps its instances, for the test to look at the chart drawn."""
+
+    made: list[LivePlot] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.made.append(self)
+
+
+def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(shell, api, names, nbdock_host,
+                                                                              monkeypatch):
+    """A memory hog under --memory 24m: the chart shows memory only, and a line where the engine saw the OOM kill."""
+    from nbdock.client.connection import Connection
+    from nbdock.views import stats_plot
+
+    monkeypatch.setattr(stats_plot, "LivePlot", RecordedPlot)
+    RecordedPlot.made.clear()
+    name = names("container")
+    shell.run_line_magic("dock", f"run -d --name {name} --memory 24m busybox awk "
+                                 "'BEGIN { for (i = 1; ; i++) { chunk[i] = sprintf(\"%1048576d\", i); system(\"sleep 0.05\") } }'")
+    connection = Connection(nbdock_host)
+    samples = stats_plot.watch(connection, name, seconds=30, interval=0.2)
+    state = api.inspect_container(name)["State"]
+    assert state["OOMKilled"] and state["ExitCode"] == 137, state
+    plot, = RecordedPlot.made
+    assert plot.metrics == ("memory",) and plot.cpu_axes is None
+    marker = [line for line in plot.memory_axes.get_lines() if line.get_label() == "OOM kill"]
+    assert len(marker) == 1
+    assert samples["time"].iloc[-1] <= marker[0].get_xdata()[0] <= samples["time"].iloc[-1] + 2

@@ -18,7 +18,7 @@ from nbdock.client.formatting import Listing  # noqa: E402
 from nbdock.views import data  # noqa: E402
 from nbdock.views.layers import LayersView, change_label, layer_title  # noqa: E402
 from nbdock.views.notebook_console import listing_frame  # noqa: E402
-from nbdock.views.stats_plot import LivePlot, cpu_quota_percent  # noqa: E402
+from nbdock.views.stats_plot import LivePlot, cpu_quota_percent, default_metrics  # noqa: E402
 
 SAMPLES = json.loads((Path(__file__).parent / "data" / "dockerd_samples.json").read_text())
 
@@ -148,3 +148,37 @@ def test_quota_and_live_plot():
     assert [line.get_label() for line in memory_lines] == ["memory used", "limit (--memory)"]
     assert memory_lines[1].get_ydata()[0] == pytest.approx(64)
     assert [line.get_label() for line in plot.cpu_axes.get_lines()] == ["CPU", "quota (--cpus)"]
+
+
+def _memory_frame(seconds):
+    return pandas.DataFrame({"time": seconds, "cpu_percent": [1.0] * len(seconds),
+                             "memory_bytes": [(10 + 10 * i) << 20 for i in range(len(seconds))],
+                             "memory_limit_bytes": [48 << 20] * len(seconds), "pids": [1] * len(seconds)})
+
+
+def test_each_run_shows_the_panel_of_its_limit_only():
+    assert default_metrics(cpu_quota=None, memory_limit_set=True) == ("memory",)
+    assert default_metrics(cpu_quota=50.0, memory_limit_set=False) == ("cpu",)
+    assert default_metrics(cpu_quota=None, memory_limit_set=False) == ("memory", "cpu")
+    oom_run = LivePlot("hog", cpu_quota=None, memory_limit_set=True)
+    assert oom_run.cpu_axes is None and len(oom_run.figure.axes) == 1
+    cpu_run = LivePlot("spin", cpu_quota=50.0, memory_limit_set=False)
+    assert cpu_run.memory_axes is None and len(cpu_run.figure.axes) == 1
+    cpu_run.draw(_memory_frame([0.0, 1.0]))
+    assert [line.get_label() for line in cpu_run.cpu_axes.get_lines()] == ["CPU", "quota (--cpus)"]
+    chosen = LivePlot("web", cpu_quota=50.0, memory_limit_set=True, metrics=["memory"])
+    assert chosen.cpu_axes is None
+    with pytest.raises(ValueError, match="not disk"):
+        LivePlot("web", cpu_quota=None, memory_limit_set=True, metrics=["disk"])
+
+
+def test_the_memory_chart_marks_the_oom_kill_where_the_engine_saw_it():
+    plot = LivePlot("hog", cpu_quota=None, memory_limit_set=True)
+    plot.update(_memory_frame([0.0, 0.5, 1.0, 1.5]))
+    assert not [line for line in plot.memory_axes.get_lines() if line.get_label() == "OOM kill"]
+    plot.mark_oom_kills([plot.started_at + 1.75])  # the kill comes after the last reading
+    marker = [line for line in plot.memory_axes.get_lines() if line.get_label() == "OOM kill"]
+    assert len(marker) == 1 and list(marker[0].get_xdata()) == [1.75, 1.75]
+    assert [text.get_text().strip() for text in plot.memory_axes.texts] == ["OOM kill"]
+    assert plot.memory_axes.get_xlim()[1] > 1.75  # in view
+    assert "OOM kill" in [text.get_text() for text in plot.memory_axes.get_legend().get_texts()]
