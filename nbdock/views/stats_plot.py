@@ -108,7 +108,7 @@ class LivePlot:
         bottom = self.cpu_axes if self.cpu_axes is not None else self.memory_axes
         bottom.set_xlabel("seconds")
         latest = max([float(frame["time"].max()) if len(frame) else 0.0, *self.oom_kills])
-        bottom.set_xlim(0, max(latest * 1.03, 1.0))  # the kill comes after the last reading: keep it in view
+        bottom.set_xlim(0, max(latest * 1.05, 1.0))  # the kill comes after the last reading: keep it in view
 
     def _draw_memory(self, memory, frame: pandas.DataFrame) -> None:
         memory.clear()
@@ -139,7 +139,8 @@ def watch(connection, container: str, seconds: float, interval: float,
     """Sample ``container`` for ``seconds`` (a reading every ``interval``), drawn live; then mark its OOM kills.
 
     What ``%dock stats NAME --plot`` draws, with the OOM kill at the end.  ``connection`` is an
-    :class:`nbdock.client.connection.Connection`; the samples are returned as a DataFrame.
+    :class:`nbdock.client.connection.Connection`; the samples are returned as a DataFrame, whose
+    ``attrs["oom_kills"]`` lists where the kills are on the chart (seconds; empty without one).
     """
     from nbdock.client import stats
 
@@ -151,6 +152,7 @@ def watch(connection, container: str, seconds: float, interval: float,
     began = time.time()
     samples = stats.sample(connection.container_stats_stream(container, interval), seconds, plot.update)
     plot.mark_oom_kills(oom_kill_times(connection.api, container, since=began))
+    samples.attrs["oom_kills"] = list(plot.oom_kills)
     return samples
 
 

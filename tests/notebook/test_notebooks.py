@@ -204,6 +204,9 @@ def test_cgroups_lesson_ends_in_an_oom_kill_and_a_throttled_cpu(executed):
     highest = float(re.search(r"highest memory reading: ([\d.]+) MiB", oom).group(1))
     assert 36 <= highest <= 48 and "limit line: 48 MiB" in oom, oom
     assert "image/png" in tagged_mime_types(notebook, "oom-plot")
+    # The chart's line at the OOM kill: from the engine's oom event, just after the last reading.
+    marks = re.search(r"last reading at ([\d.]+) s, OOM kill at \[([\d.]+)\] s", oom)
+    assert marks and 0 <= float(marks.group(2)) - float(marks.group(1)) <= 2, oom
     cpu = json.loads(tagged_output(notebook, "cpu-result").strip().splitlines()[-1])
     assert 10 < cpu["mean_percent"] <= 60, cpu  # --cpus 0.5 caps a busy loop at 50% of one CPU
 

@@ -107,5 +107,5 @@ def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(sh
     plot, = RecordedPlot.made
     assert plot.metrics == ("memory",) and plot.cpu_axes is None
     marker = [line for line in plot.memory_axes.get_lines() if line.get_label() == "OOM kill"]
-    assert len(marker) == 1
+    assert len(marker) == 1 and samples.attrs["oom_kills"] == [marker[0].get_xdata()[0]]
     assert samples["time"].iloc[-1] <= marker[0].get_xdata()[0] <= samples["time"].iloc[-1] + 2
