@@ -28,8 +28,9 @@ import matplotlib.pyplot as plt
 import pandas
 from IPython.display import display
 
-#: The panels a chart can have, top to bottom.
+#: The panels a chart can have, top to bottom, and how a title names them.
 METRICS = ("memory", "cpu")
+PANEL_NAMES = {"memory": "memory", "cpu": "CPU"}
 
 
 def cpu_quota_percent(host_config: dict) -> float | None:
@@ -147,7 +148,7 @@ def watch(connection, container: str, seconds: float, interval: float,
     host_config = connection.api.inspect_container(container)["HostConfig"]
     cpu_quota, memory_limit_set = cpu_quota_percent(host_config), bool(host_config.get("Memory"))
     metrics = tuple(metrics) if metrics else default_metrics(cpu_quota, memory_limit_set)
-    title = f"{container}: " + " and ".join({"memory": "memory", "cpu": "CPU"}.get(metric, metric) for metric in metrics)
+    title = f"{container}: " + " and ".join(PANEL_NAMES[metric] for metric in metrics)
     plot = LivePlot(title, cpu_quota, memory_limit_set, metrics)
     began = time.time()
     samples = stats.sample(connection.container_stats_stream(container, interval), seconds, plot.update)

@@ -98,8 +98,8 @@ def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(sh
     monkeypatch.setattr(stats_plot, "LivePlot", RecordedPlot)
     RecordedPlot.made.clear()
     name = names("container")
-    shell.run_line_magic("dock", f"run -d --name {name} --memory 24m busybox awk "
-                                 "'BEGIN { for (i = 1; ; i++) { chunk[i] = sprintf(\"%1048576d\", i); system(\"sleep 0.05\") } }'")
+    hog = "'BEGIN { for (i = 1; ; i++) { chunk[i] = sprintf(\"%1048576d\", i); system(\"sleep 0.05\") } }'"
+    shell.run_line_magic("dock", f"run -d --name {name} --memory 24m busybox awk {hog}")
     connection = Connection(nbdock_host)
     samples = stats_plot.watch(connection, name, seconds=30, interval=0.2)
     state = api.inspect_container(name)["State"]
