@@ -19,7 +19,7 @@ import sys
 
 from nbdock import __version__
 from nbdock.client.errors import CommandError
-from nbdock.client.flags import UsageError
+from nbdock.client.flags import FlagError
 from nbdock.client.syntax import COMMANDS
 from nbdock.errors import NbdockError
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(words: list[str]) -> int:
     try:
         host, words = _global_options(words)
-    except UsageError as error:
+    except FlagError as error:
         print(error.message, file=sys.stderr)
         return error.exit_code
     if words and words[0] == "daemon":
@@ -59,7 +59,7 @@ def _main(words: list[str]) -> int:
 
     try:
         parsed = parse_words(words, PROGRAM)
-    except UsageError as error:
+    except FlagError as error:
         print(_usage_error(error), file=sys.stderr)
         return error.exit_code
     if parsed.options["help"]:  # help needs no daemon
@@ -73,7 +73,7 @@ def _main(words: list[str]) -> int:
     console = Console(sys.stdout, sys.stderr, sys.stdin.buffer if sys.stdin else None)
     try:
         return run_parsed(parsed, Session(connection, console, PROGRAM))
-    except UsageError as error:  # a flag value the command found wrong (a bad --memory, a bad -p)
+    except FlagError as error:  # a flag value the command found wrong (a bad --memory, a bad -p)
         print(_usage_error(error), file=sys.stderr)
         return error.exit_code
     except CommandError as error:
@@ -92,12 +92,12 @@ def _global_options(words: list[str]) -> tuple[str | None, list[str]]:
         flag = words.pop(0)
         if flag in ("-H", "--host"):
             if not words:
-                raise UsageError(f"flag needs an argument: {flag}")
+                raise FlagError(f"flag needs an argument: {flag}")
             host = words.pop(0)
         elif flag.startswith("--host="):
             host = flag.partition("=")[2]
         else:
-            raise UsageError(f"unknown flag: {flag}\nSee '{PROGRAM} --help'.")
+            raise FlagError(f"unknown flag: {flag}\nSee '{PROGRAM} --help'.")
     return host, words
 
 
@@ -110,7 +110,7 @@ def _run_daemon(argv: list[str]) -> int:
     return daemon_main(argv)
 
 
-def _usage_error(error: UsageError) -> str:
+def _usage_error(error: FlagError) -> str:
     """Docker's layout: the message, the command's usage line, where to find help."""
     command = error.command
     if command is None:

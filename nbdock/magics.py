@@ -114,7 +114,7 @@ class NbdockMagics(Magics, Configurable):
             raise UsageError("%dock needs a command: %dock run, ps, images, build, layers, stats, ns, cgroup, trace...")
         try:
             parsed = parse_words(words, PROGRAM)
-        except flags.UsageError as error:
+        except flags.FlagError as error:
             raise UsageError(error.message) from None
         if parsed.options["help"]:  # no daemon needed
             print(parsed.command.help_text(PROGRAM), end="")
@@ -137,7 +137,7 @@ class NbdockMagics(Magics, Configurable):
             return action()
         except CommandError as error:
             raise UsageError(error.message) from None
-        except flags.UsageError as error:
+        except flags.FlagError as error:
             raise UsageError(error.message) from None
         except docker.errors.APIError as error:
             raise UsageError(f"Error response from daemon: {error.explanation or error}") from None
@@ -274,7 +274,7 @@ class NbdockMagics(Magics, Configurable):
         """Build the cell as a Dockerfile; show the steps live, then the image's layers."""
         try:
             parsed = parse(DOCKERFILE_SYNTAX, shlex.split(line), "%%dockerfile")
-        except (flags.UsageError, ValueError) as error:
+        except (flags.FlagError, ValueError) as error:
             raise UsageError(getattr(error, "message", str(error))) from None
         if parsed.options["help"]:
             print(DOCKERFILE_SYNTAX.help_text("%%"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidArgument
 from ..goformat import parse_go_duration
-from .flags import Parsed, UsageError
+from .flags import Parsed, FlagError
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp])?i?b?$", re.IGNORECASE)
 _SIZE_UNITS = {None: 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -50,12 +50,12 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
     detached = options.get("detach", False) if parsed.command.name == "run" else True
     restart = parse_restart_policy(options["restart"])
     if options["rm"] and restart["Name"] != "no":
-        raise UsageError("conflicting options: cannot specify both --restart and --rm", parsed.command)
+        raise FlagError("conflicting options: cannot specify both --restart and --rm", parsed.command)
     exposed, bindings = parse_ports(options["publish"], options["expose"])
     anonymous_volumes, binds = parse_volumes(options["volume"])
     network = options["network"] or options["net"] or "default"
     if options["network_alias"] and network in ("default", "bridge", "host", "none"):
-        raise UsageError("network-scoped aliases are only supported for user-defined networks", parsed.command)
+        raise FlagError("network-scoped aliases are only supported for user-defined networks", parsed.command)
 
     config: dict = {
         "Hostname": options["hostname"] or "",
@@ -105,6 +105,7 @@ def create_body(parsed: Parsed, *, console_size: tuple[int, int] = (0, 0)) -> Cr
         "NanoCpus": parse_cpus(options["cpus"]) if options["cpus"] else 0,
         "MemorySwap": _memory_swap(options["memory_swap"]),
         "PidsLimit": _integer(parsed, "pids-limit", options["pids_limit"]) if options["pids_limit"] else 0,
+        "UsernsMode": options["userns"] or "",  # the daemon checks it: "" or "host"
     })
     if options["tmpfs"]:
         host["Tmpfs"] = parse_tmpfs(options["tmpfs"])
@@ -127,7 +128,7 @@ def parse_bytes(text: str, flag: str) -> int:
     """Docker's sizes: ``64m``, ``1.5g``, ``512k``, ``1024`` -- units of 1024, case ignored, ``b``/``ib`` optional."""
     match = _SIZE.match(text.strip())
     if not match:
-        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: invalid size: \'{text}\'')
+        raise FlagError(f'invalid argument "{text}" for "--{flag}" flag: invalid size: \'{text}\'')
     number, unit = match.groups()
     return int(float(number) * _SIZE_UNITS[unit.lower() if unit else None])
 
@@ -143,9 +144,9 @@ def parse_cpus(text: str) -> int:
     try:
         cpus = float(text)
     except ValueError:
-        raise UsageError(f'invalid argument "{text}" for "--cpus" flag: failed to parse {text} as a rational number') from None
+        raise FlagError(f'invalid argument "{text}" for "--cpus" flag: failed to parse {text} as a rational number') from None
     if cpus < 0:
-        raise UsageError(f'invalid argument "{text}" for "--cpus" flag: CPUs can not be negative')
+        raise FlagError(f'invalid argument "{text}" for "--cpus" flag: CPUs can not be negative')
     return round(cpus * 1e9)
 
 
@@ -153,7 +154,7 @@ def _integer(parsed: Parsed, flag: str, text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: strconv.ParseInt: parsing "{text}": invalid syntax', parsed.command) from None
+        raise FlagError(f'invalid argument "{text}" for "--{flag}" flag: strconv.ParseInt: parsing "{text}": invalid syntax', parsed.command) from None
 
 
 def parse_duration(text: str, flag: str) -> int:
@@ -161,7 +162,7 @@ def parse_duration(text: str, flag: str) -> int:
     try:
         return parse_go_duration(text)
     except InvalidArgument as e:
-        raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {e.message}') from None
+        raise FlagError(f'invalid argument "{text}" for "--{flag}" flag: {e.message}') from None
 
 
 def parse_healthcheck(parsed: Parsed) -> dict:
@@ -177,17 +178,17 @@ def parse_healthcheck(parsed: Parsed) -> dict:
     retries = _integer(parsed, "health-retries", options["health_retries"]) if options["health_retries"] else 0
     if options["no_healthcheck"]:
         if options["health_cmd"] or retries or any(durations.values()):
-            raise UsageError("--no-healthcheck conflicts with --health-* options", parsed.command)
+            raise FlagError("--no-healthcheck conflicts with --health-* options", parsed.command)
         return {"Healthcheck": {"Test": ["NONE"]}}
     if not (options["health_cmd"] or retries or any(durations.values())):
         return {}
     for key, flag in (("Interval", "health-interval"), ("Timeout", "health-timeout")):
         if durations[key] < 0:
-            raise UsageError(f"--{flag} cannot be negative", parsed.command)
+            raise FlagError(f"--{flag} cannot be negative", parsed.command)
     if retries < 0:
-        raise UsageError("--health-retries cannot be negative", parsed.command)
+        raise FlagError("--health-retries cannot be negative", parsed.command)
     if durations["StartPeriod"] < 0:
-        raise UsageError("--health-start-period cannot be negative", parsed.command)
+        raise FlagError("--health-start-period cannot be negative", parsed.command)
     health: dict = {}
     if options["health_cmd"]:
         health["Test"] = ["CMD-SHELL", options["health_cmd"]]
@@ -201,11 +202,11 @@ def parse_restart_policy(text: str) -> dict:
     """``no``, ``always``, ``unless-stopped`` or ``on-failure[:max-retries]``."""
     name, _, count = text.partition(":")
     if name not in RESTART_POLICIES:
-        raise UsageError(f'invalid restart policy format: "{text}"')
+        raise FlagError(f'invalid restart policy format: "{text}"')
     if count and name != "on-failure":
-        raise UsageError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
+        raise FlagError("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
     if count and not count.isdigit():
-        raise UsageError(f'invalid restart policy format: maximum retry count must be an integer: "{count}"')
+        raise FlagError(f'invalid restart policy format: maximum retry count must be an integer: "{count}"')
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
 
 
@@ -217,17 +218,17 @@ def parse_env(env_files: list[str], values: list[str]) -> list[str]:
             with open(path, encoding="utf-8") as file:
                 lines = file.read().splitlines()
         except OSError as error:
-            raise UsageError(f"open {path}: {error.strerror.lower()}") from None
+            raise FlagError(f"open {path}: {error.strerror.lower()}") from None
         for number, line in enumerate(lines, 1):
             line = line.lstrip()
             if not line or line.startswith("#"):
                 continue
             if line.startswith("="):
-                raise UsageError(f"invalid environment variable in {path} line {number}: {line!r}: no variable name")
+                raise FlagError(f"invalid environment variable in {path} line {number}: {line!r}: no variable name")
             env.extend(_env_entry(line))
     for value in values:
         if value.startswith("="):
-            raise UsageError(f"invalid environment variable: {value}")
+            raise FlagError(f"invalid environment variable: {value}")
         env.extend(_env_entry(value))
     return env
 
@@ -260,7 +261,7 @@ def parse_ports(publish: list[str], expose: list[str]) -> tuple[dict, dict]:
         if len(host_ports) > 1 and len(container_ports) == 1:
             host_ports = [host_part]  # one container port, any free host port of the range
         elif host_ports and len(host_ports) != len(container_ports):
-            raise UsageError(f"invalid ranges specified for container and host Ports: {spec}")
+            raise FlagError(f"invalid ranges specified for container and host Ports: {spec}")
         for index, port in enumerate(container_ports):
             key = f"{port}/{protocol}"
             exposed[key] = {}
@@ -277,7 +278,7 @@ def _split_publish(spec: str) -> tuple[str, str, list[int], str]:
     text, _, protocol = spec.rpartition("/") if "/" in spec else (spec, "", "tcp")
     protocol = protocol.lower()
     if protocol not in ("tcp", "udp", "sctp"):
-        raise UsageError(f"invalid proto: {protocol}")
+        raise FlagError(f"invalid proto: {protocol}")
     host_ip = ""
     if text.startswith("["):  # an IPv6 address: [::1]:8080:80
         end = text.find("]")
@@ -290,9 +291,9 @@ def _split_publish(spec: str) -> tuple[str, str, list[int], str]:
     elif len(parts) == 1:
         host_part, container_part = "", parts[0]
     else:
-        raise UsageError(f"invalid port format for --publish: {spec}")
+        raise FlagError(f"invalid port format for --publish: {spec}")
     if not container_part:
-        raise UsageError(f"no port specified: {spec}<empty>")
+        raise FlagError(f"no port specified: {spec}<empty>")
     return host_ip, host_part, _port_range(container_part, spec), protocol
 
 
@@ -301,9 +302,9 @@ def _port_range(text: str, spec: str) -> list[int]:
     try:
         first, last = int(low), int(high or low)
     except ValueError:
-        raise UsageError(f'invalid containerPort: {text} (in "{spec}")') from None
+        raise FlagError(f'invalid containerPort: {text} (in "{spec}")') from None
     if not (0 < first <= last <= 65535):
-        raise UsageError(f"invalid port range: {text} (in \"{spec}\")")
+        raise FlagError(f"invalid port range: {text} (in \"{spec}\")")
     return list(range(first, last + 1))
 
 
@@ -319,11 +320,11 @@ def parse_volumes(values: list[str]) -> tuple[dict, list[str]]:
         parts = value.split(":")
         if len(parts) == 1:
             if not value.startswith("/"):
-                raise UsageError(f"invalid volume specification: '{value}': invalid mount config for type \"volume\": invalid mount path: '{value}' mount path must be absolute")
+                raise FlagError(f"invalid volume specification: '{value}': invalid mount config for type \"volume\": invalid mount path: '{value}' mount path must be absolute")
             anonymous[value] = {}
             continue
         if len(parts) > 3 or not parts[0] or not parts[1]:
-            raise UsageError(f"invalid volume specification: '{value}'")
+            raise FlagError(f"invalid volume specification: '{value}'")
         source = parts[0]
         if source.startswith("."):
             parts[0] = os.path.abspath(source)
@@ -348,14 +349,14 @@ def parse_mount(spec: str) -> dict:
         key = key.strip().lower()
         if key in ("readonly", "ro"):
             if has_value and value.lower() not in ("true", "false", "1", "0"):
-                raise UsageError(f"invalid value for {key}: {value}")
+                raise FlagError(f"invalid value for {key}: {value}")
             mount["ReadOnly"] = not has_value or value.lower() in ("true", "1")
             continue
         if not has_value:
-            raise UsageError(f"invalid field '{field}' must be a key=value pair")
+            raise FlagError(f"invalid field '{field}' must be a key=value pair")
         if key == "type":
             if value not in ("bind", "volume", "tmpfs"):
-                raise UsageError(f"invalid mount type: {value!r} (nbdock knows bind, volume and tmpfs)")
+                raise FlagError(f"invalid mount type: {value!r} (nbdock knows bind, volume and tmpfs)")
             mount["Type"] = value
         elif key in ("source", "src"):
             mount["Source"] = value
@@ -368,9 +369,9 @@ def parse_mount(spec: str) -> dict:
         elif key == "bind-propagation":
             mount.setdefault("BindOptions", {})["Propagation"] = value
         else:
-            raise UsageError(f"unexpected key '{key}' in '{spec}'")
+            raise FlagError(f"unexpected key '{key}' in '{spec}'")
     if "Target" not in mount:
-        raise UsageError("target is required")
+        raise FlagError("target is required")
     if tmpfs_options:
         mount["TmpfsOptions"] = tmpfs_options
     return mount
@@ -385,16 +386,16 @@ def security_options(options: list[str]) -> list[str]:
         key, separator, value = option.partition("=")
         if not separator and option != "no-new-privileges":
             if ":" not in option:
-                raise UsageError(f'Invalid --security-opt: "{option}"')
+                raise FlagError(f'Invalid --security-opt: "{option}"')
             key, _, value = option.partition(":")
         if key == "seccomp" and value != "unconfined":
             try:
                 with open(value, "rb") as f:
                     profile = json.loads(f.read())
             except OSError as e:
-                raise UsageError(f"opening seccomp profile ({value}) failed: open {value}: {e.strerror.lower()}") from None
+                raise FlagError(f"opening seccomp profile ({value}) failed: open {value}: {e.strerror.lower()}") from None
             except ValueError as e:
-                raise UsageError(f"compacting json for seccomp profile ({value}) failed: {e}") from None
+                raise FlagError(f"compacting json for seccomp profile ({value}) failed: {e}") from None
             option = "seccomp=" + json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
         sent.append(option)
     return sent

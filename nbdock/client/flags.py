@@ -15,7 +15,7 @@ differ from Python's ``argparse`` in ways users notice:
 
 Each command is described by a :class:`Command` (its flags, how many
 arguments it takes); :func:`parse` turns a list of words into a
-:class:`Parsed` or raises :class:`UsageError` with the CLI's message.
+:class:`Parsed` or raises :class:`FlagError` with the CLI's message.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TRUE_WORDS = ("1", "t", "T", "true", "TRUE", "True")
 FALSE_WORDS = ("0", "f", "F", "false", "FALSE", "False")
 
 
-class UsageError(Exception):
+class FlagError(Exception):
     """The words do not make a valid command.  ``command`` is the one being parsed (for its help).
 
     The docker CLI exits 125 for a bad flag or flag value, but 1 for a wrong
@@ -82,6 +82,9 @@ class Command:
     max_args: int | None = None
     #: False for commands whose trailing words are another program's command line.
     interspersed: bool = True
+    #: Docker's flags that nbdock deliberately does not have: ``(flag, why)``.  Typing one says so,
+    #: rather than docker's "unknown flag" -- the flag exists, nbdock refuses it (as its daemon does).
+    refused: tuple[tuple[str, str], ...] = ()
 
     def flag(self, name: str) -> Flag | None:
         for candidate in self.flags:
@@ -160,13 +163,16 @@ def _long_flag(parsed: Parsed, text: str, words: list[str], index: int) -> int:
         return index
     flag = parsed.command.flag(name)
     if flag is None:
-        raise UsageError(f"unknown flag: --{name}", parsed.command)
+        why = dict(parsed.command.refused).get(name)
+        if why is not None:
+            raise FlagError(f"--{name} is not supported by nbdock: {why}", parsed.command)
+        raise FlagError(f"unknown flag: --{name}", parsed.command)
     if flag.kind == "bool":
         _set(parsed, flag, _bool_value(parsed, flag, value) if has_value else True)
         return index
     if not has_value:
         if index >= len(words):
-            raise UsageError(f"flag needs an argument: --{name}", parsed.command)
+            raise FlagError(f"flag needs an argument: --{name}", parsed.command)
         value, index = words[index], index + 1
     _set(parsed, flag, value)
     return index
@@ -179,7 +185,7 @@ def _short_flags(parsed: Parsed, cluster: str, words: list[str], index: int) -> 
         letter = cluster[position]
         flag = parsed.command.short_flag(letter)
         if flag is None:
-            raise UsageError(f"unknown shorthand flag: '{letter}' in -{cluster}", parsed.command)
+            raise FlagError(f"unknown shorthand flag: '{letter}' in -{cluster}", parsed.command)
         rest = cluster[position + 1 :]
         if flag.kind == "bool":
             if rest.startswith("="):
@@ -192,7 +198,7 @@ def _short_flags(parsed: Parsed, cluster: str, words: list[str], index: int) -> 
             _set(parsed, flag, rest[1:] if rest.startswith("=") else rest)
             return index
         if index >= len(words):
-            raise UsageError(f"flag needs an argument: '{letter}' in -{cluster}", parsed.command)
+            raise FlagError(f"flag needs an argument: '{letter}' in -{cluster}", parsed.command)
         _set(parsed, flag, words[index])
         return index + 1
     return index
@@ -203,7 +209,7 @@ def _bool_value(parsed: Parsed, flag: Flag, text: str) -> bool:
         return True
     if text in FALSE_WORDS:
         return False
-    raise UsageError(f'invalid argument "{text}" for "--{flag.long}" flag: strconv.ParseBool: parsing "{text}": invalid syntax', parsed.command)
+    raise FlagError(f'invalid argument "{text}" for "--{flag.long}" flag: strconv.ParseBool: parsing "{text}": invalid syntax', parsed.command)
 
 
 def _set(parsed: Parsed, flag: Flag, value: Any) -> None:
@@ -223,10 +229,10 @@ def _check_arg_count(command: Command, args: list[str], program: str) -> None:
         return f"{count} argument" + ("" if count == 1 else "s")
 
     if high == 0 and args:
-        raise UsageError(f"{what} accepts no arguments", command, exit_code=1)
+        raise FlagError(f"{what} accepts no arguments", command, exit_code=1)
     if low == high and len(args) != low:
-        raise UsageError(f"{what} requires {arguments(low)}", command, exit_code=1)
+        raise FlagError(f"{what} requires {arguments(low)}", command, exit_code=1)
     if len(args) < low:
-        raise UsageError(f"{what} requires at least {arguments(low)}", command, exit_code=1)
+        raise FlagError(f"{what} requires at least {arguments(low)}", command, exit_code=1)
     if high is not None and len(args) > high:
-        raise UsageError(f"{what} requires at most {arguments(high)}", command, exit_code=1)
+        raise FlagError(f"{what} requires at most {arguments(high)}", command, exit_code=1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..units import human_duration  # noqa: F401  (CREATED columns)
-from .flags import UsageError
+from .flags import FlagError
 
 # ---------------------------------------------------------------------------
 # Sizes and durations (github.com/docker/go-units)
@@ -77,7 +77,7 @@ def render_template(template: str, record: Any) -> str:
             as_json, text = True, text[: -len("| json")].strip()
         path = _FIELD_PATH.match(text)
         if not path:
-            raise UsageError(f"template: nbdock understands {{{{.Field}}}}, {{{{.A.B}}}} and {{{{json .Field}}}}, not {{{{{text}}}}}")
+            raise FlagError(f"template: nbdock understands {{{{.Field}}}}, {{{{.A.B}}}} and {{{{json .Field}}}}, not {{{{{text}}}}}")
         value = _lookup(record, path.group(1))
         return json.dumps(value) if as_json else go_string(value)
 
@@ -88,9 +88,9 @@ def _lookup(record: Any, dotted: str | None) -> Any:
     value = record
     for name in (dotted.split(".") if dotted else []):
         if not isinstance(value, Mapping):
-            raise UsageError(f"template: can't evaluate field {name} in type {type(value).__name__}")
+            raise FlagError(f"template: can't evaluate field {name} in type {type(value).__name__}")
         if name not in value:
-            raise UsageError(f"template: can't evaluate field {name}")
+            raise FlagError(f"template: can't evaluate field {name}")
         value = value[name]
     return value
 

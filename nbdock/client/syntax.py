@@ -8,7 +8,7 @@ exactly what ``docker`` accepts.  Management-command spellings
 
 from __future__ import annotations
 
-from .flags import Command, Flag, UsageError
+from .flags import Command, Flag, FlagError
 
 
 def _bool(long: str, short: str = "", help: str = "", default: bool = False) -> Flag:
@@ -73,6 +73,18 @@ CONTAINER_FLAGS = (
            "countdown (ms|s|m|h) (default 0s)", metavar="duration"),
     _value("health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)", metavar="duration"),
     _bool("no-healthcheck", help="Disable any container-specified HEALTHCHECK"),
+    _value("userns", help="User namespace to use (nbdock: host, or the daemon's default)"),
+)
+
+#: docker's `run`/`create` flags that nbdock refuses, as its daemon refuses their fields
+#: (engine/createconfig.py's UNSUPPORTED_HOST_CONFIG): a container quietly without its
+#: device or its cgroup would teach the wrong thing.
+REFUSED_CONTAINER_FLAGS = (
+    ("device", "its containers get the default /dev only (HostConfig.Devices)"),
+    ("gpus", "it has no GPU support (HostConfig.DeviceRequests)"),
+    ("cgroup-parent", "each container's cgroup is made under nbdock's own (HostConfig.CgroupParent)"),
+    ("blkio-weight-device", "per-device weights need the BFQ scheduler (HostConfig.BlkioWeightDevice)"),
+    ("storage-opt", "a writable layer's size needs overlay over xfs with project quotas (HostConfig.StorageOpt)"),
 )
 
 _COMMANDS = [
@@ -83,10 +95,10 @@ _COMMANDS = [
             _bool("detach", "d", "Run container in background and print container ID"),
             _bool("sig-proxy", help="Proxy received signals to the process", default=True),
         ),
-        min_args=1, interspersed=False,
+        min_args=1, interspersed=False, refused=REFUSED_CONTAINER_FLAGS,
     ),
     Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CONTAINER_FLAGS,
-            min_args=1, interspersed=False),
+            min_args=1, interspersed=False, refused=REFUSED_CONTAINER_FLAGS),
     Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers", (
         _bool("attach", "a", "Attach STDOUT/STDERR and forward signals"),
         _bool("interactive", "i", "Attach container's STDIN"),
@@ -321,21 +333,21 @@ GROUPS = ("container", "image", "volume", "network", "system", "net")  # net: nb
 def find_command(words: list[str]) -> tuple[Command, list[str]]:
     """Which command the words name, and the words left for its flags and arguments."""
     if not words:
-        raise UsageError("no command given (try `help`)")
+        raise FlagError("no command given (try `help`)")
     first = words[0]
     if first in GROUPS:
         if len(words) < 2 or words[1].startswith("-"):
             verbs = sorted({name.split()[1] for name in [*COMMANDS, *ALIASES] if name.startswith(first + " ")})
             if first == "container":
                 verbs = sorted(_CONTAINER_VERBS | {"ls", "rm"})
-            raise UsageError(f'"{first}" needs a subcommand: one of {", ".join(verbs)}')
+            raise FlagError(f'"{first}" needs a subcommand: one of {", ".join(verbs)}')
         two = f"{first} {words[1]}"
         name = ALIASES.get(two, two)
         if first == "container" and words[1] in _CONTAINER_VERBS:
             name = words[1]
         if name not in COMMANDS:
-            raise UsageError(f'unknown command: "{two}"')
+            raise FlagError(f'unknown command: "{two}"')
         return COMMANDS[name], words[2:]
     if first not in COMMANDS:
-        raise UsageError(f'unknown command: "{first}"')
+        raise FlagError(f'unknown command: "{first}"')
     return COMMANDS[first], words[1:]

@@ -99,6 +99,9 @@ def test_syntax_errors_exit_like_docker_without_a_daemon():
     unknown = run("run", "--bogus", "busybox")
     assert unknown.returncode == 125
     assert unknown.stderr.startswith("unknown flag: --bogus\n\nUsage:  nbdock run [OPTIONS] IMAGE [COMMAND] [ARG...]")
+    refused = run("run", "--device", "/dev/sda", "busybox")  # docker has it, nbdock refuses it
+    assert refused.returncode == 125
+    assert refused.stderr.startswith("--device is not supported by nbdock: its containers get the default /dev only")
     missing = run("rm")
     assert missing.returncode == 1 and missing.stderr.startswith("'nbdock rm' requires at least 1 argument")
 

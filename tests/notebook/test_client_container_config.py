@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nbdock.client.container_config import create_body, parse_bytes, parse_mount, parse_ports, parse_volumes
-from nbdock.client.flags import UsageError, parse
+from nbdock.client.flags import FlagError, parse
 from nbdock.client.syntax import find_command
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "docker_cli_create_bodies.json").read_text())
@@ -59,7 +59,7 @@ def test_port_forms():
     ("1-3:1-2", "invalid ranges"),
 ])
 def test_bad_ports_are_named(spec, message):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(FlagError, match=message):
         parse_ports([spec], [])
 
 
@@ -68,15 +68,15 @@ def test_sizes():
     assert parse_bytes("1.5g", "memory") == 3 << 29
     assert parse_bytes("512KiB", "memory") == 512 << 10
     assert parse_bytes("1024", "memory") == 1024
-    with pytest.raises(UsageError, match="invalid size: 'zz'"):
+    with pytest.raises(FlagError, match="invalid size: 'zz'"):
         parse_bytes("zz", "memory")
 
 
 def test_mount_and_its_errors():
     assert parse_mount("type=tmpfs,dst=/t,tmpfs-size=1m") == {"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1 << 20}}
-    with pytest.raises(UsageError, match="target is required"):
+    with pytest.raises(FlagError, match="target is required"):
         parse_mount("type=bind,src=/x")
-    with pytest.raises(UsageError, match="unexpected key 'colour'"):
+    with pytest.raises(FlagError, match="unexpected key 'colour'"):
         parse_mount("colour=blue,dst=/x")
 
 
@@ -88,7 +88,7 @@ def test_mount_and_its_errors():
     (["run", "-v", "relative", "busybox"], "mount path must be absolute"),
 ])
 def test_refusals_name_what_was_wrong(argv, message):
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(FlagError, match=message):
         request_for(argv)
 
 
@@ -111,11 +111,11 @@ def test_security_opt_sends_a_seccomp_profile_file_as_compact_json(tmp_path):
 
 
 def test_security_opt_errors_are_the_docker_clis(tmp_path):
-    with pytest.raises(UsageError, match=r"opening seccomp profile \(/nonexistent.json\) failed: open /nonexistent.json: no such file"):
+    with pytest.raises(FlagError, match=r"opening seccomp profile \(/nonexistent.json\) failed: open /nonexistent.json: no such file"):
         request_for(["run", "--security-opt", "seccomp=/nonexistent.json", "busybox"])
-    with pytest.raises(UsageError, match='Invalid --security-opt: "bogus"'):
+    with pytest.raises(FlagError, match='Invalid --security-opt: "bogus"'):
         request_for(["run", "--security-opt", "bogus", "busybox"])
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(UsageError, match=r"compacting json for seccomp profile"):
+    with pytest.raises(FlagError, match=r"compacting json for seccomp profile"):
         request_for(["run", "--security-opt", f"seccomp={broken}", "busybox"])

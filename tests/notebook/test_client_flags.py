@@ -2,7 +2,7 @@
 
 import pytest
 
-from nbdock.client.flags import UsageError, parse
+from nbdock.client.flags import FlagError, parse
 from nbdock.client.syntax import COMMANDS, find_command
 
 
@@ -26,7 +26,7 @@ def test_value_after_equals_or_in_the_next_word():
 def test_boolean_flag_takes_a_value_only_with_equals():
     assert parse_line("run", "--rm=false", "busybox").rm is False
     assert parse_line("run", "--sig-proxy=0", "busybox").sig_proxy is False
-    with pytest.raises(UsageError, match='invalid argument "maybe" for "--rm"'):
+    with pytest.raises(FlagError, match='invalid argument "maybe" for "--rm"'):
         parse_line("run", "--rm=maybe", "busybox")
 
 
@@ -45,25 +45,25 @@ def test_double_dash_ends_flags():
 
 
 def test_unknown_flags_are_named_and_exit_125():
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(FlagError) as error:
         parse_line("ps", "--bogus")
     assert error.value.message == "unknown flag: --bogus" and error.value.exit_code == 125
-    with pytest.raises(UsageError, match="unknown shorthand flag: 'x' in -x"):
+    with pytest.raises(FlagError, match="unknown shorthand flag: 'x' in -x"):
         parse_line("ps", "-x")
 
 
 def test_missing_value():
-    with pytest.raises(UsageError, match="flag needs an argument: --name"):
+    with pytest.raises(FlagError, match="flag needs an argument: --name"):
         parse_line("create", "--name")
 
 
 def test_argument_counts_use_the_cli_wording_and_exit_1():
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(FlagError) as error:
         parse_line("rm")
     assert error.value.message == "'nbdock rm' requires at least 1 argument" and error.value.exit_code == 1
-    with pytest.raises(UsageError, match="'nbdock rename' requires 2 arguments"):
+    with pytest.raises(FlagError, match="'nbdock rename' requires 2 arguments"):
         parse_line("rename", "a")
-    with pytest.raises(UsageError, match="'nbdock ps' accepts no arguments"):
+    with pytest.raises(FlagError, match="'nbdock ps' accepts no arguments"):
         parse_line("ps", "extra")
 
 
@@ -78,9 +78,9 @@ def test_management_command_spellings():
     assert find_command(["container", "run", "busybox"])[0].name == "run"
     assert find_command(["image", "rm", "x"])[0].name == "rmi"
     assert find_command(["volume", "create"])[0].name == "volume create"
-    with pytest.raises(UsageError, match='unknown command: "volume frobnicate"'):
+    with pytest.raises(FlagError, match='unknown command: "volume frobnicate"'):
         find_command(["volume", "frobnicate"])
-    with pytest.raises(UsageError, match='"network" needs a subcommand'):
+    with pytest.raises(FlagError, match='"network" needs a subcommand'):
         find_command(["network"])
 
 
@@ -100,3 +100,20 @@ def test_run_knows_every_flag_of_the_issue():
                  "network-alias restart label cap-add cap-drop stop-signal stop-timeout init").split():
         assert run.flag(name) is not None, name
     assert run.short_flag("m").long == "memory" and run.short_flag("h").long == "hostname"
+
+
+@pytest.mark.parametrize("flag", ["--device=/dev/sda", "--gpus=all", "--cgroup-parent=x", "--storage-opt=size=1G"])
+def test_a_docker_flag_nbdock_refuses_says_so_rather_than_unknown(flag):
+    for command in ("run", "create"):
+        with pytest.raises(FlagError, match=rf"^{flag.split('=')[0]} is not supported by nbdock: ") as raised:
+            parse_line(command, flag, "busybox")
+        assert raised.value.exit_code == 125
+    with pytest.raises(FlagError, match="^unknown flag: --no-such-flag$"):
+        parse_line("run", "--no-such-flag", "busybox")
+
+
+def test_userns_is_passed_to_the_daemon_which_takes_host():
+    from nbdock.client.container_config import create_body
+
+    assert create_body(parse_line("run", "--userns=host", "busybox")).body["HostConfig"]["UsernsMode"] == "host"
+    assert create_body(parse_line("run", "busybox")).body["HostConfig"]["UsernsMode"] == ""

@@ -8,7 +8,7 @@ import pytest
 from nbdock.client import stats as stats_math
 from nbdock.client.commands.containers import display_ports, ps_row
 from nbdock.client.commands.images import history_row, image_rows
-from nbdock.client.flags import UsageError
+from nbdock.client.flags import FlagError
 from nbdock.client.formatting import Listing, binary_size, human_duration, human_size, render_listing, render_template, tabwrite
 
 SAMPLES = json.loads((Path(__file__).parent / "data" / "dockerd_samples.json").read_text())
@@ -37,9 +37,9 @@ def test_templates():
     assert render_template("{{.Name}}: {{.State.Status}}", record) == "web: running"
     assert render_template("{{json .State}}", record) == '{"Status": "running", "Running": true}'
     assert render_template("{{.State.Running}} {{.Labels}} {{.Ports}}", record) == "true map[a:1 b:2] <nil>"
-    with pytest.raises(UsageError, match="range"):
+    with pytest.raises(FlagError, match="range"):
         render_template("{{range .Labels}}x{{end}}", record)
-    with pytest.raises(UsageError, match="can't evaluate field Nope"):
+    with pytest.raises(FlagError, match="can't evaluate field Nope"):
         render_template("{{.Nope}}", record)
 
 

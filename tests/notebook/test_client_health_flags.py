@@ -7,7 +7,7 @@ server recording its ``POST /containers/create``).
 import pytest
 
 from nbdock.client.container_config import create_body, parse_duration
-from nbdock.client.flags import UsageError, parse
+from nbdock.client.flags import FlagError, parse
 from nbdock.client.syntax import find_command
 
 
@@ -50,7 +50,7 @@ def test_no_health_flag_sends_no_healthcheck():
     (["run", "--no-healthcheck", "--health-cmd", "true", "busybox"], "--no-healthcheck conflicts with --health-* options"),
 ])
 def test_bad_health_flags_get_the_clis_words(argv, message):
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(FlagError) as error:
         body_for(argv)
     assert error.value.message == message
 

@@ -6,7 +6,7 @@ a parsed command (no daemon needed, so syntax errors come first), and
 :func:`run_parsed` carries it out in a :class:`Session` and returns the
 exit code the docker CLI would have.
 Failures raise :class:`~nbdock.client.errors.CommandError` (or
-:class:`~nbdock.client.flags.UsageError` for bad syntax); a container's
+:class:`~nbdock.client.flags.FlagError` for bad syntax); a container's
 own exit status is a return value, not an error.
 """
 
