@@ -168,7 +168,7 @@ def _unpack_body(body: BinaryIO, workdir: str, size_limit: int | None, what: str
     os.mkdir(root, 0o755)
     head = _read_head(body, _TAR_BLOCK)
     reader = _Prefixed(head, body, size_limit, what)
-    if is_archive(head):
+    if is_archive(head) or _is_end_of_archive(head):
         tarsafe.extract(reader, root)
         return root, False
     # Not a tar: the body IS the Dockerfile.  It becomes a context holding
@@ -177,6 +177,17 @@ def _unpack_body(body: BinaryIO, workdir: str, size_limit: int | None, what: str
         while chunk := reader.read(1 << 16):
             dockerfile.write(chunk)
     return root, True
+
+
+def _is_end_of_archive(head: bytes) -> bool:
+    """A first block of zeros: a tar's end marker, so the archive of an empty directory.
+
+    The docker CLI's rule (:func:`is_archive`) would take it for a Dockerfile (it has no tar
+    header), and it would fail as ``unknown instruction: ^@^@^@...``.  dockerd never guesses: a
+    body is a tar, so ``docker build .`` in an empty directory gets "Cannot locate specified
+    Dockerfile: Dockerfile".  nbdock answers the same.
+    """
+    return len(head) == _TAR_BLOCK and not head.strip(b"\0")
 
 
 # ---------------------------------------------------------------------------

@@ -81,6 +81,13 @@ def test_no_body_is_an_empty_dockerfile(tmp_dir):
         open_build_context(None, tmp_dir=tmp_dir)
 
 
+def test_an_empty_context_tar_has_no_dockerfile_as_dockerd_says(tmp_dir):
+    # `nbdock build .` in an empty directory sends the tar of nothing: its end-of-archive zeros
+    # must not be read as a Dockerfile ("unknown instruction: ^@^@^@...").
+    with pytest.raises(InvalidArgument, match="^Cannot locate specified Dockerfile: Dockerfile$"):
+        open_build_context(io.BytesIO(make_tar({})), tmp_dir=tmp_dir)
+
+
 def test_is_archive():
     assert is_archive(make_tar({"a": b"x"})[:512])
     assert is_archive(b"\x1f\x8b\x08\x00")

@@ -160,3 +160,9 @@ def test_build_with_a_dockerfile_outside_the_context_and_build_args(nbdock_cli, 
     built = nbdock_cli("build", "-f", "elsewhere.Dockerfile", "--build-arg", "GREETING=hi there", "-t", tag, "context")
     assert built.returncode == 0, built.stderr
     assert nbdock_cli("run", "--rm", tag, "cat", "/greeting", "/data.txt").stdout == "hi there\nfrom the context\n"
+
+
+def test_build_in_an_empty_directory_says_there_is_no_dockerfile(nbdock_cli, tmp_path):
+    done = nbdock_cli("build", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "Error response from daemon: Cannot locate specified Dockerfile: Dockerfile"
