@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
@@ -33,7 +32,11 @@ from urllib.parse import urlencode, urlsplit
 
 from nbdock.errors import InvalidArgument, RegistryError, Unauthorized
 
-if TYPE_CHECKING:  # transport.py reads challenges from here: import it for type checks only
+# The challenges' parser is its own module, below both this one and transport.py (which reads a
+# challenge's error from a refusal): auth -> transport -> challenges, no cycle.
+from .challenges import Challenge
+
+if TYPE_CHECKING:
     from .transport import Transport
 
 #: Docker's client id, sent to token servers (they may log it).
@@ -110,42 +113,6 @@ def decode_auth_header(value: str | None) -> AuthConfig | None:
     if not isinstance(data, dict):
         raise InvalidArgument("invalid X-Registry-Auth header: expected a JSON object")
     return AuthConfig.from_json(data)
-
-
-# --- challenges -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """One scheme a registry accepts, with its parameters (``realm``, ``service``, ``scope``)."""
-
-    scheme: str  # lower case: "basic" or "bearer"
-    params: dict
-
-
-_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_SCHEME = re.compile(rf"[\s,]*({_TOKEN})(?:\s+|$)")
-_PARAM = re.compile(rf'\s*({_TOKEN})\s*=\s*("(?:[^"\\]|\\.)*"|{_TOKEN})\s*,?')
-
-
-def parse_challenges(header_values: Iterable[str]) -> list[Challenge]:
-    """Parse ``WWW-Authenticate`` headers (RFC 7235).
-
-    Parameter values may be quoted strings containing commas
-    (``scope="repository:x:pull,push"``), so a split on commas is not enough.
-    """
-    challenges = []
-    for value in header_values:
-        position = 0
-        while scheme := _SCHEME.match(value, position):
-            position = scheme.end()
-            params = {}
-            while param := _PARAM.match(value, position):
-                raw = param.group(2)
-                params[param.group(1).lower()] = re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw.startswith('"') else raw
-                position = param.end()
-            challenges.append(Challenge(scheme.group(1).lower(), params))
-    return challenges
 
 
 def repository_scope(repository: str, actions: Iterable[str]) -> str:

@@ -26,7 +26,8 @@ from multidict import CIMultiDict
 
 from nbdock.errors import RegistryError, Unauthorized
 
-from .auth import AuthConfig, Authenticator, parse_challenges, repository_scope
+from .auth import AuthConfig, Authenticator, repository_scope
+from .challenges import parse_challenges
 from .config import Endpoint
 from .manifest import ACCEPTED_MANIFEST_TYPES, MAX_MANIFEST_SIZE, sha256_digest
 from .transport import RegistryUnreachable, Transport, api_error

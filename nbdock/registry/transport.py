@@ -29,8 +29,8 @@ from multidict import CIMultiDict
 
 from nbdock.errors import RegistryError
 
-from .auth import parse_challenges
-from .config import RegistryConfig
+from .challenges import parse_challenges
+from .config import RegistryConfig, is_loopback
 
 #: Statuses that mean "the content is over there".
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -149,9 +149,7 @@ class Transport:
 
     async def _send_once(self, method, url, headers, data, verify_tls) -> aiohttp.ClientResponse:
         if not self.config.allows(url):
-            raise RegistryUnreachable(
-                f'{method.capitalize()} "{url}": nbdock is offline and only contacts registries on this machine'
-            )
+            raise _unreachable(method, url, "nbdock is offline and only contacts registries on this machine")
         try:
             return await self._session.request(
                 method,
@@ -163,12 +161,26 @@ class Transport:
                 ssl=verify_tls,
             )
         except aiohttp.ClientConnectorCertificateError as error:
-            raise RegistryUnreachable(f'{method.capitalize()} "{url}": x509: {error.certificate_error}') from None
+            raise _unreachable(method, url, f"x509: {error.certificate_error}") from None
         except aiohttp.ClientConnectorError as error:
-            raise RegistryUnreachable(f'{method.capitalize()} "{url}": {_connect_failure(error)}') from None
+            raise _unreachable(method, url, _connect_failure(error)) from None
         except (aiohttp.ClientError, asyncio.TimeoutError, ssl.SSLError) as error:
             reason = "timed out" if isinstance(error, asyncio.TimeoutError) else str(error) or type(error).__name__
-            raise RegistryUnreachable(f'{method.capitalize()} "{url}": {reason}') from None
+            raise _unreachable(method, url, reason) from None
+
+
+#: The second line of an unreachable registry's error, for a registry off this machine: the DNS or
+#: connection error alone does not tell a newcomer without a network what they can still run.
+WITHOUT_A_NETWORK = ("without a network, only the embedded busybox:latest (made from the host's busybox) "
+                     "is available; other images need a registry this machine can reach")
+
+
+def _unreachable(method: str, url: str, reason: str) -> RegistryUnreachable:
+    """Docker's first line (``Get "https://...": dial tcp: ...``), then, off this machine, what is left offline."""
+    message = f'{method.capitalize()} "{url}": {reason}'
+    if not is_loopback(urlsplit(url).hostname or ""):
+        message += f"\n{WITHOUT_A_NETWORK}"
+    return RegistryUnreachable(message)
 
 
 def _origin(url: str) -> tuple[str, str]:

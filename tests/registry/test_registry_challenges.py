@@ -7,7 +7,7 @@ import pytest
 
 from nbdock.errors import InvalidArgument
 from nbdock.registry import AuthConfig, decode_auth_header
-from nbdock.registry.auth import Challenge, parse_challenges
+from nbdock.registry.challenges import Challenge, parse_challenges
 
 
 def test_docker_hub_bearer_challenge_with_commas_inside_quotes():

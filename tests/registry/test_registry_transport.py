@@ -7,7 +7,9 @@ import http.server
 import threading
 import urllib.request
 
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from nbdock.registry import AuthConfig, RegistryClient, RegistryConfig
 from nbdock.registry.transport import RegistryUnreachable, Transport
@@ -156,3 +158,37 @@ def test_certificates_are_verified_unless_the_registry_is_insecure(tls_registry)
     assert asyncio.run(probe(verify_tls=False)) == 200
     with pytest.raises(RegistryUnreachable, match="certificate verify failed"):
         asyncio.run(probe(verify_tls=True))
+
+
+def test_a_registry_off_this_machine_unreachable_says_only_busybox_is_available(monkeypatch):
+    # The DNS failure is simulated: a real lookup would send traffic off this machine.
+    async def no_such_host(*args, **kwargs):
+        raise aiohttp.ClientConnectorDNSError(ConnectionKey("registry-1.docker.io", 443, True, True, None, None, None),
+                                              OSError(-2, "Name or service not known"))
+
+    async def probe(config):
+        async with Transport(config) as transport:
+            monkeypatch.setattr(transport._session, "request", no_such_host)
+            await transport.send("GET", "https://registry-1.docker.io/v2/")
+
+    for config, reason in ((RegistryConfig(), "Name or service not known"), (OFFLINE, "nbdock is offline")):
+        with pytest.raises(RegistryUnreachable) as raised:
+            asyncio.run(probe(config))
+        first, second = raised.value.message.split("\n")
+        assert first.startswith('Get "https://registry-1.docker.io/v2/": ') and reason in first
+        assert second.startswith("without a network, only the embedded busybox:latest")
+
+
+def test_a_registry_on_this_machine_unreachable_is_docker_s_one_line():
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        address = "127.0.0.1:%d" % closed.getsockname()[1]
+
+    async def probe():
+        async with Transport(OFFLINE) as transport:
+            await transport.send("GET", f"http://{address}/v2/")
+
+    with pytest.raises(RegistryUnreachable, match=r"connection refused$"):
+        asyncio.run(probe())
