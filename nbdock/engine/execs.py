@@ -22,7 +22,7 @@ from ..runtime.container import ContainerStartError, Started, exit_code_from_sta
 from ..runtime.spawner import SpawnerError
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
-from .containers import runtime_error_message
+from .starterrors import start_failure_message
 from .streams import Listeners, OutputPump, StdinPump, StdioPipes
 
 if TYPE_CHECKING:
@@ -120,7 +120,8 @@ class ExecService:
             instance.exit_code = 126
             instance.done.set()
             if isinstance(e, ContainerStartError):
-                raise ExecStartError(runtime_error_message("exec", e) if e.exit_code in (126, 127) else str(e)) from None
+                env = [*(container.record.Config.get("Env") or []), *(instance.config.get("Env") or [])]
+                raise ExecStartError(start_failure_message("exec", e, env) if e.exit_code in (126, 127) else str(e)) from None
             if isinstance(e, ProcessLookupError):
                 raise Conflict(f"Container {container.id} is not running") from None
             if isinstance(e, SpawnerError):

@@ -7,7 +7,7 @@
 - :mod:`.lifecycle`: the service: create, start, supervise, restart, stop, kill, pause, update, remove.
 """
 
-from .lifecycle import ContainerService, runtime_error_message
+from .lifecycle import ContainerService
 from .registry import ManagedContainer, Run
 
-__all__ = ["ContainerService", "ManagedContainer", "Run", "runtime_error_message"]
+__all__ = ["ContainerService", "ManagedContainer", "Run"]

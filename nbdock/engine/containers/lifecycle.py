@@ -42,6 +42,7 @@ from .. import clock, createconfig, filtering, logs, mounts, names
 from ..health import HealthService
 from ..records import ContainerRecord, State
 from ..signals import parse_signal
+from ..starterrors import start_error
 from ..streams import OutputPump, StdinPump, StdioPipes
 from . import listing, networking, registry, spec
 from .listing import ContainerListing
@@ -277,7 +278,7 @@ class ContainerService:
         try:
             run, output_fds, stdin_fd = await asyncio.to_thread(self._launch, container, exited, on_exit)
         except ContainerStartError as e:
-            error = _start_error(e)
+            error = start_error(e, record.Config.get("Env") or [])
             await self._start_failed(container, e.exit_code if e.exit_code in (126, 127) else 128, error.message)
             raise error from None
         except errors.NbdockError as e:
@@ -774,26 +775,3 @@ class ContainerService:
             if container.running:
                 await self._stop(container, None, None)
                 container.record.ManualStop = False  # a daemon restart is not the user's stop
-
-
-
-def _start_error(error: ContainerStartError) -> errors.NbdockError:
-    """The API error for a process that could not start; its wording decides the CLI's exit code.
-
-    A command that cannot run (126, 127) is reported in the words Docker 20.10
-    relays from containerd and runc; the CLI looks for "executable file not
-    found", "no such file or directory" or "permission denied" in them.
-    """
-    if error.exit_code == 127:
-        return errors.CommandNotFound(runtime_error_message("create", error))
-    if error.exit_code == 126:
-        return errors.CommandNotExecutable(runtime_error_message("create", error))
-    return errors.InvalidArgument(str(error))
-
-
-def runtime_error_message(operation: str, error: Exception) -> str:
-    """Docker's wording of a runc failure to start a container's ("create") or an exec's ("exec") process."""
-    if operation == "create":
-        return f"failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: {error}: unknown"
-    return f"OCI runtime exec failed: exec failed: unable to start container process: {error}: unknown"
-
