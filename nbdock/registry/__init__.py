@@ -13,8 +13,26 @@ The modules, from the wire up:
 * :mod:`.credentials` -- ``~/.docker/config.json`` logins, for nbdock's clients.
 """
 
-from .auth import AuthConfig, decode_auth_header
-from .client import RegistryClient
-from .config import RegistryConfig
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .auth import AuthConfig, decode_auth_header
+    from .client import RegistryClient
+    from .config import RegistryConfig
 
 __all__ = ["AuthConfig", "RegistryClient", "RegistryConfig", "decode_auth_header"]
+
+#: Where each name lives.  They are imported when first used (PEP 562), not with the package:
+#: the CLI reads a login from :mod:`.credentials` on every command, and importing the
+#: registry client with it (aiohttp) would slow every ``nbdock run`` for nothing.
+_HOMES = {"AuthConfig": "auth", "decode_auth_header": "auth", "RegistryClient": "client", "RegistryConfig": "config"}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -11,6 +11,7 @@ import docker
 
 import nbdock
 
+from .. import kernel_views
 from ..errors import CommandError
 from ..flags import Parsed
 from ..formatting import Listing, binary_size, human_size, natural_key, render_template
@@ -291,10 +292,10 @@ def event_line(event: dict) -> str:
 # nbdock's kernel views, as text tables (the notebook shows them richer)
 
 
-def _frame_printer(build):
+def _text_printer(render):
+    """A handler printing one of the kernel views as a terminal table (no pandas on the CLI's path)."""
     def handler(session: Session, parsed: Parsed) -> int:
-        frame = build(session.connection, parsed.args[0])
-        session.console.out(frame.to_string(index=False) + "\n")
+        session.console.out(render(session.connection, parsed.args[0]))
         return 0
 
     return handler
@@ -314,13 +315,11 @@ def _net_map(session: Session, parsed: Parsed) -> int:
 
 
 def _views():
-    from nbdock.views import data
-
     return {
-        "ns": _frame_printer(data.namespaces_frame),
-        "cgroup": _frame_printer(data.cgroup_frame),
-        "trace": _frame_printer(data.trace_frame),
-        "layers": _frame_printer(data.layers_frame),
+        "ns": _text_printer(kernel_views.namespaces_text),
+        "cgroup": _text_printer(kernel_views.cgroup_text),
+        "trace": _text_printer(kernel_views.trace_text),
+        "layers": _text_printer(kernel_views.layers_text),
         "net map": _net_map,
     }
 
