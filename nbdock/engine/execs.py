@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..runtime import capabilities
-from ..runtime.container import ContainerStartError, Started, exit_code_from_status
-from ..runtime.spawner import SpawnerError
+from ..runtime.container import Started, exit_code_from_status
+from ..runtime.errors import ContainerStartError
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
 from .starterrors import start_failure_message
@@ -124,8 +124,6 @@ class ExecService:
                 raise ExecStartError(start_failure_message("exec", e, env) if e.exit_code in (126, 127) else str(e)) from None
             if isinstance(e, ProcessLookupError):
                 raise Conflict(f"Container {container.id} is not running") from None
-            if isinstance(e, SpawnerError):
-                raise ExecStartError(str(e)) from None
             raise
         instance.process = started
         instance.pid = started.pid

@@ -31,18 +31,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .cgroups import Cgroup, Resources, open_cgroup
+from .errors import ContainerStartError
 from .spawner import Spawned, Spawner
 from .spec import ContainerSpec, ExecSpec
 from .trace import NO_TRACE, Trace
-
-
-class ContainerStartError(Exception):
-    """The container's process could not start.  ``exit_code`` follows Docker: 127 no such
-    command, 126 not executable, 1 (or 125) anything else."""
-
-    def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
@@ -246,8 +238,7 @@ class Container:
 def _raise_reported(failure: bytes) -> None:
     """Raise what the new process reported on its errors pipe (nothing: execve succeeded)."""
     if failure:
-        report = json.loads(failure)
-        raise ContainerStartError(report["message"], report["exit_code"])
+        raise ContainerStartError.from_report(json.loads(failure))
 
 
 def _receive_console(sock: socket.socket) -> int | None:

@@ -28,22 +28,10 @@ import stat
 
 from ..kernel import libc
 from . import capabilities, namespaces, rootfs, seccomp, terminal, users, userns
+from .errors import ContainerStartError
 from .rlimits import RLIMITS
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
-
-
-class StartError(Exception):
-    """The process could not be started; ``exit_code`` is what Docker's CLI would exit with.
-
-    126 and 127 are failures to run the command itself (runc's errors, in
-    runc's words); anything else is a failure Docker finds before runc runs
-    (an unknown user, a working directory that is a file).
-    """
-
-    def __init__(self, message: str, exit_code: int = 1):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 #: What a new container process writes on its "ready" pipe once it is inside its namespaces.
@@ -190,7 +178,7 @@ def _write_sysctls(sysctls: dict[str, str], trace: Trace) -> None:
             with open(path, "w") as f:
                 f.write(value)
         except OSError as e:
-            raise StartError(f"write sysctl key {key}: {e.strerror.lower()}") from None
+            raise ContainerStartError(f"write sysctl key {key}: {e.strerror.lower()}") from None
 
 
 def _signal_ready(ready: int) -> None:
@@ -230,7 +218,7 @@ def _resolve_user(process: Process) -> users.ExecUser:
     try:
         return users.resolve(process.user, additional_groups=process.additional_groups)
     except users.UserLookupError as e:
-        raise StartError(str(e)) from None
+        raise ContainerStartError(str(e)) from None
 
 
 def _make_workdir(cwd: str) -> None:
@@ -238,16 +226,16 @@ def _make_workdir(cwd: str) -> None:
     try:
         os.makedirs(cwd or "/", 0o755, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise StartError(f"Cannot mkdir: {cwd} is not a directory") from None
+        raise ContainerStartError(f"Cannot mkdir: {cwd} is not a directory") from None
     except OSError as e:
-        raise StartError(f"Cannot mkdir: {cwd}: {e.strerror.lower()}") from None
+        raise ContainerStartError(f"Cannot mkdir: {cwd}: {e.strerror.lower()}") from None
 
 
 def _enter_workdir(cwd: str) -> None:
     try:
         os.chdir(cwd or "/")
     except OSError as e:
-        raise StartError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror.lower()}', 126) from None
+        raise ContainerStartError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror.lower()}', 126) from None
 
 
 def _wait_for_go(gate: int) -> None:
@@ -273,27 +261,27 @@ def find_executable(name: str, path: str) -> str:
         try:
             st = os.stat(name)
         except FileNotFoundError:
-            raise StartError(f'exec: "{name}": stat {name}: no such file or directory', 127) from None
+            raise ContainerStartError(f'exec: "{name}": stat {name}: no such file or directory', 127) from None
         if stat.S_ISDIR(st.st_mode) or not os.access(name, os.X_OK):  # a directory too, as Go's LookPath says
-            raise StartError(f'exec: "{name}": permission denied', 126)
+            raise ContainerStartError(f'exec: "{name}": permission denied', 126)
         return name
     for directory in path.split(":"):
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise StartError(f'exec: "{name}": executable file not found in $PATH', 127)
+    raise ContainerStartError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
 def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
     if not process.args:
-        raise StartError("no command specified", 125)
+        raise ContainerStartError("no command specified", 125)
     env = _environment(process, user)
     executable = find_executable(process.args[0], env["PATH"])
     try:
         # Built now (libseccomp's work needs no privilege), loaded below as late as the kernel lets us.
         confinement = seccomp.prepare(process.seccomp, process.capabilities)
     except (seccomp.ProfileError, OSError) as e:
-        raise StartError(f"error loading seccomp filter: {e}") from None
+        raise ContainerStartError(f"error loading seccomp filter: {e}") from None
     if process.oom_score_adj:
         trace.emit("process", "oom_score_adj", value=process.oom_score_adj)
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -326,7 +314,7 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
         os.execve(executable, process.args, env)
     except OSError as e:
         code = 127 if e.errno == errno.ENOENT else 126
-        raise StartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
+        raise ContainerStartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
 
 
 def _load_seccomp(confinement: seccomp.Filter | seccomp.Program, trace: Trace) -> None:
@@ -334,18 +322,16 @@ def _load_seccomp(confinement: seccomp.Filter | seccomp.Program, trace: Trace) -
     try:
         confinement.load()
     except OSError as e:
-        raise StartError(f"error loading seccomp filter into kernel: {e}") from None
+        raise ContainerStartError(f"error loading seccomp filter into kernel: {e}") from None
     confinement.release()
 
 
 def _report_and_exit(errors_fd: int | None, error: BaseException) -> None:
-    if isinstance(error, StartError):
-        message, code = str(error), error.exit_code
-    else:
-        message, code = f"{type(error).__name__}: {error}", 1
+    if not isinstance(error, ContainerStartError):
+        error = ContainerStartError(f"{type(error).__name__}: {error}", 1)
     if errors_fd is not None:
         try:
-            os.write(errors_fd, json.dumps({"message": message, "exit_code": code}).encode())
+            os.write(errors_fd, json.dumps(error.report()).encode())
         except OSError:
             pass
-    os._exit(code)
+    os._exit(error.exit_code)

@@ -70,6 +70,7 @@ from typing import Callable
 
 from ..kernel import libc
 from . import fsaccess, init, userns
+from .errors import ContainerStartError
 from .trace import Trace
 from .spec import ContainerSpec, ExecSpec
 
@@ -142,8 +143,9 @@ class _SpawnerProcess:
                     pid = self._fork(channels, lambda ready: fsaccess.run(spec, channels, ready), pid_namespace=None)
             else:
                 raise ValueError(f"unknown request {request['op']!r}")
-        except Exception as e:  # noqa: BLE001 - reported to the daemon, which raises it
-            self._send({"id": request.get("id"), "error": str(e)})
+        except Exception as e:  # noqa: BLE001 - reported to the daemon, which raises it again
+            failure = e if isinstance(e, ContainerStartError) else ContainerStartError(str(e))
+            self._send({"id": request.get("id"), "error": failure.report()})
             return
         finally:
             for fd in fds:
@@ -268,8 +270,9 @@ class _SpawnerProcess:
 
 
 def _raise_child_error(answer: bytes) -> None:
-    error = json.loads(answer or b'{"message": "the container process died while creating its namespaces"}')
-    raise RuntimeError(error["message"])
+    """Raise what the child wrote before dying (nothing: it died without a word)."""
+    report = json.loads(answer or b'{"message": "the container process died while creating its namespaces"}')
+    raise ContainerStartError.from_report(report)
 
 
 def receive(sock: socket.socket) -> tuple[bytes, list[int]]:
@@ -326,8 +329,8 @@ class Spawned:
     pidfd: int  # a pidfd: signal it with signal.pidfd_send_signal, no pid-reuse race
 
 
-class SpawnerError(RuntimeError):
-    pass
+class SpawnerError(ContainerStartError):
+    """The spawner itself failed (not running, no answer): no process was started."""
 
 
 class Spawner:
@@ -390,7 +393,10 @@ class Spawner:
             raise SpawnerError(f"the spawner did not answer a {op} request within 60 s")
         reply = self._pending.pop(request_id)["reply"]
         if "error" in reply:
-            raise SpawnerError(reply["error"])
+            error = reply["error"]  # a ContainerStartError's report, its exit code included
+            if isinstance(error, dict):
+                raise ContainerStartError.from_report(error)
+            raise SpawnerError(error)
         return Spawned(reply["pid"], reply["pidfd"])
 
     def _read_loop(self) -> None:

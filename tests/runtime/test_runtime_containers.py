@@ -9,7 +9,8 @@ import pytest
 
 from nbdock.runtime import namespaces
 from nbdock.runtime.cgroups import Resources
-from nbdock.runtime.container import ContainerStartError, Stdio, exit_code_from_status
+from nbdock.runtime.container import Stdio, exit_code_from_status
+from nbdock.runtime.errors import ContainerStartError
 from nbdock.runtime.spec import ExecSpec, Mount, Process
 from nbdock.runtime.trace import read_trace
 

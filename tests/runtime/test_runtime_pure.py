@@ -8,6 +8,7 @@ import pytest
 from nbdock.kernel import libc
 from nbdock.runtime import capabilities, init, rootfs, trace, users
 from nbdock.runtime.cgroups import Resources
+from nbdock.runtime.errors import ContainerStartError
 from nbdock.runtime.cgroups.v2 import CgroupV2, shares_to_weight
 from nbdock.runtime.spec import ContainerSpec, Mount, Process, Rootfs
 
@@ -137,13 +138,13 @@ def test_find_executable_errors_match_runc(tmp_path):
     script = tmp_path / "tool"
     script.write_text("#!/bin/sh\n")
     script.chmod(0o644)
-    with pytest.raises(init.StartError, match='exec: "nope": executable file not found in \\$PATH') as missing:
+    with pytest.raises(ContainerStartError, match='exec: "nope": executable file not found in \\$PATH') as missing:
         init.find_executable("nope", str(tmp_path))
     assert missing.value.exit_code == 127
-    with pytest.raises(init.StartError, match="stat /no/such/binary: no such file or directory") as absent:
+    with pytest.raises(ContainerStartError, match="stat /no/such/binary: no such file or directory") as absent:
         init.find_executable("/no/such/binary", str(tmp_path))
     assert absent.value.exit_code == 127
-    with pytest.raises(init.StartError, match="permission denied") as directory:  # runc's words for a directory
+    with pytest.raises(ContainerStartError, match="permission denied") as directory:  # runc's words for a directory
         init.find_executable(str(tmp_path), "")
     assert directory.value.exit_code == 126
     script.chmod(0o755)

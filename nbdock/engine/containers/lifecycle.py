@@ -35,7 +35,8 @@ from ...network import Endpoint
 from ...runtime import cgroups, namespaces
 from ...runtime.cgroups import Resources
 from ...runtime.container import Container as RuntimeContainer
-from ...runtime.container import ContainerStartError, exit_code_from_status
+from ...runtime.container import exit_code_from_status
+from ...runtime.errors import ContainerStartError
 from ...runtime.spec import ContainerSpec
 from ...runtime.trace import Trace
 from .. import clock, createconfig, filtering, logs, mounts, names
