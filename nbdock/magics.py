@@ -23,6 +23,7 @@ that merely exits non-zero is not an error of ours: it prints
 
 from __future__ import annotations
 
+import html
 import shlex
 
 import docker
@@ -169,7 +170,7 @@ class NbdockMagics(Magics, Configurable):
 
     def _view_cgroup(self, parsed):
         frame = data.cgroup_frame(self.connection, parsed.args[0])
-        display(HTML(f"cgroup v{frame.attrs.get('version')} at <code>{frame.attrs.get('path')}</code>"))
+        display(HTML(f"cgroup v{frame.attrs['version']}: the files in <code>{html.escape(frame.attrs['directory'])}</code>"))
         return frame
 
     def _view_trace(self, parsed):

@@ -131,11 +131,27 @@ def cgroup_text(connection: Connection, container: str) -> str:
     ``/sys/fs/cgroup/{cpu,memory,pids}/nbdock/ID`` (``ls`` that, and there are the files).
     """
     where, rows = cgroup_rows(connection, container)
-    directory = common_directory([row["file"] for row in rows])
-    if directory is None:  # no one pattern: each file with its whole path
-        return f"cgroup v{where['version']} at {where['path']}\n" + table(CGROUP_HEADERS, rows)
-    named = [{**row, "file": os.path.basename(row["file"])} for row in rows]
+    directory, named = files_in_directory(rows, where["path"])
     return f"cgroup v{where['version']} in {directory}\n" + table(CGROUP_HEADERS, named)
+
+
+def files_in_directory(rows: list[dict], main_path: str) -> tuple[str, list[dict]]:
+    """The directory the cgroup files are in, and the rows with each file named relative to it.
+
+    A file's whole path is some 90 characters (a 64-digit container id in
+    it), and every one repeats the same directory: written once, the
+    names that matter -- ``memory.max``, ``cpu.cfs_quota_us`` -- stand out
+    (and no table cuts them off).  Without one pattern (``{a,b}``), the
+    files' longest common directory; with no files, the cgroup's own path.
+    """
+    paths = [row["file"] for row in rows]
+    if not paths:
+        return main_path, rows
+    directory = common_directory(paths)
+    if directory is not None:
+        return directory, [{**row, "file": os.path.basename(row["file"])} for row in rows]
+    directory = os.path.commonpath(paths)
+    return directory, [{**row, "file": os.path.relpath(row["file"], directory)} for row in rows]
 
 
 def common_directory(paths: list[str]) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas
 
+from nbdock.client import kernel_views
 from nbdock.client.connection import Connection
 from nbdock.runtime.trace import describe
 
@@ -43,11 +44,21 @@ def _id_map_text(rows) -> str:
 
 
 def cgroup_frame(connection: Connection, container: str) -> pandas.DataFrame:
-    """The cgroup files that limit the container and their values; ``attrs`` hold the version and path."""
-    answer = connection.container_cgroup(container)
-    rows = [{"file": name, "value": str(value).strip()} for name, value in sorted(answer.get("files", {}).items())]
-    frame = pandas.DataFrame(rows, columns=["file", "value"])
-    frame.attrs.update(version=answer.get("version"), path=answer.get("path", ""))
+    """The cgroup files that limit the container, by name, and their values.
+
+    The files' directory is written once, in ``attrs["directory"]`` (on v1,
+    where each controller has its own hierarchy, as the shell's braces:
+    ``/sys/fs/cgroup/{cpu,memory}/nbdock/ID``), so that the ``file`` column
+    holds the names -- ``memory.limit_in_bytes``, ``memory.max`` -- in full,
+    not the first 50 characters of a long path (pandas cuts a cell there).
+    ``attrs["paths"]`` maps each name to its whole path, to open the file;
+    ``attrs`` also hold the cgroup version and main path.
+    """
+    where, rows = kernel_views.cgroup_rows(connection, container)
+    directory, named = kernel_views.files_in_directory(rows, where["path"])
+    frame = pandas.DataFrame(named, columns=["file", "value"])
+    frame.attrs.update(version=where["version"], path=where["path"], directory=directory,
+                       paths={short["file"]: row["file"] for short, row in zip(named, rows)})
     return frame
 
 

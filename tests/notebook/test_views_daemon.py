@@ -5,6 +5,7 @@ import io
 
 import pandas
 import pytest
+from IPython.utils.capture import capture_output
 
 from nbdock.views.layers import LayersView
 from nbdock.views.stats_plot import LivePlot
@@ -35,6 +36,24 @@ def test_cgroup_shows_the_limits(shell, running):
     assert str(64 * 1024 * 1024) in values.values()
     assert "50" in values.values()
     assert frame.attrs["version"] in (1, 2)
+
+
+def test_the_cgroup_view_shows_its_directory_and_each_file_name_in_full(shell, running, api):
+    html_formatter = shell.display_formatter.formatters["text/html"]
+    enabled, html_formatter.enabled = html_formatter.enabled, True  # as in a notebook (the test shell is plain text)
+    try:
+        with capture_output() as captured:
+            frame = shell.run_line_magic("dock", f"cgroup {running}")
+    finally:
+        html_formatter.enabled = enabled
+    heading = html.unescape(captured.outputs[0].data["text/html"])
+    container_id = api.inspect_container(running)["Id"]
+    assert container_id in heading  # the directory, once (/sys/fs/cgroup/.../ID or {cpu,memory,...}/.../ID)
+    table = frame._repr_html_()
+    limit_file = "memory.limit_in_bytes" if frame.attrs["version"] == 1 else "memory.max"
+    assert f"<td>{limit_file}</td>" in table and "<td>pids.max</td>" in table
+    assert "..." not in table
+    assert frame.attrs["paths"][limit_file].endswith(f"{container_id}/{limit_file}")
 
 
 def test_trace_lists_kernel_operations_in_order(shell, running):

@@ -39,6 +39,9 @@ LAYERS = [
 ]
 
 
+CONTAINER_ID = "c0ffee" * 10 + "abcd"
+
+
 class RecordedConnection:
     """Answers the nbdock endpoints with recorded data, as Connection does over HTTP."""
 
@@ -50,8 +53,9 @@ class RecordedConnection:
                 {"namespace": "user", "container_inode": 4026531837, "host_inode": 4026531837, "isolated": False}]
 
     def container_cgroup(self, container):
-        return {"version": 1, "path": "/sys/fs/cgroup/memory/nbdock/abc",
-                "files": {"memory/memory.limit_in_bytes": "67108864\n", "pids/pids.max": "20\n"}}
+        return {"version": 1, "path": f"/sys/fs/cgroup/memory/nbdock/{CONTAINER_ID}",
+                "files": {f"/sys/fs/cgroup/memory/nbdock/{CONTAINER_ID}/memory.limit_in_bytes": "67108864\n",
+                          f"/sys/fs/cgroup/pids/nbdock/{CONTAINER_ID}/pids.max": "20\n"}}
 
     def container_trace(self, container):
         return [{"time": 100.0, "pid": 7, "kind": "namespace", "op": "unshare", "args": {"flags": "CLONE_NEWNS|CLONE_NEWPID"}},
@@ -119,13 +123,23 @@ def test_kernel_view_frames():
     namespaces = data.namespaces_frame(connection, "web")
     assert list(namespaces["isolation"]) == ["isolated", "shared with host"]
     cgroup = data.cgroup_frame(connection, "web")
-    assert cgroup.attrs == {"version": 1, "path": "/sys/fs/cgroup/memory/nbdock/abc"}
-    assert dict(zip(cgroup["file"], cgroup["value"])) == {"memory/memory.limit_in_bytes": "67108864", "pids/pids.max": "20"}
+    assert cgroup.attrs["version"] == 1 and cgroup.attrs["path"] == f"/sys/fs/cgroup/memory/nbdock/{CONTAINER_ID}"
+    assert dict(zip(cgroup["file"], cgroup["value"])) == {"memory.limit_in_bytes": "67108864", "pids.max": "20"}
+    assert cgroup.attrs["paths"]["pids.max"] == f"/sys/fs/cgroup/pids/nbdock/{CONTAINER_ID}/pids.max"
     trace = data.trace_frame(connection, "web")
     assert list(trace["t_ms"]) == [0.0, 12.5]
     assert trace["call"][1] == 'mount(source="proc", target="/proc")'
     layers = data.layers_frame(connection, "app:1")
     assert list(layers.loc[1, ["added", "changed", "deleted"]]) == [1, 1, 1]
+
+
+def test_the_cgroup_table_shows_each_file_name_in_full_under_its_directory_written_once():
+    """What the notebook shows (pandas' HTML cuts a cell at 50 characters; these paths are 90 long)."""
+    cgroup = data.cgroup_frame(RecordedConnection(), "web")
+    shown = cgroup._repr_html_()
+    assert "<td>memory.limit_in_bytes</td>" in shown and "<td>pids.max</td>" in shown
+    assert "..." not in shown
+    assert cgroup.attrs["directory"] == f"/sys/fs/cgroup/{{memory,pids}}/nbdock/{CONTAINER_ID}"
 
 
 def test_listing_frame_uses_docker_headers():
