@@ -9,7 +9,7 @@
     %compose graph myapp                     # a picture of the running application
 
 and nbdock's views of what the kernel does: ``%dock layers IMAGE``,
-``%dock stats NAME --plot``, ``%dock ns NAME``, ``%dock cgroup NAME``,
+``%dock stats NAME --plot [memory|cpu]``, ``%dock ns NAME``, ``%dock cgroup NAME``,
 ``%dock trace NAME``, ``%dock attach NAME``, ``%dock api on|off``.
 
 Errors: a failing command raises IPython's ``UsageError`` -- one line, no
@@ -47,6 +47,9 @@ from nbdock.views import data
 from nbdock.views.notebook_console import NotebookConsole
 
 PROGRAM = "%dock"
+
+#: How ``%dock stats`` samples one container (docker's ``stats`` flags, and nbdock's own three).
+STATS_USAGE = "stats NAME [--seconds S] [--interval I] [--plot [memory|cpu]]  (or --no-stream, docker's table)"
 
 #: Commands whose exit code is the container's (or exec's) own, not a failure of ours.
 CONTAINER_EXIT_COMMANDS = ("run", "start", "attach", "exec")
@@ -190,26 +193,28 @@ class NbdockMagics(Magics, Configurable):
         return AttachView(self.connection.api, parsed.args[0])
 
     def _view_stats(self, parsed):
-        """Sampling into a DataFrame (and a live plot); ``--no-stream`` keeps docker's one table."""
+        """Sampling into a DataFrame; ``--plot`` draws it live (``--plot memory|cpu``: that panel only) and marks
+        an OOM kill; ``--no-stream`` keeps docker's one table."""
         if parsed.no_stream:
             console = NotebookConsole()
             run_parsed(parsed, Session(self.connection, console, PROGRAM))
             return console.frame
-        if len(parsed.args) != 1:
-            raise UsageError("%dock stats samples one container: %dock stats NAME [--seconds S] [--interval I] [--plot]")
+        if not parsed.args:
+            raise UsageError(f"%dock stats samples one container: %dock {STATS_USAGE}")
+        container, *panels = parsed.args  # `--plot memory`: a bool flag takes no value, so the panel comes as a word
+        if len(panels) > (1 if parsed.plot else 0):
+            raise UsageError(f"%dock stats samples one container: %dock {STATS_USAGE}")
         seconds, interval = _positive(parsed.seconds, 10.0, "--seconds"), _positive(parsed.interval, 1.0, "--interval")
-        on_sample = _SamplingProgress(parsed.args[0], seconds).update
         if parsed.plot:
-            from nbdock.views.stats_plot import LivePlot, cpu_quota_percent
+            from nbdock.views.stats_plot import METRICS, watch
 
-            host_config = self.connection.api.inspect_container(parsed.args[0])["HostConfig"]
-            plot = LivePlot(f"{parsed.args[0]}: memory and CPU", cpu_quota_percent(host_config),
-                            memory_limit_set=bool(host_config.get("Memory")))
-            on_sample = plot.update
+            if panels and panels[0] not in METRICS:
+                raise UsageError(f"%dock stats --plot draws {' or '.join(METRICS)}, not {panels[0]!r}: %dock {STATS_USAGE}")
+            return watch(self.connection, container, seconds, interval, metrics=panels or None)
         # One connection streaming readings at the interval (nbdock's own endpoint): a request per
         # reading would cost more CPU than the container being watched.
-        readings = self.connection.container_stats_stream(parsed.args[0], interval)
-        return stats_math.sample(readings, seconds, on_sample)
+        readings = self.connection.container_stats_stream(container, interval)
+        return stats_math.sample(readings, seconds, _SamplingProgress(container, seconds).update)
 
     # -- %%compose and %compose --------------------------------------------------
 

@@ -168,7 +168,7 @@ _COMMANDS = [
         NO_TRUNC, FORMAT,
         _value("seconds", help="nbdock: sample for this many seconds into a table", metavar="float"),
         _value("interval", help="nbdock: seconds between samples (default 1)", metavar="float"),
-        _bool("plot", help="nbdock: draw memory and CPU live while sampling (notebooks)"),
+        _bool("plot", help="nbdock: draw the samples live, with any OOM kill (notebooks; --plot memory|cpu: one panel)"),
     )),
     Command("cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdocker cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
             "Copy files/folders between a container and the local filesystem", (

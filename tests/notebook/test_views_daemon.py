@@ -108,10 +108,8 @@ class RecordedPlot(LivePlot):
         self.made.append(self)
 
 
-def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(shell, api, names, nbdock_host,
-                                                                              monkeypatch):
-    """A memory hog under --memory 24m: the chart shows memory only, and a line where the engine saw the OOM kill."""
-    from nbdock.client.connection import Connection
+def test_stats_plot_of_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(shell, api, names, monkeypatch):
+    """A memory hog under --memory 24m: %dock stats --plot draws memory only, and a line where the engine saw the OOM kill."""
     from nbdock.views import stats_plot
 
     monkeypatch.setattr(stats_plot, "LivePlot", RecordedPlot)
@@ -119,8 +117,7 @@ def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(sh
     name = names("container")
     hog = "'BEGIN { for (i = 1; ; i++) { chunk[i] = sprintf(\"%1048576d\", i); system(\"sleep 0.05\") } }'"
     shell.run_line_magic("dock", f"run -d --name {name} --memory 24m busybox awk {hog}")
-    connection = Connection(nbdock_host)
-    samples = stats_plot.watch(connection, name, seconds=30, interval=0.2)
+    samples = shell.run_line_magic("dock", f"stats {name} --plot --seconds 30 --interval 0.2")
     state = api.inspect_container(name)["State"]
     assert state["OOMKilled"] and state["ExitCode"] == 137, state
     plot, = RecordedPlot.made
@@ -128,3 +125,20 @@ def test_watching_a_container_until_its_oom_kill_marks_it_on_the_memory_chart(sh
     marker = [line for line in plot.memory_axes.get_lines() if line.get_label() == "OOM kill"]
     assert len(marker) == 1 and samples.attrs["oom_kills"] == [marker[0].get_xdata()[0]]
     assert samples["time"].iloc[-1] <= marker[0].get_xdata()[0] <= samples["time"].iloc[-1] + 2
+
+
+def test_stats_plot_names_its_one_panel_and_refuses_another_word(shell, running, monkeypatch):
+    from IPython.core.error import UsageError
+
+    from nbdock.views import stats_plot
+
+    monkeypatch.setattr(stats_plot, "LivePlot", RecordedPlot)
+    RecordedPlot.made.clear()
+    samples = shell.run_line_magic("dock", f"stats {running} --plot cpu --seconds 1 --interval 0.5")
+    plot, = RecordedPlot.made
+    assert plot.metrics == ("cpu",) and plot.memory_axes is None  # under --memory, memory would be the default
+    assert len(samples) >= 1 and samples.attrs["oom_kills"] == []
+    with pytest.raises(UsageError, match="draws memory or cpu, not 'disk'"):
+        shell.run_line_magic("dock", f"stats {running} --plot disk")
+    with pytest.raises(UsageError, match="samples one container"):
+        shell.run_line_magic("dock", f"stats {running} other")
