@@ -3,7 +3,8 @@
     %load_ext nbdock
     %dock run --rm busybox echo hello        # any docker command, output streamed into the cell
     %dock ps -a                              # listings come back as pandas DataFrames
-    %%dockerfile myimage:1 --context .       # the cell is the Dockerfile
+    %%dockerfile myimage:1                   # the cell is the Dockerfile (context: the files its COPY/ADD name)
+    %%dockerfile myimage:1 --context DIR     # ... with the whole of DIR as its context
     %%compose myapp up -d                    # the cell is a compose file, run by the real docker-compose
     %compose myapp ps                        # any compose command on that project
     %compose graph myapp                     # a picture of the running application
@@ -24,6 +25,7 @@ that merely exits non-zero is not an error of ours: it prints
 from __future__ import annotations
 
 import html
+import os
 import shlex
 
 import docker
@@ -34,6 +36,7 @@ from IPython.display import HTML, display
 from traitlets import Bool, Unicode, observe
 from traitlets.config import Configurable
 
+from nbdock.client import cell_context
 from nbdock.client import compose as compose_tool
 from nbdock.client import flags
 from nbdock.client import stats as stats_math
@@ -56,8 +59,9 @@ CONTAINER_EXIT_COMMANDS = ("run", "start", "attach", "exec")
 
 DOCKERFILE_SYNTAX = Command(
     "dockerfile", "TAG [--context DIR] [--no-cache] [--build-arg K=V ...] [--rm=false]",
-    "Build the cell as a Dockerfile, with DIR (default: the notebook's directory) as the build context", (
-        Flag("context", kind="value", help="the build context directory", default="."),
+    "Build the cell as a Dockerfile.  The build context is DIR; without --context, only the files the cell's\n"
+    "COPY/ADD name, from the notebook's folder (and its .dockerignore)", (
+        Flag("context", kind="value", help="the build context directory (default: only what COPY/ADD name)"),
         Flag("no-cache", help="do not use cached steps"),
         Flag("build-arg", kind="list", help="a build-time variable K=V"),
         Flag("rm", help="remove intermediate containers after a successful build", default=True),
@@ -277,7 +281,13 @@ class NbdockMagics(Magics, Configurable):
 
     @cell_magic("dockerfile")
     def dockerfile(self, line: str, cell: str):
-        """Build the cell as a Dockerfile; show the steps live, then the image's layers."""
+        """Build the cell as a Dockerfile; show the steps live, then one line: the image, its layers, how to see them.
+
+        The context is ``--context DIR``, or (without it) only what the cell's COPY/ADD name, gathered
+        from the notebook's folder by :mod:`nbdock.client.cell_context`: a lesson's build does not send
+        the whole folder of notebooks.  The layer tree is one command away (``%dock layers TAG``), not
+        drawn after every build: a lesson that builds four times would show it four times.
+        """
         try:
             parsed = parse(DOCKERFILE_SYNTAX, shlex.split(line), "%%dockerfile")
         except (flags.FlagError, ValueError) as error:
@@ -292,18 +302,34 @@ class NbdockMagics(Magics, Configurable):
         session = Session(self.connection, console, "%%dockerfile")
         build_args = dict(parse_build_arg(arg) for arg in parsed.build_arg)
 
-        def build() -> str:
+        def build(context: str) -> str:
             try:
-                return build_image(session, parsed.context, tags=[tag], dockerfile_text=cell, build_args=build_args,
+                return build_image(session, context, tags=[tag], dockerfile_text=cell, build_args=build_args,
                                    no_cache=parsed.no_cache, rm=parsed.rm)
             except CommandError as error:
                 step = f"{console.last_step} failed: " if console.last_step else ""
                 raise CommandError(f"build of {tag} failed: {step}{error.message} (exit code {error.exit_code})",
                                    error.exit_code) from None
 
-        image_id = self._guarded(build)
-        print(f"built {tag} ({image_id})")
-        return self._guarded(lambda: self._layers_view(tag))
+        if parsed.context is not None:
+            image_id = self._guarded(lambda: build(parsed.context))
+        else:
+            with cell_context.temporary_context() as context:
+                self._guarded(lambda: cell_context.cell_context(cell, os.getcwd(), context))
+                image_id = self._guarded(lambda: build(context))
+        layers = self._guarded(lambda: self.connection.image_layers(tag))
+        print(built_summary(tag, image_id, layers))
+        return None
+
+
+def built_summary(tag: str, image_id: str, layers: list[dict]) -> str:
+    """``built app:1 (3f2a9c1d0e4b): 4 layers, 1 step with none; the tree: %dock layers app:1``."""
+    stored = sum(1 for layer in layers if not layer.get("empty_layer"))
+    empty = len(layers) - stored
+    steps = f", {empty} step{'s' if empty != 1 else ''} with none" if empty else ""
+    short_id = image_id.removeprefix("sha256:")[:12]
+    return (f"built {tag} ({short_id}): {stored} layer{'s' if stored != 1 else ''}{steps}; "
+            f"the tree: {PROGRAM} layers {tag}")
 
 
 class _SamplingProgress:

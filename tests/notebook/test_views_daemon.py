@@ -65,8 +65,9 @@ def test_trace_lists_kernel_operations_in_order(shell, running):
 def test_layers_of_a_built_image(shell, names, tmp_path):
     tag = names("image")
     (tmp_path / "hello.txt").write_text("hello layers\n")
-    view = shell.run_cell_magic("dockerfile", f"{tag} --context {tmp_path}",
-                                "FROM busybox\nCOPY hello.txt /hello.txt\nRUN rm /etc/group\n")
+    shell.run_cell_magic("dockerfile", f"{tag} --context {tmp_path}",
+                         "FROM busybox\nCOPY hello.txt /hello.txt\nRUN rm /etc/group\n")
+    view = shell.run_line_magic("dock", f"layers {tag}")
     assert isinstance(view, LayersView)
     copied = view.layers[-2]
     assert any(c["path"] == "/hello.txt" and c["kind"] == "A" for c in copied["changes"])
