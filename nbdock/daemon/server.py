@@ -54,6 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--allow-nonlocal-tcp", action="store_true",
                         help="allow tcp:// hosts other than loopback (the API has no authentication!)")
     parser.add_argument("--debug", action="store_true", help="log every request")
+    parser.add_argument("-p", "--pidfile", metavar="PATH",
+                        help="where to write the daemon's pid, as dockerd's --pidfile (default: beside the first unix "
+                             "socket, named after it: /run/nbdock/nbdock.pid); removed when the daemon stops")
     parser.add_argument("--userns-remap", metavar="default|USER[:GROUP]",
                         help="run every container in a user namespace whose root is USER's first subordinate id "
                              "(/etc/subuid, /etc/subgid); default: the dockremap user, created if missing")
@@ -109,6 +112,32 @@ async def check_api_version(request: web.Request, handler):
     return await handler(request)
 
 
+@web.middleware
+async def track_requests(request: web.Request, handler):
+    """Remember each request's task while its handler runs, so that shutdown can end the streams.
+
+    Most requests end in milliseconds; a few never end by themselves --
+    ``GET /events``, ``stats`` and ``logs --follow`` stream until the client
+    hangs up.  aiohttp's graceful shutdown waits for every running handler,
+    so one idle ``docker events`` (or a notebook's event watcher) held the
+    daemon's exit for its whole timeout (~10 s).  dockerd ends such streams
+    when it shuts down; :func:`_end_streams` does the same.
+    """
+    running = request.app["running_requests"]
+    task = asyncio.current_task()
+    running.add(task)
+    try:
+        return await handler(request)
+    finally:
+        running.discard(task)
+
+
+async def _end_streams(app: web.Application) -> None:
+    """On shutdown (the containers already stopped): cancel the requests still running -- the endless streams."""
+    for task in list(app["running_requests"]):
+        task.cancel()
+
+
 def _version_tuple(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split("."))
@@ -125,8 +154,10 @@ async def _standard_headers(request: web.Request, response: web.StreamResponse) 
 
 
 def make_app(engine: Engine, *, debug: bool = False) -> web.Application:
-    app = web.Application(middlewares=[translate_errors, check_api_version], client_max_size=0)
+    app = web.Application(middlewares=[track_requests, translate_errors, check_api_version], client_max_size=0)
     app["engine"] = engine
+    app["running_requests"] = set()
+    app.on_shutdown.append(_end_streams)  # runs first in runner.cleanup(), before it waits for the handlers
     for table in ROUTE_TABLES:
         for route in table:
             for path in (route.path, "/v{version:[0-9.]+}" + route.path):
@@ -191,6 +222,8 @@ async def serve(args: argparse.Namespace) -> None:
             sockets.append(_listen_tcp(url.hostname or "127.0.0.1", url.port or 2375, args.allow_nonlocal_tcp))
         else:
             raise SystemExit(f"nbdock daemon: unsupported host {host!r} (use unix:///path or tcp://127.0.0.1:PORT)")
+    pidfile = pidfile_path(args.pidfile, unix_paths, data_root)
+    _write_pidfile(pidfile)
 
     engine = Engine(data_root, offline=args.offline, registry_mirrors=args.registry_mirror,
                     insecure_registries=args.insecure_registry, cluster=cluster, userns_remap=args.userns_remap)
@@ -216,10 +249,33 @@ async def serve(args: argparse.Namespace) -> None:
             await _bounded(site.stop(), 5, "closing the listening sockets")
         await engine.shutdown()
         await _bounded(runner.cleanup(), 10, "closing the clients' connections")
-        for path in unix_paths:
+        for path in [*unix_paths, pidfile]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         lock.close()
+
+
+def pidfile_path(explicit: str | None, unix_paths: list[str], data_root: str) -> str:
+    """``--pidfile``, else the first unix socket's path with ``.pid`` for ``.sock``, else in the data root.
+
+    Beside the socket and named after it, so that one name finds both (and two
+    daemons with sockets in one folder do not share a pid file): the daemon at
+    /run/nbdock/nbdock.sock is stopped with ``kill $(cat /run/nbdock/nbdock.pid)``.
+    """
+    if explicit:
+        return os.path.abspath(explicit)
+    if unix_paths:
+        return os.path.splitext(unix_paths[0])[0] + ".pid"
+    return os.path.join(data_root, "nbdock.pid")
+
+
+def _write_pidfile(path: str) -> None:
+    """Write our pid to ``path`` (replaced atomically: a reader never sees it half written)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    scratch = f"{path}.{os.getpid()}.tmp"
+    with open(scratch, "w") as file:
+        file.write(f"{os.getpid()}\n")
+    os.replace(scratch, path)
 
 
 async def _bounded(step, seconds: float, what: str) -> None:
