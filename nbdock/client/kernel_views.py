@@ -1,6 +1,6 @@
 """nbdock's kernel views as rows: what the kernel did for a container, from the daemon's ``/nbdock/v1`` answers.
 
-``nbdock ns``, ``cgroup``, ``trace`` and ``layers`` print these rows as a
+``nbdock ns``, ``cgroup``, ``trace``, ``layers`` and ``net map`` print these rows as a
 terminal table, in docker's column layout (:func:`table`); the notebook's
 views (:mod:`nbdock.views`) show the same rows richer.  Plain dicts and
 strings: the CLI's path imports no pandas (it would cost the CLI half a
@@ -89,6 +89,33 @@ def short_digest(digest: str | None) -> str:
     return (digest or "").removeprefix("sha256:")[:12]
 
 
+def network_map(connection: Connection) -> tuple[dict, list[dict]]:
+    """The cluster as this daemon knows it from the store: what it knows of the cluster, and one row per container.
+
+    Every daemon knows the whole cluster (nbdock/network/overlay.py): which
+    daemons are alive, which overlay networks exist, and which container is
+    on which host, with its host's VTEP address.  The first dict holds this
+    daemon's node name (None without ``--cluster-store``), the store, the
+    nodes alive and the networks; each row one container on an overlay network.
+    """
+    answer = connection.network_map()
+    rows = []
+    for network in sorted(answer.get("networks", []), key=lambda n: n["name"]):
+        for endpoint in sorted(network["endpoints"], key=lambda e: (e.get("node", ""), e.get("name", ""))):
+            here = endpoint.get("node") == answer.get("node")
+            rows.append({
+                "network": network["name"], "vni": network["vni"], "subnet": network["subnet"],
+                "host": endpoint.get("node", ""), "vtep": endpoint.get("vtep", ""), "container": endpoint.get("name", ""),
+                "ip": endpoint.get("ip", ""), "mac": endpoint.get("mac", ""),
+                # Only this host's own device name is known here (the others' carry their instance's tag).
+                "vxlan_device": (network.get("vxlan_here") or "") if here else f"(VNI {network['vni']} there)",
+            })
+    about = {"node": answer.get("node"), "store": answer.get("store"), "error": answer.get("error"),
+             "nodes": [n.get("node") for n in answer.get("nodes", [])],
+             "networks": [n["name"] for n in answer.get("networks", [])]}
+    return about, rows
+
+
 # ---------------------------------------------------------------------------
 # As a terminal shows them
 
@@ -115,6 +142,8 @@ NAMESPACE_HEADERS = {"type": "TYPE", "container_inode": "CONTAINER INODE", "host
                      "isolation": "ISOLATION", "uid_map": "UID MAP", "gid_map": "GID MAP"}
 CGROUP_HEADERS = {"file": "FILE", "value": "VALUE"}
 TRACE_HEADERS = {"t_ms": "T (MS)", "pid": "PID", "kind": "KIND", "call": "CALL"}
+NETWORK_MAP_HEADERS = {"network": "NETWORK", "vni": "VNI", "subnet": "SUBNET", "host": "HOST", "vtep": "VTEP",
+                       "container": "CONTAINER", "ip": "IP", "mac": "MAC", "vxlan_device": "VXLAN DEVICE"}
 LAYER_HEADERS = {"layer": "LAYER", "diff_id": "DIFF ID", "size": "SIZE", "created_by": "CREATED BY",
                  "added": "ADDED", "changed": "CHANGED", "deleted": "DELETED", "shared_with": "SHARED WITH"}
 
@@ -180,3 +209,12 @@ def layers_text(connection: Connection, image: str) -> str:
         "size": lambda size: human_size(size),
         "created_by": lambda text: ellipsis(" ".join(text.split()), CREATED_BY_WIDTH),
     })
+
+
+def network_map_text(connection: Connection) -> str:
+    """This host and the cluster's live hosts, then a container per line; one sentence without a cluster store."""
+    about, rows = network_map(connection)
+    if about["node"] is None:
+        return "this daemon has no cluster store (--cluster-store): no overlay networks\n"
+    return (f"this host: {about['node']}, cluster store {about['store']}, hosts alive: {', '.join(about['nodes'])}\n"
+            + table(NETWORK_MAP_HEADERS, rows))

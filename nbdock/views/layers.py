@@ -24,8 +24,7 @@ import docker
 import ipywidgets as widgets
 
 from nbdock.client.formatting import ellipsis, human_size
-
-from .data import short_digest
+from nbdock.client.kernel_views import short_digest
 
 #: How each kind of change is drawn in the list.
 CHANGE_MARKS = {"A": "+", "C": "~", "D": "-"}

@@ -16,29 +16,17 @@ import itertools
 
 import pandas
 
+from nbdock.client import kernel_views
 from nbdock.client.connection import Connection
 
-COLUMNS = ["network", "vni", "subnet", "host", "vtep", "container", "ip", "mac", "vxlan_device"]
+COLUMNS = list(kernel_views.NETWORK_MAP_HEADERS)
 
 
 def network_map_frame(connection: Connection) -> pandas.DataFrame:
     """One row per container on an overlay network, on any host; ``attrs`` hold the nodes and this host."""
-    answer = connection.network_map()
-    rows = []
-    for network in sorted(answer.get("networks", []), key=lambda n: n["name"]):
-        for endpoint in sorted(network["endpoints"], key=lambda e: (e.get("node", ""), e.get("name", ""))):
-            here = endpoint.get("node") == answer.get("node")
-            rows.append({
-                "network": network["name"], "vni": network["vni"], "subnet": network["subnet"],
-                "host": endpoint.get("node", ""), "vtep": endpoint.get("vtep", ""), "container": endpoint.get("name", ""),
-                "ip": endpoint.get("ip", ""), "mac": endpoint.get("mac", ""),
-                # Only this host's own device name is known here (the others' carry their instance's tag).
-                "vxlan_device": (network.get("vxlan_here") or "") if here else f"(VNI {network['vni']} there)",
-            })
+    about, rows = kernel_views.network_map(connection)
     frame = pandas.DataFrame(rows, columns=COLUMNS)
-    frame.attrs.update(node=answer.get("node"), store=answer.get("store"), error=answer.get("error"),
-                       nodes=[n.get("node") for n in answer.get("nodes", [])],
-                       networks=[n["name"] for n in answer.get("networks", [])])
+    frame.attrs.update(about)
     return frame
 
 

@@ -21,3 +21,27 @@ def test_the_cli_run_path_imports_no_pandas_matplotlib_or_ipython():
     code = ("import sys, nbdock.cli; from nbdock.client.commands import run_parsed, Session; "
             "print(sorted(m for m in ('pandas', 'matplotlib', 'IPython', 'ipywidgets', 'aiohttp') if m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+class _ClusterConnection:
+    def network_map(self):
+        return {"node": "a", "store": "etcd://127.0.0.1:2379", "nodes": [{"node": "a"}, {"node": "b"}],
+                "networks": [{"name": "ov", "vni": 4097, "subnet": "10.10.0.0/24", "vxlan_here": "vx-ov-a",
+                              "endpoints": [{"node": "b", "name": "web", "ip": "10.10.0.3", "vtep": "192.168.1.2",
+                                             "mac": "02:42:0a:0a:00:03"},
+                                            {"node": "a", "name": "db", "ip": "10.10.0.2", "vtep": "192.168.1.1",
+                                             "mac": "02:42:0a:0a:00:02"}]}]}
+
+
+def test_the_network_map_is_one_set_of_rows_for_the_terminal_and_the_notebook():
+    from nbdock.client.kernel_views import network_map_text
+    from nbdock.views.netmap import network_map_frame
+
+    text = network_map_text(_ClusterConnection())
+    lines = text.splitlines()
+    assert lines[0] == "this host: a, cluster store etcd://127.0.0.1:2379, hosts alive: a, b"
+    assert lines[1].split() == ["NETWORK", "VNI", "SUBNET", "HOST", "VTEP", "CONTAINER", "IP", "MAC", "VXLAN", "DEVICE"]
+    assert lines[2].split()[3:6] == ["a", "192.168.1.1", "db"] and lines[2].split()[-1] == "vx-ov-a"
+    assert lines[3].endswith("(VNI 4097 there)")
+    frame = network_map_frame(_ClusterConnection())
+    assert list(frame["container"]) == ["db", "web"] and frame.attrs["nodes"] == ["a", "b"]

@@ -302,15 +302,8 @@ def _text_printer(render):
 
 
 def _net_map(session: Session, parsed: Parsed) -> int:
-    from nbdock.views.netmap import network_map_frame
-
-    frame = network_map_frame(session.connection)
-    if frame.attrs.get("node") is None:
-        session.console.out("this daemon has no cluster store (--cluster-store): no overlay networks\n")
-        return 0
-    session.console.out(f"this host: {frame.attrs['node']}, cluster store {frame.attrs['store']}, "
-                        f"hosts alive: {', '.join(frame.attrs['nodes'])}\n")
-    session.console.out(frame.to_string(index=False) + "\n")
+    """The overlay networks' map as text, from the same rows the notebook draws (no pandas here either)."""
+    session.console.out(kernel_views.network_map_text(session.connection))
     return 0
 
 
