@@ -58,14 +58,32 @@ def answers(host: str, timeout: float = 2.0) -> bool:
         probe.close()
 
 
-def start_embedded_daemon(host: str, data_root: str) -> int:
-    """Start ``python -m nbdock daemon`` in the background and wait until it answers; returns its pid.
+@dataclasses.dataclass(frozen=True)
+class EmbeddedDaemon:
+    """A daemon a client started in the background: where to find it, and how to stop it."""
+
+    pid: int
+    host: str
+    pid_file: Path
+    log_path: Path
+
+    def announcement(self) -> str:
+        """What the client prints when it starts one: the daemon outlives it, so say how to stop it."""
+        return (f"nbdock: started the embedded daemon (pid {self.pid}) at {self.host}; it keeps running after this "
+                f"program ends.\n  Its log: {self.log_path}.  To stop it: kill $(cat {self.pid_file})")
+
+
+def start_embedded_daemon(host: str, data_root: str) -> EmbeddedDaemon:
+    """Start ``python -m nbdock daemon`` in the background and wait until it answers.
 
     The daemon gets its own session (``start_new_session``): it must not
     die with the notebook kernel or terminal that happened to start it, nor
-    receive their Ctrl-C.  Its output goes to ``daemon.log`` in the data root.
+    receive their Ctrl-C.  Its output goes to ``daemon.log`` in the data root,
+    its pid to the pid file beside the socket (``/run/nbdock/nbdock.pid``),
+    which it removes when SIGTERM stops it.
     """
     socket_path = urllib.parse.urlsplit(host).path
+    pid_file = Path(socket_path).with_suffix(".pid")
     for directory in (Path(data_root), Path(socket_path).parent):
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -74,7 +92,8 @@ def start_embedded_daemon(host: str, data_root: str) -> int:
     log_path = Path(data_root) / "daemon.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "nbdock", "daemon", "--host", host, "--data-root", data_root],
+            [sys.executable, "-m", "nbdock", "daemon", "--host", host, "--data-root", data_root,
+             "--pidfile", str(pid_file)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -88,7 +107,7 @@ def start_embedded_daemon(host: str, data_root: str) -> int:
             raise HostError(f"the embedded nbdock daemon (pid {process.pid}) did not answer at {host} "
                             f"within {DAEMON_START_TIMEOUT:.0f}s; see {log_path}")
         time.sleep(0.1)
-    return process.pid
+    return EmbeddedDaemon(process.pid, host, pid_file, log_path)
 
 
 def _tail(path: Path, size: int = 2000) -> str:
@@ -138,8 +157,7 @@ class Connection:
         """
         address = resolve_host(host)
         if address == DEFAULT_HOST and os.geteuid() == 0 and not answers(address):
-            pid = start_embedded_daemon(address, DEFAULT_DATA_ROOT)
-            announce(f"nbdock: started the embedded daemon (pid {pid}) at {address}")
+            announce(start_embedded_daemon(address, DEFAULT_DATA_ROOT).announcement())
         return cls(address)
 
     def close(self) -> None:

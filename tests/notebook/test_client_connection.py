@@ -56,16 +56,24 @@ def test_embedded_daemon_starts_at_the_default_address(tmp_path, monkeypatch):
     monkeypatch.delenv("NBDOCK_HOST", raising=False)
     said = []
     connection = Connection.open(announce=said.append)
+    pid = None
     try:
         assert said and said[0].startswith("nbdock: started the embedded daemon (pid ")
-        assert said[0].endswith(f") at {host}")
+        pid = int(said[0].split("(pid ")[1].split(")")[0])
+        # The announcement says where it is, that it outlives the client, where its log is, how to stop it.
+        pid_file = tmp_path / "run" / "nbdock.pid"
+        assert f") at {host}; it keeps running after this program ends." in said[0]
+        assert f"Its log: {tmp_path}/root/daemon.log." in said[0]
+        assert said[0].endswith(f"To stop it: kill $(cat {pid_file})")
         assert connection.api.ping()
         assert (tmp_path / "root" / "daemon.log").exists()
+        assert pid_file.read_text().strip() == str(pid)
     finally:
         connection.close()
-        pid = int(said[0].split("(pid ")[1].split(")")[0])
-        os.kill(pid, signal.SIGTERM)
-        _wait_gone(pid)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid)
+    assert not (tmp_path / "run" / "nbdock.pid").exists()  # the daemon removes it when it stops
 
 
 def _wait_gone(pid, timeout=30.0):
@@ -74,8 +82,10 @@ def _wait_gone(pid, timeout=30.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            # Our own child (Popen in this process): reap it, or it stays a zombie that kill(pid, 0) still finds.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return
+        except ChildProcessError:
             return
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
