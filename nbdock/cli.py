@@ -18,7 +18,7 @@ import os
 import sys
 
 from nbdock import __version__
-from nbdock.client.errors import CommandError
+from nbdock.client.errors import client_errors, translate
 from nbdock.client.flags import FlagError
 from nbdock.client.syntax import COMMANDS
 from nbdock.errors import NbdockError
@@ -76,9 +76,10 @@ def _main(words: list[str]) -> int:
     except FlagError as error:  # a flag value the command found wrong (a bad --memory, a bad -p)
         print(_usage_error(error), file=sys.stderr)
         return error.exit_code
-    except CommandError as error:
-        print(error.message, file=sys.stderr)
-        return error.exit_code
+    except client_errors() as error:  # the words the magics show too (client/errors.py)
+        failure = translate(error, connection.host)
+        print(failure.message, file=sys.stderr)
+        return failure.exit_code
     except KeyboardInterrupt:
         return 130
     finally:

@@ -28,8 +28,6 @@ import html
 import os
 import shlex
 
-import docker
-import requests
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import HTML, display
@@ -40,10 +38,10 @@ from nbdock.client import cell_context
 from nbdock.client import compose as compose_tool
 from nbdock.client import flags
 from nbdock.client import stats as stats_math
-from nbdock.client.commands import Session, parse_words, run_parsed, transport_error
+from nbdock.client.commands import Session, parse_words, run_parsed
 from nbdock.client.commands.images import build_image, parse_build_arg
 from nbdock.client.connection import ApiCall, Connection
-from nbdock.client.errors import CommandError
+from nbdock.client.errors import CommandError, client_errors, translate
 from nbdock.client.flags import Command, Flag, parse
 from nbdock.errors import NbdockError
 from nbdock.views import data
@@ -140,19 +138,11 @@ class NbdockMagics(Magics, Configurable):
         return console.frame
 
     def _guarded(self, action):
-        """Run ``action``; turn every failure of ours into a one-line UsageError (never swallowed)."""
+        """Run ``action``; a failure of ours becomes a one-line UsageError (never swallowed): client/errors.py's words."""
         try:
             return action()
-        except CommandError as error:
-            raise UsageError(error.message) from None
-        except flags.FlagError as error:
-            raise UsageError(error.message) from None
-        except docker.errors.APIError as error:
-            raise UsageError(f"Error response from daemon: {error.explanation or error}") from None
-        except NbdockError as error:
-            raise UsageError(error.message) from None
-        except requests.exceptions.RequestException as error:
-            raise UsageError(transport_error(error, self.connection.host).message) from None
+        except client_errors() as error:
+            raise UsageError(translate(error, self.connection.host).message) from None
 
     # -- nbdock's views (methods named _view_<command>) -----------------------
 

@@ -6,8 +6,9 @@ a parsed command (no daemon needed, so syntax errors come first), and
 :func:`run_parsed` carries it out in a :class:`Session` and returns the
 exit code the docker CLI would have.
 Failures raise :class:`~nbdock.client.errors.CommandError` (or
-:class:`~nbdock.client.flags.FlagError` for bad syntax); a container's
-own exit status is a return value, not an error.
+:class:`~nbdock.client.flags.FlagError` for bad syntax; the daemon's
+errors are translated by :func:`nbdock.client.errors.translate`); a
+container's own exit status is a return value, not an error.
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ import dataclasses
 from typing import Callable
 
 import docker
-import requests
-
-from nbdock.errors import NbdockError
 
 from ..connection import Connection
 from ..console import Console
-from ..errors import CommandError
-from ..flags import Parsed, parse
+from ..errors import CommandError, client_errors, translate
+from ..flags import FlagError, Parsed, parse
 from ..syntax import find_command
 from . import containers, images, resources
 
@@ -67,29 +65,7 @@ def run_parsed(parsed: Parsed, session: Session) -> int:
         raise CommandError(f"{session.program} {command.name}: not available here")
     try:
         return handler(session, parsed) or 0
-    except docker.errors.APIError as error:
-        raise CommandError(f"Error response from daemon: {api_message(error)}") from None
-    except NbdockError as error:  # raised by the libraries the client shares (tar safety, references...)
-        raise CommandError(error.message) from None
-    except requests.exceptions.RequestException as error:
-        raise transport_error(error, session.connection.host) from None
-
-
-def transport_error(error: requests.exceptions.RequestException, host: str) -> CommandError:
-    """The daemon could not be reached, or stopped answering: say which, and where."""
-    if isinstance(error, requests.exceptions.Timeout):
-        request = error.request
-        what = f"{request.method} {request.path_url}" if request is not None else "a request"
-        return CommandError(f"The nbdock daemon at {host} did not answer {what} in time.")
-    if isinstance(error, requests.exceptions.ConnectionError):
-        return CommandError(f"Cannot connect to the nbdock daemon at {host}. Is the daemon running?")
-    return CommandError(f"Talking to the nbdock daemon at {host} failed: {error}")
-
-
-def api_message(error: docker.errors.APIError) -> str:
-    """The daemon's own message (``No such container: web``), without docker-py's decoration."""
-    if error.explanation:
-        return str(error.explanation)
-    if error.response is not None:
-        return f"{error.response.status_code} {error.response.reason}"
-    return str(error)
+    except (CommandError, FlagError):
+        raise  # ours already; a FlagError is shown by each front end with the command's usage
+    except client_errors() as error:  # the daemon's answer, a shared library's refusal, the transport
+        raise translate(error, session.connection.host) from None
