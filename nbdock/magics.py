@@ -27,6 +27,7 @@ from __future__ import annotations
 import html
 import os
 import shlex
+from typing import Callable, ClassVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
@@ -42,7 +43,7 @@ from nbdock.client.commands import Session, parse_words, run_parsed
 from nbdock.client.commands.images import build_image, parse_build_arg
 from nbdock.client.connection import ApiCall, Connection
 from nbdock.client.errors import CommandError, client_errors, translate
-from nbdock.client.flags import Command, Flag, parse
+from nbdock.client.flags import Command, Flag, Parsed, parse
 from nbdock.errors import NbdockError
 from nbdock.views import data
 from nbdock.views.notebook_console import NotebookConsole
@@ -125,9 +126,9 @@ class NbdockMagics(Magics, Configurable):
         if parsed.options["help"]:  # no daemon needed
             print(parsed.command.help_text(PROGRAM), end="")
             return None
-        view = getattr(self, "_view_" + parsed.command.name.replace(" ", "_"), None)
+        view = self.VIEWS.get(parsed.command.name)
         if view is not None:
-            return self._guarded(lambda: view(parsed))
+            return self._guarded(lambda: view(self, parsed))
         console = NotebookConsole()
         code = self._guarded(lambda: run_parsed(parsed, Session(self.connection, console, PROGRAM)))
         if code:
@@ -144,7 +145,7 @@ class NbdockMagics(Magics, Configurable):
         except client_errors() as error:
             raise UsageError(translate(error, self.connection.host).message) from None
 
-    # -- nbdock's views (methods named _view_<command>) -----------------------
+    # -- nbdock's views (the VIEWS table below says which command shows which) ----
 
     def _view_api(self, parsed):
         setting = parsed.args[0].lower()
@@ -209,6 +210,12 @@ class NbdockMagics(Magics, Configurable):
         # reading would cost more CPU than the container being watched.
         readings = self.connection.container_stats_stream(container, interval)
         return stats_math.sample(readings, seconds, _SamplingProgress(container, seconds).update)
+
+    #: The commands %dock shows itself (a widget, a frame, a chart) instead of running them as docker does.
+    VIEWS: ClassVar[dict[str, Callable[[NbdockMagics, Parsed], object]]] = {
+        "api": _view_api, "layers": _view_layers, "ns": _view_ns, "cgroup": _view_cgroup, "trace": _view_trace,
+        "net map": _view_net_map, "attach": _view_attach, "stats": _view_stats,
+    }
 
     # -- %%compose and %compose --------------------------------------------------
 
