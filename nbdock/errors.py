@@ -8,8 +8,10 @@ translated exactly once, at the boundary:
   (``{"message": ...}`` with the HTTP status in :attr:`NbdockError.status`),
   which is what makes the real ``docker`` CLI print its usual messages and
   exit with 125/126/127 as it does against Docker;
-* the notebook magics turn the client's errors into a one-line message
-  without a traceback (but never swallow them).
+* on the client side, :func:`nbdock.client.errors.translate` turns them
+  (and the daemon's answers, and an unreachable daemon) into the one
+  message both the ``nbdock`` CLI and the notebook magics show -- one line,
+  without a traceback, never swallowed.
 """
 
 from __future__ import annotations

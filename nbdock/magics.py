@@ -14,7 +14,8 @@ and nbdock's views of what the kernel does: ``%dock layers IMAGE``,
 ``%dock trace NAME``, ``%dock attach NAME``, ``%dock api on|off``.
 
 Errors: a failing command raises IPython's ``UsageError`` -- one line, no
-traceback, and it stops "run all" the way an exception does.  A container
+traceback, and it stops "run all" the way an exception does; its words are
+the CLI's (:func:`nbdock.client.errors.translate`).  A container
 that merely exits non-zero is not an error of ours: it prints
 ``[exit code N]``.  Settings are traitlets, set with ``%config``::
 
