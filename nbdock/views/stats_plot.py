@@ -1,4 +1,4 @@
-"""``%dock stats NAME --plot``: memory against its limit, CPU against its quota, drawn live.
+"""``%dock stats NAME --plot [memory|cpu]``: memory against its limit, CPU against its quota, drawn live.
 
 The samples come from :func:`nbdock.client.stats.sample`; the limits from
 the container's ``HostConfig``: ``--memory`` is the cgroup's memory limit,
