@@ -291,7 +291,7 @@ class NbdockMagics(Magics, Configurable):
         except (flags.FlagError, ValueError) as error:
             raise UsageError(getattr(error, "message", str(error))) from None
         if parsed.options["help"]:
-            print(DOCKERFILE_SYNTAX.help_text("%%"))
+            print(DOCKERFILE_SYNTAX.help_text("%%").replace("%% dockerfile", "%%dockerfile", 1))  # a cell magic's name
             return None
         if not cell.strip():
             raise UsageError("%%dockerfile: the cell is empty; write the Dockerfile in it")
