@@ -115,8 +115,18 @@ def run(host: str | None = None) -> int:
     for event in trace:
         if event["op"] in SHOWN_STEPS or (event["op"] == "write" and "memory.limit" in event["args"].get("path", "")):
             print("    " + describe(event)[:110])
-    print("\nNext: the notebooks take each step apart --  jupyter lab notebooks/")
+    print(f"\nNext: the notebooks take each step apart --  {command('jupyter')} lab --allow-root notebooks/")
+    print(f"      or the command line:  {command('nbdock')} run --rm busybox echo hello")
     return 0
+
+
+def command(name: str) -> str:
+    """How to run one of the environment's commands: ``.venv/bin/jupyter`` when the tour runs from a venv."""
+    if sys.prefix == sys.base_prefix:
+        return name
+    scripts = os.path.join(sys.prefix, "bin")
+    relative = os.path.relpath(scripts)
+    return os.path.join(relative if not relative.startswith("..") else scripts, name)
 
 
 #: The trace events the last step prints: one per stage of a container's birth.
@@ -171,7 +181,7 @@ def plot(samples) -> str | None:
 
 def main() -> int:
     if os.geteuid() != 0:
-        print("the tour starts containers: run it as root (sudo python3 -m nbdock.tour)", file=sys.stderr)
+        print("the tour starts containers: run it as root (in a root shell, or with sudo)", file=sys.stderr)
         return 1
     return run()
 

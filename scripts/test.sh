@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Install everything, start the services the tests need (a reference dockerd), run the tests
-# (pytest, the notebooks, the differential scenarios when ../shared is there), stop the services.
-# Exits non-zero if anything failed.  Run as root.
+# Install everything (scripts/install.sh --tests), start the services the tests need (a reference
+# dockerd), run the tests (pytest, the notebooks, the differential scenarios when ../shared is there),
+# stop the services.  Exits non-zero if anything failed.
+# Run as root: in a root shell `scripts/test.sh`, or `sudo scripts/test.sh`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-bash scripts/install.sh || exit 1
+if [ "$(id -u)" -ne 0 ]; then
+    echo "the tests make namespaces, mounts and cgroups: run them as root (a root shell, or: sudo $0)" >&2
+    exit 1
+fi
+bash scripts/install.sh --tests || exit 1
+# Everything below runs from the project's virtual environment: pytest, the nbdock command, and
+# `python3 -m nbdock daemon`, which ../shared/conformance/run.py starts from PATH.
+export PATH="$repo/.venv/bin:$PATH"
+export VIRTUAL_ENV="$repo/.venv"
 
 work=$(mktemp -d /tmp/nbdock-tests.XXXXXX)
 dockerd_pid=""
