@@ -61,7 +61,7 @@ async def disk_usage(request: web.Request) -> web.Response:
             volume["UsageData"] = {"Size": engine.volumes.size(volume["Name"]),
                                    "RefCount": len(engine.containers.using_volume(volume["Name"]))}
             volumes.append(volume)
-        layers_size = sum(i["Size"] for i in images)
+        layers_size = engine.images.layers_size(images)  # a layer shared by two images counted once
         return {"LayersSize": layers_size, "Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": []}
 
     return json_response(await asyncio.to_thread(gather))

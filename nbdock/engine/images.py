@@ -82,6 +82,21 @@ class ImageService:
                                         if users[chain] > 1)
         return summaries
 
+    def layers_size(self, summaries: list[dict[str, Any]]) -> int:
+        """``docker system df``'s LayersSize: the bytes the listed images' layers take on disk.
+
+        Each layer is counted once, however many images stand on it: two images
+        built FROM busybox share busybox's layer directory, so adding each image's
+        Size would count busybox twice. Layers are told apart by ChainID, as in
+        :meth:`with_usage`; Docker's daemon sums its layer store the same way.
+        """
+        sizes = {}
+        for summary in summaries:
+            image = self.store.get(summary["Id"])
+            for chain, diff_id in zip(chain_ids(image.diff_ids), image.diff_ids):
+                sizes.setdefault(chain, self.store.layer(diff_id).size)
+        return sum(sizes.values())
+
     def inspect(self, ref: str) -> dict[str, Any]:
         image = self.store.get(ref)
         return image.to_api_inspect(self.store.lowerdirs(image.id))
