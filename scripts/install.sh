@@ -85,10 +85,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # nbdock itself (editable: the clone's code is what runs), and Jupyter for the notebooks; the tests'
 # extras (pytest, nbclient, playwright...) only with --tests.
-extras=""
-[ $tests = yes ] && extras="[dev]"
-echo "install.sh: installing nbdock$extras and jupyterlab into .venv (pip)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras" "jupyterlab>=4.0"
+# Editable, so a change to the code needs no new install; a change to pyproject.toml's dependencies
+# does: the stamp file holds the pyproject.toml its install was made from.
+extras="" stamp=.venv/.installed-for-tour
+[ $tests = yes ] && extras="[dev]" stamp=.venv/.installed-for-tests
+if cmp -s pyproject.toml "$stamp" || { [ $tests = no ] && cmp -s pyproject.toml .venv/.installed-for-tests; }; then
+    echo "install.sh: nbdock$extras is already installed in .venv"
+else
+    echo "install.sh: installing nbdock$extras and jupyterlab into .venv (pip)"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$extras" "jupyterlab>=4.0"
+    cp pyproject.toml "$stamp"
+fi
 
 cat <<EOF
 install.sh: done.  nbdock is installed in $(pwd)/.venv; use it as root, either directly:
