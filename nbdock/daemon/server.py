@@ -1,6 +1,7 @@
 """The daemon: the Docker Engine API over HTTP, on a unix socket, in front of the engine.
 
     python -m nbdock daemon --host unix:///run/nbdock/nbdock.sock --data-root /var/lib/nbdock
+    python -m nbdock daemon stop      # SIGTERM the daemon its pid file names (/run/nbdock/nbdock.pid)
 
 Every route is reachable both unversioned (``/containers/json``) and with
 any version prefix (``/v1.44/containers/json``), as in Docker.  Errors from
@@ -23,6 +24,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -44,7 +46,8 @@ ROUTE_TABLES = (routes_system.routes, routes_containers.routes, routes_images.ro
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="nbdock daemon", description="Run the nbdock engine (the Docker Engine API).")
+    parser = argparse.ArgumentParser(prog="nbdock daemon", description="Run the nbdock engine (the Docker Engine API). "
+                                     "`nbdock daemon stop` stops a running one.")
     parser.add_argument("-H", "--host", action="append", default=[],
                         help=f"where to listen: unix:///path or tcp://127.0.0.1:PORT (repeatable; default {DEFAULT_HOST})")
     parser.add_argument("--data-root", default=DEFAULT_DATA_ROOT, help=f"where images, containers and volumes live (default {DEFAULT_DATA_ROOT})")
@@ -286,8 +289,50 @@ async def _bounded(step, seconds: float, what: str) -> None:
         log.warning("nbdock: %s took more than %g s; going on", what, seconds)
 
 
+def stop_daemon(argv: list[str]) -> int:
+    """``nbdock daemon stop [--host H | --pidfile P]``: SIGTERM the daemon named by its pid file, wait for it.
+
+    The same as ``kill $(cat /run/nbdock/nbdock.pid)``, then waiting: the
+    daemon stops its containers first, and removes its pid file last, so the
+    file's disappearance says it is done (a pid alone could be reused).
+    """
+    parser = argparse.ArgumentParser(prog="nbdock daemon stop", description="Stop a running nbdock daemon.")
+    parser.add_argument("-H", "--host", default=DEFAULT_HOST, help=f"the daemon's unix socket (default {DEFAULT_HOST})")
+    parser.add_argument("-p", "--pidfile", help="its pid file (default: beside the socket, named after it)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="how long to wait for it to stop (default 30 s)")
+    args = parser.parse_args(argv)
+    url = urlparse(args.host)
+    path = pidfile_path(args.pidfile, [url.path] if url.scheme == "unix" else [], DEFAULT_DATA_ROOT)
+    try:
+        pid = int(open(path).read().strip())
+    except FileNotFoundError:
+        print(f"nbdock daemon stop: no pid file at {path}: is a daemon running there?", file=sys.stderr)
+        return 1
+    except ValueError:
+        print(f"nbdock daemon stop: {path} holds no pid", file=sys.stderr)
+        return 1
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        os.unlink(path)
+        print(f"nbdock daemon stop: the daemon of {path} (pid {pid}) had already died; removed its pid file",
+              file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + args.timeout
+    while os.path.exists(path):
+        if time.monotonic() > deadline:
+            print(f"nbdock daemon stop: pid {pid} is still stopping after {args.timeout:g} s", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    print(f"nbdock daemon: stopped (pid {pid})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["stop"]:
+        return stop_daemon(argv[1:])
+    args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if os.geteuid() != 0:
         print("nbdock daemon: must run as root (it makes namespaces, mounts and cgroups)", file=sys.stderr)

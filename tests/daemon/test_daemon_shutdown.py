@@ -63,6 +63,22 @@ def test_pid_file_beside_the_socket_named_after_it_and_removed_on_exit(tmp_path)
         stop(process)
 
 
+def test_daemon_stop_sigterms_the_daemon_its_pid_file_names_and_waits(tmp_path):
+    process, host = start_daemon(tmp_path)
+    try:
+        stopped = subprocess.run([sys.executable, "-m", "nbdock", "daemon", "stop", "--host", host],
+                                 capture_output=True, text=True, timeout=60)
+        assert stopped.returncode == 0, stopped.stderr
+        assert stopped.stdout == f"nbdock daemon: stopped (pid {process.pid})\n"
+        assert process.wait(5) == 0 and not (tmp_path / "nbdock.pid").exists()
+        again = subprocess.run([sys.executable, "-m", "nbdock", "daemon", "stop", "--host", host],
+                               capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1
+        assert again.stderr == f"nbdock daemon stop: no pid file at {tmp_path}/nbdock.pid: is a daemon running there?\n"
+    finally:
+        stop(process)
+
+
 def test_pidfile_option(tmp_path):
     process, _ = start_daemon(tmp_path, "--pidfile", str(tmp_path / "run" / "daemon.pid"))
     try:
