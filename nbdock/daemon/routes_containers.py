@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..engine import Engine, clock, detachkeys, filesystem, stats
 from ..engine.clock import parse_rfc3339
+from ..engine.errorcontext import in_context
 from ..engine.execs import ExecStartError
 from ..engine.signals import parse_signal
 from ..engine.streams import end_of_input
@@ -84,7 +85,7 @@ async def kill(request: web.Request) -> web.Response:
     try:
         await engine_of(request).containers.kill(ref, number)
     except NbdockError as e:
-        raise type(e)(f"Cannot kill container: {ref}: {e.message}") from None  # Docker's wording
+        raise in_context(e, f"Cannot kill container: {ref}") from None  # Docker's wording
     return web.Response(status=204)
 
 

@@ -40,6 +40,7 @@ from ...runtime.errors import ContainerStartError
 from ...runtime.spec import ContainerSpec
 from ...runtime.trace import Trace
 from .. import clock, createconfig, filtering, logs, mounts, names
+from ..errorcontext import in_context
 from ..health import HealthService
 from ..records import ContainerRecord, State
 from ..signals import parse_signal
@@ -285,9 +286,11 @@ class ContainerService:
         except errors.NbdockError as e:
             await self._start_failed(container, 128, e.message)
             raise
-        except Exception as e:
+        except OSError as e:  # a mount, a cgroup file, a namespace the kernel refused
             await self._start_failed(container, 128, str(e))
             raise errors.HostError(f"failed to start container {record.short_id}: {e}") from None
+        # Anything else is a bug in nbdock: it reaches the daemon's HTTP boundary, which answers 500
+        # and logs its traceback once (_launch has already released what it had taken).
 
         def sink(stream: str, data: bytes) -> None:
             container.listeners.publish(stream, data)
@@ -594,7 +597,7 @@ class ContainerService:
                 if container.running:
                     await asyncio.to_thread(container.run.runtime.cgroup.update, spec.cgroup_resources(host))
             except errors.NbdockError as e:
-                raise type(e)(f"Cannot update container {record.Id}: {e.message}") from None
+                raise in_context(e, f"Cannot update container {record.Id}") from None
             except OSError as e:
                 raise errors.HostError(f"Cannot update container {record.Id}: {e}") from None
             record.HostConfig = host
@@ -712,7 +715,7 @@ class ContainerService:
             names.check("/" + new_name)
             self.registry.check_name_free(new_name)
         except (InvalidArgument, Conflict) as e:
-            raise type(e)(f"Error when allocating new name: {e.message}") from None
+            raise in_context(e, "Error when allocating new name") from None
         old = container.record.name
         self.registry.rename(container, new_name)
         container.record.save(self.root)

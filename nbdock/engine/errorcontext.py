@@ -1,0 +1,30 @@
+"""An error's message behind the words Docker puts before it, its kind kept.
+
+Docker words some refusals as "<what was being done>: <why>", e.g.
+``Cannot update container ID: Memory limit should be ...`` or
+``Error when allocating new name: Conflict ...``. The *why* comes from
+deeper down as one of nbdock's typed errors (nbdock/errors.py), whose class
+decides the HTTP status the daemon answers with (400, 404, 409, 500), so the
+context must change the message and nothing else.
+
+This copies the error rather than calling ``type(error)(message)``: a
+subclass may take more than a message (``BuildError`` keeps its step's exit
+code), and a fresh instance would lose whatever it carries.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TypeVar
+
+from nbdock.errors import NbdockError
+
+E = TypeVar("E", bound=NbdockError)
+
+
+def in_context(error: E, context: str) -> E:
+    """A copy of ``error`` whose message reads ``"{context}: {error.message}"``; same class, same attributes."""
+    placed = copy.copy(error)
+    placed.message = f"{context}: {error.message}"
+    placed.args = (placed.message,)
+    return placed
