@@ -11,7 +11,7 @@ import signal
 
 from aiohttp import web
 
-from ..engine import Engine, clock, detachkeys, filesystem, stats
+from ..engine import Engine, clock, detachkeys
 from ..engine.clock import parse_rfc3339
 from ..engine.errorcontext import in_context
 from ..engine.execs import ExecStartError
@@ -382,7 +382,7 @@ async def exec_inspect(request: web.Request) -> web.Response:
 
 @routes.get("/containers/{id}/top")
 async def top(request: web.Request) -> web.Response:
-    return json_response(await stats.top(engine_of(request), request.match_info["id"], request.query.get("ps_args") or "-ef"))
+    return json_response(await engine_of(request).stats.top(request.match_info["id"], request.query.get("ps_args") or "-ef"))
 
 
 @routes.get("/containers/{id}/stats")
@@ -393,7 +393,7 @@ async def container_stats(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
     with contextlib.suppress(ConnectionError):  # `docker stats` ends by hanging up
-        async for sample in stats.samples(engine, container, streaming=streaming, one_shot=flag(request, "one-shot")):
+        async for sample in engine.stats.samples(container, streaming=streaming, one_shot=flag(request, "one-shot")):
             await response.write(json.dumps(sample).encode() + b"\n")
         await response.write_eof()
     return response
@@ -401,32 +401,32 @@ async def container_stats(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/containers/{id}/changes")
 async def changes(request: web.Request) -> web.Response:
-    return json_response(await filesystem.changes(engine_of(request), request.match_info["id"]))
+    return json_response(await engine_of(request).files.changes(request.match_info["id"]))
 
 
 @routes.get("/containers/{id}/export")
 async def export(request: web.Request) -> web.StreamResponse:
-    return await stream_bytes(request, filesystem.export(engine_of(request), request.match_info["id"]))
+    return await stream_bytes(request, engine_of(request).files.export(request.match_info["id"]))
 
 
 @routes.head("/containers/{id}/archive")
 async def archive_head(request: web.Request) -> web.Response:
-    stat = await filesystem.stat_path(engine_of(request), request.match_info["id"], request.query.get("path", ""))
+    stat = await engine_of(request).files.stat_path(request.match_info["id"], request.query.get("path", ""))
     return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _encode_stat(stat), "Content-Type": "application/json"})
 
 
 @routes.get("/containers/{id}/archive", allow_head=False)
 async def archive_get(request: web.Request) -> web.StreamResponse:
     engine, container_id, path = engine_of(request), request.match_info["id"], request.query.get("path", "")
-    stat = await filesystem.stat_path(engine, container_id, path)  # a missing path is a 404, before any byte
-    return await stream_bytes(request, filesystem.get_archive(engine, container_id, path),
+    stat = await engine.files.stat_path(container_id, path)  # a missing path is a 404, before any byte
+    return await stream_bytes(request, engine.files.get_archive(container_id, path),
                                {"X-Docker-Container-Path-Stat": _encode_stat(stat)})
 
 
 @routes.put("/containers/{id}/archive")
 async def archive_put(request: web.Request) -> web.Response:
-    await filesystem.put_archive(
-        engine_of(request), request.match_info["id"], request.query.get("path", ""), request.content.iter_chunked(1 << 16),
+    await engine_of(request).files.put_archive(
+        request.match_info["id"], request.query.get("path", ""), request.content.iter_chunked(1 << 16),
         no_overwrite_dir_non_dir=flag(request, "noOverwriteDirNonDir"), copy_uid_gid=flag(request, "copyUIDGID"))
     return web.Response(status=200)
 

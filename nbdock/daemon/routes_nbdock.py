@@ -70,7 +70,7 @@ async def stats_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     await response.prepare(request)
     with contextlib.suppress(ConnectionError):
-        async for sample in stats.samples(engine, container, streaming=True, one_shot=False, interval=interval):
+        async for sample in engine.stats.samples(container, streaming=True, one_shot=False, interval=interval):
             await response.write(json.dumps(sample).encode() + b"\n")
         await response.write_eof()
     return response

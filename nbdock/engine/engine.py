@@ -26,8 +26,10 @@ from ..runtime.spawner import Spawner
 from .containers import ContainerService
 from .events import EventBus
 from .execs import ExecService
+from .filesystem import ContainerFiles
 from .remap import UsernsRemap
 from .images import ImageService
+from .stats import ContainerStats
 from .volumes import VolumeStore
 
 log = logging.getLogger("nbdock.engine")
@@ -64,6 +66,9 @@ class Engine:
         self.remap = UsernsRemap(self.root, userns_remap) if userns_remap else None
         if self.remap is not None:
             store.remapped_root = self.remap.root  # commit and build turn its containers' ids back (store.py)
+        self.stats = ContainerStats(self.containers)  # docker stats, docker top
+        self.files = ContainerFiles(self.containers, self.root, self.spawner,  # docker cp, export, diff
+                                    remap=self.remap, image_store=store)
 
     async def start(self) -> None:
         """Bring the engine up: the spawner, the networks, and every container remembered on disk.

@@ -20,8 +20,7 @@ from ..errors import Conflict, HostError
 from .clock import ZERO_TIME, rfc3339
 
 if TYPE_CHECKING:
-    from .containers import ManagedContainer
-    from .engine import Engine
+    from .containers import ContainerService, ManagedContainer
 
 STREAM_INTERVAL = 1.0  # seconds between samples of a stream (Docker's collector interval)
 ONE_SAMPLE_INTERVAL = 0.5  # seconds between the two samples of stream=0
@@ -96,43 +95,48 @@ def sample(container: "ManagedContainer", previous: dict | None) -> dict:
 MIN_STREAM_INTERVAL = 0.05
 
 
-async def samples(engine: "Engine", container: "ManagedContainer", *, streaming: bool, one_shot: bool,
-                  interval: float = STREAM_INTERVAL) -> AsyncIterator[dict]:
-    """stream=1: a sample every ``interval`` seconds (Docker's API: every second) until the container
-    stops; stream=0: one sample, compared with one taken shortly before (so CPU% can be computed);
-    one-shot=1: a single sample, no comparison."""
-    previous = None
-    if not streaming and not one_shot and container.running:
-        previous = await asyncio.to_thread(sample, container, None)
-        await asyncio.sleep(ONE_SAMPLE_INTERVAL)
-    while True:
-        current = await asyncio.to_thread(sample, container, previous)
-        yield current
-        if not streaming or not container.running:
-            return
-        previous = current
-        await asyncio.sleep(interval)
+class ContainerStats:
+    """``docker stats`` and ``docker top`` of the engine's containers (given as ``containers``)."""
 
+    def __init__(self, containers: "ContainerService"):
+        self.containers = containers
 
-async def top(engine: "Engine", ref: str, ps_args: str = "-ef") -> dict:
-    """``docker top``: ``ps`` on the host, keeping only the rows of processes in the container's cgroup."""
-    container = engine.containers.get(ref)
-    if container.run is None:
-        raise Conflict(f"Container {container.id} is not running")
-    pids = set(await asyncio.to_thread(container.run.runtime.cgroup.pids))
-    result = await asyncio.to_thread(
-        subprocess.run, ["ps", *ps_args.split()], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise HostError(f"Error running ps: {result.stderr.strip() or result.returncode}")
-    lines = result.stdout.splitlines()
-    titles = lines[0].split()
-    try:
-        pid_column = titles.index("PID")
-    except ValueError:
-        raise HostError(f"Couldn't find PID field in ps output: {lines[0]}") from None
-    processes = []
-    for line in lines[1:]:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_column and fields[pid_column].isdigit() and int(fields[pid_column]) in pids:
-            processes.append(fields)
-    return {"Titles": titles, "Processes": processes}
+    async def samples(self, container: "ManagedContainer", *, streaming: bool, one_shot: bool,
+                      interval: float = STREAM_INTERVAL) -> AsyncIterator[dict]:
+        """stream=1: a sample every ``interval`` seconds (Docker's API: every second) until the container
+        stops; stream=0: one sample, compared with one taken shortly before (so CPU% can be computed);
+        one-shot=1: a single sample, no comparison."""
+        previous = None
+        if not streaming and not one_shot and container.running:
+            previous = await asyncio.to_thread(sample, container, None)
+            await asyncio.sleep(ONE_SAMPLE_INTERVAL)
+        while True:
+            current = await asyncio.to_thread(sample, container, previous)
+            yield current
+            if not streaming or not container.running:
+                return
+            previous = current
+            await asyncio.sleep(interval)
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict:
+        """``docker top``: ``ps`` on the host, keeping only the rows of processes in the container's cgroup."""
+        container = self.containers.get(ref)
+        if container.run is None:
+            raise Conflict(f"Container {container.id} is not running")
+        pids = set(await asyncio.to_thread(container.run.runtime.cgroup.pids))
+        result = await asyncio.to_thread(
+            subprocess.run, ["ps", *ps_args.split()], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise HostError(f"Error running ps: {result.stderr.strip() or result.returncode}")
+        lines = result.stdout.splitlines()
+        titles = lines[0].split()
+        try:
+            pid_column = titles.index("PID")
+        except ValueError:
+            raise HostError(f"Couldn't find PID field in ps output: {lines[0]}") from None
+        processes = []
+        for line in lines[1:]:
+            fields = line.split(None, len(titles) - 1)
+            if len(fields) > pid_column and fields[pid_column].isdigit() and int(fields[pid_column]) in pids:
+                processes.append(fields)
+        return {"Titles": titles, "Processes": processes}
