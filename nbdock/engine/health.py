@@ -52,7 +52,8 @@ from . import clock
 
 if TYPE_CHECKING:
     from .containers import ManagedContainer
-    from .engine import Engine
+    from .execs import ExecService
+    from .records import ContainerRecord
 
 log = logging.getLogger("nbdock.engine")
 
@@ -320,15 +321,14 @@ class ExecProbe:
     ended: probes every few seconds for months must not pile up records.
     """
 
-    def __init__(self, engine: "Engine", instance):
-        self._execs = engine.execs
+    def __init__(self, execs: "ExecService", instance):
+        self._execs = execs
         self._instance = instance  # the ExecInstance
         self._output = OutputBuffer()
         self._collector = asyncio.get_running_loop().create_task(self._collect(instance.listeners.listen()))
 
     @classmethod
-    async def launch(cls, engine: "Engine", container: "ManagedContainer", argv: tuple[str, ...]) -> "ExecProbe":
-        execs = engine.execs
+    async def launch(cls, execs: "ExecService", container: "ManagedContainer", argv: tuple[str, ...]) -> "ExecProbe":
         try:
             # No tty, no stdin; the container's own user and working directory (execs falls back
             # to the container's Config for them, which is what Docker's probe uses).
@@ -336,7 +336,7 @@ class ExecProbe:
                                                   "Tty": False, "Privileged": False})
         except NbdockError as e:
             raise ProbeError(e.message) from None
-        probe = cls(engine, execs.get(exec_id))
+        probe = cls(execs, execs.get(exec_id))
         try:
             await execs.start(exec_id, detach=True)
         except Exception as e:  # noqa: BLE001 - any failure is the probe's result, as in Docker
@@ -388,9 +388,14 @@ class HealthService:
     else -- inspect, ``docker ps``, the ``health`` filter -- reads from here.
     """
 
-    def __init__(self, engine: "Engine", launcher: Callable[["ManagedContainer"], Launcher] | None = None):
-        self.engine = engine
-        self._launcher = launcher or (lambda container: lambda argv: ExecProbe.launch(engine, container, argv))
+    def __init__(self, root: str, publish: Callable[["ContainerRecord", str], None], *,
+                 launcher: Callable[["ManagedContainer"], Launcher]):
+        """``root`` holds the containers' directories (each one's health.json); ``publish`` emits a
+        container event (``health_status: healthy``); ``launcher`` gives the function that starts a
+        container's probe -- :meth:`ExecProbe.launch` with the engine's execs, a fake in the tests."""
+        self.root = root
+        self._publish = publish
+        self._launcher = launcher
         self._health: dict[str, Health] = {}
         self._monitors: dict[str, Monitor] = {}
         #: Stopped monitors still killing their last probe: the next one of the container waits for them.
@@ -463,7 +468,7 @@ class HealthService:
         def counted(changed: bool) -> None:
             self._save(container)
             if changed:
-                self.engine.containers.publish(container.record, f"health_status: {health.status}")
+                self._publish(container.record, f"health_status: {health.status}")
 
         self._monitors[container.id] = Monitor(health, probe, self._launcher(container), started_at, counted,
                                                previous=previous)
@@ -479,7 +484,7 @@ class HealthService:
                 lambda task: self._finishing.get(container_id) is task and self._finishing.pop(container_id))
 
     def _path(self, container: "ManagedContainer") -> str:
-        return os.path.join(container.record.directory(self.engine.root), "health.json")
+        return os.path.join(container.record.directory(self.root), "health.json")
 
     def _save(self, container: "ManagedContainer") -> None:
         """Written at each result, as Docker checkpoints it (a small file, renamed into place)."""

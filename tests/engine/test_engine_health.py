@@ -325,7 +325,7 @@ def test_service_follows_the_containers_life(tmp_path):
     runner = FakeRunner((0, "", 0.001), (0, "", 0.001), (0, "", 0.001), (1, "", 0.001))
 
     async def main():
-        service = HealthService(engine, launcher=lambda c: runner)
+        service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: runner)
         assert service.inspect(container.id) is None and service.filter_value(container.id) == "none"
         service.started(container)
         assert service.filter_value(container.id) == STARTING
@@ -355,7 +355,7 @@ def test_unpause_resumes_probing_without_reset(tmp_path):
     runner = FakeRunner((0, "", 0.001))
 
     async def main():
-        service = HealthService(engine, launcher=lambda c: runner)
+        service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: runner)
         service.started(container)
         await asyncio.sleep(0.1)
         service.halted(container)
@@ -377,7 +377,7 @@ def test_no_healthcheck_means_no_monitor_and_no_health(tmp_path):
     runner = FakeRunner((0, "", 0.001))
 
     async def main():
-        service = HealthService(engine, launcher=lambda c: runner)
+        service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: runner)
         service.started(container)
         await asyncio.sleep(0.1)
         service.halted(container)
@@ -393,7 +393,7 @@ def test_health_is_saved_and_a_restarted_daemon_reads_it_back(tmp_path):
     runner = FakeRunner((0, "fine\n", 0.001))
 
     async def main():
-        service = HealthService(engine, launcher=lambda c: runner)
+        service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: runner)
         service.started(container)
         await asyncio.sleep(0.15)
         return service.inspect(container.id)
@@ -402,7 +402,7 @@ def test_health_is_saved_and_a_restarted_daemon_reads_it_back(tmp_path):
     assert before["Status"] == HEALTHY
     saved = json.loads((tmp_path / "containers" / container.id / "health.json").read_text())
     assert saved["Status"] == HEALTHY
-    again = HealthService(engine, launcher=lambda c: runner)
+    again = HealthService(engine.root, engine.containers.publish, launcher=lambda c: runner)
     again.restore(container)
     after = again.inspect(container.id)
     # Nothing probes a container the new daemon has not started: unhealthy, as Docker says of a stopped monitor.
@@ -412,7 +412,7 @@ def test_health_is_saved_and_a_restarted_daemon_reads_it_back(tmp_path):
 def test_restore_without_a_saved_health(tmp_path):
     engine = FakeEngine(tmp_path)
     container = FakeContainer(tmp_path, CHECKED)
-    service = HealthService(engine)
+    service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: None)  # nothing runs
     service.restore(container)
     assert service.inspect(container.id) is None
     (tmp_path / "containers" / container.id / "health.json").write_text("{not json")
@@ -447,7 +447,7 @@ def test_a_restart_waits_for_the_last_monitors_probe_to_be_gone(tmp_path):
         return slow
 
     async def main():
-        service = HealthService(engine, launcher=lambda c: launch)
+        service = HealthService(engine.root, engine.containers.publish, launcher=lambda c: launch)
         service.started(container)
         await asyncio.sleep(0.05)  # the first probe is in flight
         service.halted(container)

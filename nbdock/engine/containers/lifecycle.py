@@ -41,7 +41,7 @@ from ...runtime.spec import ContainerSpec
 from ...runtime.trace import Trace
 from .. import clock, createconfig, filtering, logs, mounts, names
 from ..errorcontext import in_context
-from ..health import HealthService
+from ..health import ExecProbe, HealthService
 from ..records import ContainerRecord, State
 from ..signals import parse_signal
 from ..starterrors import start_error
@@ -68,7 +68,9 @@ class ContainerService:
         self.engine = engine
         self.root = engine.root
         self.registry = ContainerRegistry()
-        self.health = HealthService(engine)
+        # A probe is an exec (health.ExecProbe); the execs service is made after this one, hence the lambda.
+        self.health = HealthService(self.root, self.publish, launcher=lambda container: lambda argv: ExecProbe.launch(
+            engine.execs, container, argv))
         self.networking = ContainerNetworking(engine.networks, self.registry, engine.events,
                                               lambda record: record.directory(self.root))
         self.listing = ContainerListing(self.registry, self.root, engine.images.store, self.health, self.lowerdirs)
