@@ -25,7 +25,7 @@ from . import clock, pipes
 if TYPE_CHECKING:
     from ..image.store import ImageStore
     from ..runtime.spawner import Spawner
-    from .containers import ContainerService, ManagedContainer
+    from .containers import Container, ContainerService
     from .remap import UsernsRemap
 
 #: Docker's ``Kind`` numbers in GET /containers/{id}/changes.
@@ -104,7 +104,7 @@ class ContainerFiles:
 
     # -- the helper process
 
-    def _request(self, container: "ManagedContainer", action: str, *, writable: bool, with_mounts: bool,
+    def _request(self, container: "Container", action: str, *, writable: bool, with_mounts: bool,
                  **options) -> FsRequest:
         """Where the helper works: inside the running container, or in a fresh mount of a stopped one."""
         if container.running and action != "export":
@@ -129,7 +129,7 @@ class ContainerFiles:
                                         idmap=point["Type"] == "volume" and bool(user_namespace.get("idmapped_layers"))))
         return FsRequest(action, rootfs=root, mounts=mounts, user_namespace=user_namespace, **options)
 
-    async def _run_helper(self, ref: str, container: "ManagedContainer", request: FsRequest, *,
+    async def _run_helper(self, ref: str, container: "Container", request: FsRequest, *,
                           upload: AsyncIterator[bytes] | None = None) -> AsyncIterator[bytes]:
         """Run one helper in ``container`` (``ref`` as the client named it); yield what it writes on its data pipe, feed it ``upload``; raise its error."""
         loop = asyncio.get_running_loop()
@@ -168,8 +168,8 @@ class ContainerFiles:
             os.close(errors_r)
 
 
-def _init_pidfd(container: "ManagedContainer") -> int:
-    """A descriptor of our own on the running container's PID 1 pidfd (see Container.duplicate_init_pidfd)."""
+def _init_pidfd(container: "Container") -> int:
+    """A descriptor of our own on the running container's PID 1 pidfd (see RuntimeContainer.duplicate_init_pidfd, nbdock/runtime/container.py)."""
     try:
         if container.run is None:
             raise ProcessLookupError
@@ -192,7 +192,7 @@ def _translate(failure: dict, ref: str) -> Exception:
 
 
 @contextlib.asynccontextmanager
-async def _access(container: "ManagedContainer"):
+async def _access(container: "Container"):
     """A stopped container's overlay is mounted by the helper: hold its lock so it cannot start meanwhile."""
     if container.running:
         yield

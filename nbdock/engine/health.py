@@ -51,7 +51,7 @@ from ..goformat import go_duration
 from . import clock
 
 if TYPE_CHECKING:
-    from .containers import ManagedContainer
+    from .containers import Container
     from .execs import ExecService
     from .records import ContainerRecord
 
@@ -328,7 +328,7 @@ class ExecProbe:
         self._collector = asyncio.get_running_loop().create_task(self._collect(instance.listeners.listen()))
 
     @classmethod
-    async def launch(cls, execs: "ExecService", container: "ManagedContainer", argv: tuple[str, ...]) -> "ExecProbe":
+    async def launch(cls, execs: "ExecService", container: "Container", argv: tuple[str, ...]) -> "ExecProbe":
         try:
             # No tty, no stdin; the container's own user and working directory (execs falls back
             # to the container's Config for them, which is what Docker's probe uses).
@@ -389,7 +389,7 @@ class HealthService:
     """
 
     def __init__(self, root: str, publish: Callable[["ContainerRecord", str], None], *,
-                 launcher: Callable[["ManagedContainer"], Launcher]):
+                 launcher: Callable[["Container"], Launcher]):
         """``root`` holds the containers' directories (each one's health.json); ``publish`` emits a
         container event (``health_status: healthy``); ``launcher`` gives the function that starts a
         container's probe -- :meth:`ExecProbe.launch` with the engine's execs, a fake in the tests."""
@@ -416,7 +416,7 @@ class HealthService:
         return health.to_api() if health is not None else None
 
     # -- the container's life
-    def started(self, container: "ManagedContainer") -> None:
+    def started(self, container: "Container") -> None:
         """A (re)start: the health starts over (``starting``, no failing streak; the log stays)."""
         probe = Probe.from_config(container.record.Config)
         if probe is None:
@@ -427,7 +427,7 @@ class HealthService:
         self._save(container)
         self._start_monitor(container, probe)
 
-    def resumed(self, container: "ManagedContainer") -> None:
+    def resumed(self, container: "Container") -> None:
         """Unpaused: probing starts again, the status as it is (``unhealthy``) until the next result."""
         probe = Probe.from_config(container.record.Config)
         if probe is None or container.id not in self._health:
@@ -435,7 +435,7 @@ class HealthService:
         self._stop_monitor(container.id)
         self._start_monitor(container, probe)
 
-    def halted(self, container: "ManagedContainer") -> None:
+    def halted(self, container: "Container") -> None:
         """Stopped, died or paused: no more probes, and (Docker 20.10's rule) ``unhealthy``."""
         if container.id in self._monitors:
             self._stop_monitor(container.id)
@@ -446,7 +446,7 @@ class HealthService:
         self._stop_monitor(container_id)
         self._health.pop(container_id, None)
 
-    def restore(self, container: "ManagedContainer") -> None:
+    def restore(self, container: "Container") -> None:
         """At daemon start: the health the last daemon saved (no monitor runs now, so ``unhealthy``)."""
         try:
             with open(self._path(container)) as f:
@@ -460,7 +460,7 @@ class HealthService:
         self._health[container.id] = health
 
     # -- helpers
-    def _start_monitor(self, container: "ManagedContainer", probe: Probe) -> None:
+    def _start_monitor(self, container: "Container", probe: Probe) -> None:
         health = self._health[container.id]
         previous = self._finishing.get(container.id)
         started_at = clock.parse_rfc3339(container.record.State.StartedAt)
@@ -483,10 +483,10 @@ class HealthService:
             monitor.task.add_done_callback(
                 lambda task: self._finishing.get(container_id) is task and self._finishing.pop(container_id))
 
-    def _path(self, container: "ManagedContainer") -> str:
+    def _path(self, container: "Container") -> str:
         return os.path.join(container.record.directory(self.root), "health.json")
 
-    def _save(self, container: "ManagedContainer") -> None:
+    def _save(self, container: "Container") -> None:
         """Written at each result, as Docker checkpoints it (a small file, renamed into place)."""
         health = self._health.get(container.id)
         if health is None or container.removed:

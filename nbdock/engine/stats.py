@@ -20,7 +20,7 @@ from ..errors import Conflict, HostError
 from .clock import ZERO_TIME, rfc3339
 
 if TYPE_CHECKING:
-    from .containers import ContainerService, ManagedContainer
+    from .containers import Container, ContainerService
 
 STREAM_INTERVAL = 1.0  # seconds between samples of a stream (Docker's collector interval)
 ONE_SAMPLE_INTERVAL = 0.5  # seconds between the two samples of stream=0
@@ -63,7 +63,7 @@ def _cpu_block(stats, system: int) -> dict:
     }
 
 
-def sample(container: "ManagedContainer", previous: dict | None) -> dict:
+def sample(container: "Container", previous: dict | None) -> dict:
     """One stats object in Docker's JSON shape (blocking: reads cgroup files)."""
     run = container.run
     record = container.record
@@ -101,7 +101,7 @@ class ContainerStats:
     def __init__(self, containers: "ContainerService"):
         self.containers = containers
 
-    async def samples(self, container: "ManagedContainer", *, streaming: bool, one_shot: bool,
+    async def samples(self, container: "Container", *, streaming: bool, one_shot: bool,
                       interval: float = STREAM_INTERVAL) -> AsyncIterator[dict]:
         """stream=1: a sample every ``interval`` seconds (Docker's API: every second) until the container
         stops; stream=0: one sample, compared with one taken shortly before (so CPU% can be computed);

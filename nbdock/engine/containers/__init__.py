@@ -8,6 +8,6 @@
 """
 
 from .lifecycle import ContainerService
-from .registry import ManagedContainer, Run
+from .registry import Container, Run
 
-__all__ = ["ContainerService", "ManagedContainer", "Run"]
+__all__ = ["Container", "ContainerService", "Run"]

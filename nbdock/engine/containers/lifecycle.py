@@ -49,7 +49,7 @@ from ..streams import OutputPump, StdinPump, StdioPipes
 from . import listing, networking, registry, spec
 from .listing import ContainerListing
 from .networking import ContainerNetworking
-from .registry import ContainerRegistry, ManagedContainer, Run
+from .registry import Container, ContainerRegistry, Run
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -78,13 +78,13 @@ class ContainerService:
     # ------------------------------------------------------------------
     # Looking containers up (the registry's), reading them (the listing's)
 
-    def get(self, ref: str) -> ManagedContainer:
+    def get(self, ref: str) -> Container:
         return self.registry.get(ref)
 
-    def all(self) -> list[ManagedContainer]:
+    def all(self) -> list[Container]:
         return self.registry.all()
 
-    def using_image(self, image_id: str) -> list[ManagedContainer]:
+    def using_image(self, image_id: str) -> list[Container]:
         return self.registry.using_image(image_id)
 
     def using_volume(self, name: str) -> list[str]:
@@ -106,7 +106,7 @@ class ContainerService:
     # ------------------------------------------------------------------
     # Restoring state at daemon start
 
-    def restore(self) -> list[ManagedContainer]:
+    def restore(self) -> list[Container]:
         """Load every container record; a container that was running when the daemon died is now exited."""
         directory = os.path.join(self.root, "containers")
         os.makedirs(directory, exist_ok=True)
@@ -139,7 +139,7 @@ class ContainerService:
                 if record.HostConfig.get("AutoRemove"):
                     auto_removed.append(record)  # --rm: it would have been removed when it ended
                     continue
-            container = ManagedContainer(record)
+            container = Container(record)
             self.registry.register(container)
             self.health.restore(container)
             restored.append(container)
@@ -196,7 +196,7 @@ class ContainerService:
         directory = record.directory(self.root)
         self.registry.check_name_free(name)  # again: another create may have taken it while this one awaited
         os.makedirs(directory)
-        container = ManagedContainer(record)
+        container = Container(record)
         self.registry.register(container)  # the name is taken from here on
         try:
             await asyncio.to_thread(self._prepare_directory, record, image)
@@ -271,7 +271,7 @@ class ContainerService:
                 raise Conflict(f"container {container.id} is marked for removal and cannot be started")
             await self._start(container)
 
-    async def _start(self, container: ManagedContainer) -> None:
+    async def _start(self, container: Container) -> None:
         record = container.record
         loop = asyncio.get_running_loop()
         exited: asyncio.Future = loop.create_future()
@@ -309,7 +309,7 @@ class ContainerService:
         self.health.started(container)
         container.supervisor = loop.create_task(self._supervise(container, run))
 
-    def _launch(self, container: ManagedContainer, exited: asyncio.Future, on_exit):
+    def _launch(self, container: Container, exited: asyncio.Future, on_exit):
         """Blocking: everything the kernel must do to start the container (runs in a worker thread)."""
         record = container.record
         directory = record.directory(self.root)
@@ -382,7 +382,7 @@ class ContainerService:
         other = self.get(ref)
         return other.id, other.run.started.pid if other.running else None, other.record.HostConfig
 
-    async def _start_failed(self, container: ManagedContainer, exit_code: int, message: str) -> None:
+    async def _start_failed(self, container: Container, exit_code: int, message: str) -> None:
         record = container.record
         record.State.ExitCode = exit_code
         record.State.Error = message
@@ -393,7 +393,7 @@ class ContainerService:
     # ------------------------------------------------------------------
     # while it runs, and when it ends
 
-    async def _supervise(self, container: ManagedContainer, run: Run) -> None:
+    async def _supervise(self, container: Container, run: Run) -> None:
         status = await run.exited
         self.health.halted(container)
         run.pump.unthrottle()  # what is left in the pipes goes to the log, however slow a client
@@ -442,7 +442,7 @@ class ContainerService:
     # ------------------------------------------------------------------
     # restart policies
 
-    def _should_restart(self, container: ManagedContainer, exit_code: int) -> bool:
+    def _should_restart(self, container: Container, exit_code: int) -> bool:
         record = container.record
         policy = record.HostConfig.get("RestartPolicy") or {}
         name = policy.get("Name") or "no"
@@ -455,7 +455,7 @@ class ContainerService:
             return not limit or record.RestartCount < limit
         return False
 
-    async def _restart_later(self, container: ManagedContainer) -> None:
+    async def _restart_later(self, container: Container) -> None:
         # Docker waits 100 ms, doubling after each quick failure; a simple version of that back-off.
         delay = min(0.1 * (2 ** min(container.record.RestartCount, 8)), 60)
         # Docker counts a container waiting to restart as running (and restarting).
@@ -486,7 +486,7 @@ class ContainerService:
     # ------------------------------------------------------------------
     # wait, stop, kill, restart, pause
 
-    def check_wait(self, ref: str, condition: str) -> ManagedContainer:
+    def check_wait(self, ref: str, condition: str) -> Container:
         """What ``wait`` will refuse, refused now (the daemon must know before it answers its headers)."""
         container = self.get(ref)
         if condition not in WAIT_CONDITIONS:
@@ -509,7 +509,7 @@ class ContainerService:
             return {"StatusCode": state.ExitCode, "Error": None}  # Docker clears the error of a removed container
         return {"StatusCode": state.ExitCode, "Error": {"Message": state.Error} if state.Error else None}
 
-    async def _wait_exit(self, container: ManagedContainer, timeout: float | None) -> bool:
+    async def _wait_exit(self, container: Container, timeout: float | None) -> bool:
         run = container.run
         if run is None:
             return True
@@ -530,7 +530,7 @@ class ContainerService:
                 raise NotModified("container already stopped")
             await self._stop(container, timeout, signal_name)
 
-    def _cancel_pending_restart(self, container: ManagedContainer) -> bool:
+    def _cancel_pending_restart(self, container: Container) -> bool:
         """Stopping a container that waits to be restarted: it stays exited.  Lock held."""
         task = container.restart_task
         if task is None or task.done():
@@ -543,7 +543,7 @@ class ContainerService:
         record.save(self.root)
         return True
 
-    async def _stop(self, container: ManagedContainer, timeout: int | None, signal_name: str | None) -> None:
+    async def _stop(self, container: Container, timeout: int | None, signal_name: str | None) -> None:
         record = container.record
         record.ManualStop = True
         if container.restart_task is not None:
@@ -684,7 +684,7 @@ class ContainerService:
             record.HostConfig["Links"] = kept or None
             record.save(self.root)
 
-    async def _remove(self, container: ManagedContainer, *, remove_volumes: bool) -> None:
+    async def _remove(self, container: Container, *, remove_volumes: bool) -> None:
         """Delete a stopped container's directory and (with -v/--rm) its anonymous volumes.  Lock held."""
         record = container.record
         record.State.Status = "removing"
@@ -776,7 +776,7 @@ class ContainerService:
         # Each run's end is handled in full (logs flushed, --rm containers removed) before the engine goes.
         await asyncio.gather(*supervisors, return_exceptions=True)
 
-    async def _stop_for_shutdown(self, container: ManagedContainer) -> None:
+    async def _stop_for_shutdown(self, container: Container) -> None:
         async with container.lock:
             if container.running:
                 await self._stop(container, None, None)

@@ -18,7 +18,7 @@ from ...image.store import ImageStore
 from .. import clock, filtering, logs
 from ..health import HealthService, status_line
 from ..records import ContainerRecord
-from .registry import ContainerRegistry, ManagedContainer
+from .registry import Container, ContainerRegistry
 
 #: The values ``docker ps --filter status=`` accepts.
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
@@ -120,7 +120,7 @@ def check_filter_values(filters: dict[str, list[str]]) -> None:
             raise InvalidArgument(f"invalid exit code filter: {code!r} is not an integer")
 
 
-def matches(container: ManagedContainer, filters: dict[str, list[str]],
+def matches(container: Container, filters: dict[str, list[str]],
             created_between: tuple[str, str], health: str) -> bool:
     """``docker ps --filter``: each filter given must match one of its values (labels: all of them).
 

@@ -1,6 +1,6 @@
 """The engine's containers by id and by name, and what each holds while it lives.
 
-A :class:`ManagedContainer` is the container as ``docker`` users know it: its
+A :class:`Container` is the container as ``docker`` users know it: its
 record on disk (:class:`~nbdock.engine.records.ContainerRecord`) plus what the
 engine keeps in memory for it -- a lock, the attached clients, and a
 :class:`Run` while its processes exist.  The registry resolves the
@@ -37,7 +37,7 @@ class Run:
     stdin: StdinPump | None = None
 
 
-class ManagedContainer:
+class Container:
     """A container record plus the live objects the engine keeps for it."""
 
     def __init__(self, record: ContainerRecord):
@@ -68,10 +68,10 @@ class ContainerRegistry:
     """Every container the engine knows, by id and by name (a name is taken until its container is forgotten)."""
 
     def __init__(self) -> None:
-        self._by_id: dict[str, ManagedContainer] = {}
+        self._by_id: dict[str, Container] = {}
         self._by_name: dict[str, str] = {}
 
-    def get(self, ref: str) -> ManagedContainer:
+    def get(self, ref: str) -> Container:
         """By full id, name (with or without "/") or unique id prefix, as Docker resolves them."""
         ref = (ref or "").strip()
         if ref in self._by_id:
@@ -87,14 +87,14 @@ class ContainerRegistry:
                 raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         raise NotFound(f"No such container: {ref}")
 
-    def all(self) -> list[ManagedContainer]:
+    def all(self) -> list[Container]:
         return list(self._by_id.values())
 
     def names(self) -> dict[str, str]:
         """name -> id of every container (the names :func:`~nbdock.engine.names.generate` must avoid)."""
         return self._by_name
 
-    def using_image(self, image_id: str) -> list[ManagedContainer]:
+    def using_image(self, image_id: str) -> list[Container]:
         return [c for c in self._by_id.values() if c.record.Image == image_id]
 
     def using_volume(self, name: str) -> list[str]:
@@ -107,16 +107,16 @@ class ContainerRegistry:
                 "You have to remove (or rename) that container to be able to reuse that name."
             )
 
-    def register(self, container: ManagedContainer) -> None:
+    def register(self, container: Container) -> None:
         self._by_id[container.id] = container
         self._by_name[container.record.name] = container.id
 
-    def forget(self, container: ManagedContainer) -> None:
+    def forget(self, container: Container) -> None:
         self._by_id.pop(container.id, None)
         if self._by_name.get(container.record.name) == container.id:
             del self._by_name[container.record.name]
 
-    def rename(self, container: ManagedContainer, new_name: str) -> None:
+    def rename(self, container: Container, new_name: str) -> None:
         """The name ``new_name`` (checked free by the caller) now resolves to ``container``."""
         del self._by_name[container.record.name]
         container.record.Name = "/" + new_name
