@@ -26,7 +26,6 @@ from ..runtime import capabilities, cgroups, devices, seccomp
 from ..runtime.rlimits import RLIMITS
 from .logs import log_options
 from .signals import parse_signal
-from .health import merge_image_healthcheck
 from ..runtime.spec import DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, Mount
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -80,6 +79,24 @@ def merge_image_config(requested: dict[str, Any], image: dict[str, Any]) -> dict
     if image.get("OnBuild"):
         config.setdefault("OnBuild", None)
     return config
+
+
+def merge_image_healthcheck(requested: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Healthcheck a container gets from the request and its image's HEALTHCHECK.
+
+    Docker merges field by field: ``--health-timeout 2s`` on an image with a
+    HEALTHCHECK keeps the image's command and interval and changes only the
+    timeout.  (``--no-healthcheck`` sends ``Test: ["NONE"]``, which wins.)
+    """
+    if not image:
+        return requested
+    if requested is None:
+        return dict(image)
+    merged = dict(requested)
+    for key in ("Test", "Interval", "Timeout", "StartPeriod", "Retries"):
+        if not merged.get(key) and image.get(key):
+            merged[key] = image[key]
+    return merged
 
 
 def command(config: dict[str, Any]) -> tuple[str, list[str]]:

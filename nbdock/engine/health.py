@@ -109,24 +109,6 @@ class Probe:
                    retries=health.get("Retries") if (health.get("Retries") or 0) > 0 else DEFAULT_RETRIES)
 
 
-def merge_image_healthcheck(requested: dict[str, Any] | None, image: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The Healthcheck a container gets from the request and its image's HEALTHCHECK.
-
-    Docker merges field by field: ``--health-timeout 2s`` on an image with a
-    HEALTHCHECK keeps the image's command and interval and changes only the
-    timeout.  (``--no-healthcheck`` sends ``Test: ["NONE"]``, which wins.)
-    """
-    if not image:
-        return requested
-    if requested is None:
-        return dict(image)
-    merged = dict(requested)
-    for key in ("Test", "Interval", "Timeout", "StartPeriod", "Retries"):
-        if not merged.get(key) and image.get(key):
-            merged[key] = image[key]
-    return merged
-
-
 # ---------------------------------------------------------------------------
 # The state: status, failing streak, the last results
 

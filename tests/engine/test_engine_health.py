@@ -14,8 +14,9 @@ import os
 import pytest
 
 from nbdock.engine import createconfig, health
+from nbdock.engine.createconfig import merge_image_healthcheck
 from nbdock.engine.health import (HEALTHY, STARTING, UNHEALTHY, Health, HealthService, Monitor, OutputBuffer, Probe,
-                                  ProbeError, Result, merge_image_healthcheck, status_line)
+                                  ProbeError, Result, status_line)
 from nbdock.engine.records import ContainerRecord, State
 from nbdock.goformat import go_duration
 
