@@ -60,7 +60,7 @@ class Engine:
             insecure_registries=list(insecure_registries), mirrors=list(registry_mirrors), offline=offline))
         self.images = ImageService(self, store)
         self.containers = ContainerService(self)
-        self.execs = ExecService(self)
+        self.execs = ExecService(self.containers)
         self.cgroup_version = cgroups.detect()
         # --userns-remap default|USER[:GROUP]: every container (but --userns=host ones) in a user namespace.
         self.remap = UsernsRemap(self.root, userns_remap) if userns_remap else None

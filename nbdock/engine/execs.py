@@ -26,7 +26,7 @@ from .starterrors import start_failure_message
 from .streams import Listeners, OutputPump, StdinPump, StdioPipes
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .containers import ContainerService
 
 NAMESPACES = ["ipc", "uts", "net", "pid", "mnt"]
 
@@ -63,8 +63,14 @@ class ExecInstance:
 
 
 class ExecService:
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
+    """``docker exec``: processes started in a running container's namespaces and cgroup.
+
+    Given the container service (to find the container an exec joins, and to
+    publish exec events on it), not the whole engine.
+    """
+
+    def __init__(self, containers: "ContainerService"):
+        self.containers = containers
         self._instances: dict[str, ExecInstance] = {}
 
     def get(self, exec_id: str) -> ExecInstance:
@@ -77,7 +83,7 @@ class ExecService:
         return instance
 
     def create(self, container_ref: str, body: dict[str, Any]) -> str:
-        container = self.engine.containers.get(container_ref)
+        container = self.containers.get(container_ref)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
         if container.record.State.Paused:
@@ -86,7 +92,7 @@ class ExecService:
             raise InvalidArgument("No exec command specified")
         instance = ExecInstance(secrets.token_hex(32), container.id, dict(body))
         self._instances[instance.id] = instance
-        self.engine.containers.publish(container.record, f"exec_create: {_event_command(body['Cmd'])}",
+        self.containers.publish(container.record, f"exec_create: {_event_command(body['Cmd'])}",
                                        execID=instance.id)
         return instance.id
 
@@ -96,7 +102,7 @@ class ExecService:
         instance = self.get(exec_id)
         if instance.started:
             raise Conflict(f"Exec command {exec_id} has already run")
-        container = self.engine.containers.get(instance.container_id)
+        container = self.containers.get(instance.container_id)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
         return instance
@@ -104,7 +110,7 @@ class ExecService:
     async def start(self, exec_id: str, *, detach: bool = False) -> ExecInstance:
         """Start the process.  Errors starting it are recorded (exit code 126) and raised."""
         instance = self.check_startable(exec_id)
-        container = self.engine.containers.get(instance.container_id)
+        container = self.containers.get(instance.container_id)
         instance.started = True
         loop = asyncio.get_running_loop()
         exited: asyncio.Future = loop.create_future()
@@ -130,7 +136,7 @@ class ExecService:
         instance.running = True
         pump = OutputPump(output_fds, instance.listeners.publish)
         stdin = StdinPump(stdin_fd, instance.listeners.stdin) if stdin_fd is not None else None
-        self.engine.containers.publish(container.record, f"exec_start: {_event_command(instance.config['Cmd'])}",
+        self.containers.publish(container.record, f"exec_start: {_event_command(instance.config['Cmd'])}",
                                        execID=instance.id)
         loop.create_task(self._supervise(instance, container, exited, pump, stdin))
         return instance
@@ -183,7 +189,7 @@ class ExecService:
         if container.run is not None and instance.process is not None:
             container.run.runtime.release(instance.process)
         instance.process = None
-        self.engine.containers.publish(container.record, "exec_die", execID=instance.id,
+        self.containers.publish(container.record, "exec_die", execID=instance.id,
                                        exitCode=str(instance.exit_code))
         instance.listeners.end()
         instance.done.set()

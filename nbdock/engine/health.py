@@ -51,7 +51,7 @@ from ..goformat import go_duration
 from . import clock
 
 if TYPE_CHECKING:
-    from .containers import Container
+    from .containers.registry import Container
     from .execs import ExecService
     from .records import ContainerRecord
 
