@@ -58,7 +58,7 @@ from .sources import CopySource, SourceTree, combined_checksum, download, is_url
 from .variables import BuildArgs
 
 if TYPE_CHECKING:
-    from ..engine.engine import Engine
+    from .backend import BuildBackend
 
 BUILDKIT_ONLY = ("the --{} option requires BuildKit. Refer to https://docs.docker.com/go/buildkit/ "
                  "to learn how to build images with BuildKit enabled")
@@ -120,9 +120,9 @@ def short_id(image_id: str) -> str:
 class Builder:
     """One build of one context."""
 
-    def __init__(self, engine: "Engine", context: BuildContext, options: BuildOptions, output: BuildOutput):
-        self.engine = engine
-        self.store = engine.images.store
+    def __init__(self, backend: "BuildBackend", context: BuildContext, options: BuildOptions, output: BuildOutput):
+        self.backend = backend  # the containers, pulls and tags of an engine (backend.py)
+        self.store = backend.image_store
         self.context = context
         self.options = options
         self.output = output
@@ -163,7 +163,7 @@ class Builder:
 
         await self._stdout(f"Successfully built {short_id(image_id)}\n")
         for tag in self.options.tags:
-            await asyncio.to_thread(self.engine.images.tag, image_id, tag)
+            await asyncio.to_thread(self.backend.tag, image_id, tag)
             await self._stdout(f"Successfully tagged {reference.familiar(tag)}\n")
         return image_id
 
@@ -228,7 +228,7 @@ class Builder:
         if not self.options.pull:
             with contextlib.suppress(NotFound):
                 return (await asyncio.to_thread(self.store.get, name)).id
-        async for message in self.engine.images.pull(name, self._auth_for(name)):
+        async for message in self.backend.pull(name, self._auth_for(name)):
             await self.output.send(message)
         return (await asyncio.to_thread(self.store.get, name)).id
 
@@ -298,7 +298,7 @@ class Builder:
             await self._commit_new_layer(state, step_config, plan.write)
             return
         container_id = await self._create_container(state, step_config)
-        upper = os.path.join(self._container_dir(container_id), "upper")
+        upper = self.backend.upper_dir(container_id)
         await asyncio.to_thread(plan.write, upper)
         await self._commit(state, _as_created(step_config, container_id), container_id, upper)
 
@@ -333,16 +333,15 @@ class Builder:
         exit_code = await self._run_container(container_id)
         if exit_code != 0:
             raise BuildError(f"The command '{' '.join(argv)}' returned a non-zero code: {exit_code}", exit_code)
-        upper = os.path.join(self._container_dir(container_id), "upper")
+        upper = self.backend.upper_dir(container_id)
         await self._commit(state, step_config, container_id, upper)
 
     async def _run_container(self, container_id: str) -> int:
         """Start the container, relay its output as it comes (stderr in red), return its exit code."""
-        container = self.engine.containers.get(container_id)
-        output = container.listeners.listen()  # before start: not a byte is missed
+        output, stop_listening = self.backend.listen(container_id)  # before start: not a byte is missed
         decoders = {stream: codecs.getincrementaldecoder("utf-8")("replace") for stream in ("stdout", "stderr")}
         try:
-            await self.engine.containers.start(container_id)
+            await self.backend.start(container_id)
             while (item := await output.get()) is not None:
                 stream, data = item
                 await self._relay(stream, decoders[stream].decode(data))
@@ -351,12 +350,12 @@ class Builder:
         except asyncio.CancelledError:
             # The client went away: a build that nobody waits for must not leave its process behind.
             with contextlib.suppress(NbdockError):
-                await self.engine.containers.remove(container_id, force=True, volumes=True)
+                await self.backend.remove(container_id)
             self.intermediate_containers.remove(container_id)
             raise
         finally:
-            container.listeners.unlisten(output)
-        return (await self.engine.containers.wait(container_id))["StatusCode"]
+            stop_listening()
+        return await self.backend.wait(container_id)
 
     async def _relay(self, stream: str, text: str) -> None:
         if text:
@@ -464,7 +463,7 @@ class Builder:
     async def _create_container(self, state: _Stage, config: dict[str, Any]) -> str:
         """An intermediate container of the current image, as Docker's builder creates them."""
         body = dict(config, Image=state.image_id, HostConfig=self.options.host_config)
-        created = await self.engine.containers.create(body)
+        created = await self.backend.create(body)
         container_id = created["Id"]
         self.intermediate_containers.append(container_id)
         for warning in created.get("Warnings") or []:
@@ -476,15 +475,12 @@ class Builder:
         while self.intermediate_containers:
             container_id = self.intermediate_containers[0]
             try:
-                await self.engine.containers.remove(container_id, force=True, volumes=True)
+                await self.backend.remove(container_id)
             except NbdockError as error:
                 await self._stdout(f"Error removing intermediate container {container_id[:12]}: {error.message}\n")
                 return
             self.intermediate_containers.pop(0)
             await self._stdout(f"Removing intermediate container {container_id[:12]}\n")
-
-    def _container_dir(self, container_id: str) -> str:
-        return self.engine.containers.get(container_id).record.directory(self.engine.root)
 
     async def _use_cache(self, state: _Stage, step_config: dict[str, Any]) -> bool:
         """Take the image an identical earlier step made, if there is one (and the cache is in use)."""

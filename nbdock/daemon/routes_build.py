@@ -54,7 +54,7 @@ async def build(request: web.Request) -> web.StreamResponse:
     stream = JSONStream(request)
     output = _HeldBackOutput() if flag(request, "q") else _StreamedOutput(stream)
     try:
-        image_id = await _unless_client_leaves(request, Builder(engine, context, options, output).build())
+        image_id = await _unless_client_leaves(request, Builder(engine.build_backend, context, options, output).build())
     except _ClientGone:
         return stream.response if stream.prepared else web.Response()  # nobody will read it
     except Exception as error:  # noqa: BLE001 - reported in the stream once it has started

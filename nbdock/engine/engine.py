@@ -23,6 +23,7 @@ from ..network.overlay import ClusterConfig
 from ..registry import RegistryClient, RegistryConfig
 from ..runtime import cgroups
 from ..runtime.spawner import Spawner
+from .buildbackend import EngineBuildBackend
 from .containers import ContainerService
 from .events import EventBus
 from .execs import ExecService
@@ -69,6 +70,7 @@ class Engine:
         self.stats = ContainerStats(self.containers)  # docker stats, docker top
         self.files = ContainerFiles(self.containers, self.root, self.spawner,  # docker cp, export, diff
                                     remap=self.remap, image_store=store)
+        self.build_backend = EngineBuildBackend(self.containers, self.images, self.root)  # what the builder drives
 
     async def start(self) -> None:
         """Bring the engine up: the spawner, the networks, and every container remembered on disk.
