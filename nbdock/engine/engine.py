@@ -31,6 +31,7 @@ from .filesystem import ContainerFiles
 from .remap import UsernsRemap
 from .images import ImageService
 from .stats import ContainerStats
+from .teaching import TeachingViews
 from .volumes import VolumeStore
 
 log = logging.getLogger("nbdock.engine")
@@ -71,6 +72,7 @@ class Engine:
         self.files = ContainerFiles(self.containers, self.root, self.spawner,  # docker cp, export, diff
                                     remap=self.remap, image_store=store)
         self.build_backend = EngineBuildBackend(self.containers, self.images, self.root)  # what the builder drives
+        self.teaching = TeachingViews(self.containers, store, self.root)  # the notebooks' views (/nbdock/v1)
 
     async def start(self) -> None:
         """Bring the engine up: the spawner, the networks, and every container remembered on disk.

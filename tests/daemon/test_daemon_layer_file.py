@@ -12,7 +12,7 @@ import stat
 
 import pytest
 
-from nbdock.daemon.routes_nbdock import _read_in_layer
+from nbdock.engine.teaching import _read_in_layer
 from nbdock.errors import NotFound
 
 
