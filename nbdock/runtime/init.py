@@ -23,6 +23,8 @@ import errno
 import json
 import os
 import resource
+import select
+import signal
 import socket
 import stat
 
@@ -125,7 +127,7 @@ def _container_body(spec: ContainerSpec, channels: dict[str, int], trace: Trace,
             libc.unshare(libc.CLONE_NEWCGROUP)
             if spec.cgroup_version == 2:  # on v1 the container's own hierarchies are bound in already
                 rootfs.mount_cgroup2("/sys/fs/cgroup", trace)
-        _exec(spec.process, user, trace)
+        _exec(spec.process, user, trace, channels.get("supervisor"))
     except BaseException as e:  # noqa: BLE001 - everything must be reported, then _exit
         _report_and_exit(channels.get("errors"), e)
 
@@ -156,7 +158,10 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
             terminal.make_controlling_terminal(slave)
         _enter_workdir(spec.process.cwd)
         _wait_for_go(channels["gate"])
-        _exec(spec.process, user, trace)
+        # An exec's process is the spawner's child too, and must die with it: when the container
+        # has a PID namespace of its own, the death of its PID 1 would take us along anyway, but
+        # not with --pid=host, and not if the spawner alone dies.
+        _exec(spec.process, user, trace, channels.get("supervisor"))
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(channels.get("errors"), e)
 
@@ -239,7 +244,13 @@ def _enter_workdir(cwd: str) -> None:
 
 
 def _wait_for_go(gate: int) -> None:
-    """Block until the daemon has done its part (cgroup, network) and says "go"."""
+    """Block until the daemon has done its part (cgroup, network) and says "go".
+
+    Only the daemon holds the gate's other end: if it dies before saying
+    "go", the read ends (end-of-file) and we leave.  So until here no
+    container process can outlive the engine, and from here on
+    :func:`die_with_supervisor` sees to it.
+    """
     message = os.read(gate, 16)
     if message != b"go":
         os._exit(0)  # the daemon gave up on this start; nobody is waiting for our errors
@@ -272,7 +283,48 @@ def find_executable(name: str, path: str) -> str:
     raise ContainerStartError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
-def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
+def die_with_supervisor(supervisor: int | None, trace: Trace) -> None:
+    """Ask the kernel to SIGKILL us when the spawner (our parent) dies; leave at once if it has.
+
+    The spawner kills its containers when the daemon goes away, but if the
+    spawner dies too (``kill -9`` of the daemon's process group) nobody is
+    left to: a container would run on as an orphan under the host's PID 1.
+    ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` makes the kernel send us SIGKILL
+    when our parent dies.  What the kernel means by that, and so why this
+    runs where it does:
+
+    * it is the death of the parent *thread* that forked us, not of its
+      process.  The spawner is single-threaded, so here they are the same
+      (a thread of the daemon exiting would have killed a child of its);
+    * it fires whenever the *current* parent dies, so it is armed only once
+      our parent is the spawner for good: a user-namespaced PID 1 is forked
+      by a short-lived parent, which the spawner has waited for (reaped)
+      before telling the daemon, so before the daemon says "go";
+    * a change of credentials clears it (setuid, setgid to other ids,
+      capabilities gained), and so does an execve of a setuid, setgid or
+      file-capability program: so it is armed after setuid and capset,
+      just before our execve (a setuid program the container runs later
+      loses it -- but its PID 1 keeps it, see below);
+    * armed after the parent died, it never fires.  So we check afterwards
+      that the spawner is alive, through ``supervisor``, a pidfd of it
+      (readable once it has exited).  ``getppid()`` cannot tell: in a PID
+      namespace a parent outside it is 0, alive or dead;
+    * in a PID namespace it still follows the parent's death outside it.
+      And when a PID namespace's PID 1 dies, the kernel SIGKILLs every other
+      process in the namespace: killing PID 1 is enough for a container,
+      its own children included.  An exec's process joined the namespace
+      but is the spawner's child too, and arms it as well.
+    """
+    if supervisor is None:
+        return  # forked by something other than the spawner (tests driving init directly)
+    trace.emit("process", "prctl", option="PR_SET_PDEATHSIG", signal="SIGKILL")
+    libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([supervisor], [], [], 0)[0]:
+        os._exit(137)  # the spawner died before we armed it: 128 + SIGKILL, as if it had fired
+    os.close(supervisor)
+
+
+def _exec(process: Process, user: users.ExecUser, trace: Trace, supervisor: int | None = None) -> None:
     if not process.args:
         raise ContainerStartError("no command specified", 125)
     env = _environment(process, user)
@@ -303,6 +355,10 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace) -> None:
     if user.uid == 0:
         trace.emit("capability", "capset", effective=hex(process.capabilities), inheritable="0x0")
         capabilities.set_process_capabilities(process.capabilities)
+    # Our credentials are final now (their changes clear the parent-death signal); before the last
+    # seccomp filter, which may not allow prctl.  Without no_new_privs the filter is already in:
+    # prctl must then pass it, as in runc (Docker's default profile allows it).
+    die_with_supervisor(supervisor, trace)
     if process.no_new_privileges:
         # No setuid bit or file capability can raise this process or its children above what it has now.
         trace.emit("process", "prctl", option="PR_SET_NO_NEW_PRIVS")

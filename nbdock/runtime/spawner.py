@@ -49,9 +49,16 @@ reuse) or ``{"id": n, "error": "..."}``, and later sends
 spawner only answers once the child is inside its new namespaces, so the
 daemon can configure /proc/<pid>/ns/net at once.
 
-If the daemon goes away (the socket reaches end-of-file), the spawner
-SIGKILLs every process it started and exits, so no container outlives the
-engine unwatched.
+No container outlives the engine:
+
+* if the daemon goes away (the socket reaches end-of-file), the spawner
+  SIGKILLs every process it started and exits;
+* if the spawner dies too -- ``kill -9`` of the daemon's whole process
+  group, or of the spawner alone -- nobody is left to do that, so each
+  container process asks the kernel to kill it when its parent, the
+  spawner, dies: ``PR_SET_PDEATHSIG`` (see ``init.die_with_supervisor``).
+  The spawner does not ask the same of the daemon: the signal follows the
+  death of the *thread* that forked, and the daemon's threads come and go.
 """
 
 from __future__ import annotations
@@ -90,6 +97,11 @@ class _SpawnerProcess:
         # A container with a user namespace is our grandchild (see the module's docstring): when its
         # parent exits, the kernel hands it to the nearest subreaper ancestor -- us -- not to PID 1.
         libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        # A handle on ourselves that every child inherits (as channels["supervisor"]): a pidfd turns
+        # readable when its process has exited, so a child can tell whether we are still alive from
+        # any PID namespace -- where getppid() says 0 for a parent outside it, alive or dead.
+        # Close-on-exec (pidfd_open always sets it): the container's command never sees it.
+        self.own_pidfd = os.pidfd_open(os.getpid())
 
     def serve(self) -> None:
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -117,6 +129,7 @@ class _SpawnerProcess:
 
     def _handle(self, request: dict, fds: list[int]) -> None:
         channels = dict(zip(request.get("fds", []), fds))
+        channels["supervisor"] = self.own_pidfd  # see init.die_with_supervisor
         try:
             if request["op"] == "create":
                 spec = ContainerSpec.from_dict(request["spec"])
@@ -239,6 +252,11 @@ class _SpawnerProcess:
         head, _, rest = answer.partition(b"\n")
         if not head.startswith(b"pid ") or rest != init.READY:
             _raise_child_error(rest if head.startswith(b"pid ") else answer)
+        # PID 1's parent exits right after writing this.  Wait until it has: from then on PID 1 is
+        # our child (we are its subreaper), and the parent-death signal it arms before execve
+        # (init.die_with_supervisor) is tied to us.  Armed while that parent lived, it would fire
+        # at the parent's own exit -- the kernel sends it to the children of every parent that dies.
+        os.waitpid(pid, 0)
         return int(head[4:])
 
     def _restore_pid_namespace(self, pid_namespace: str | None) -> None:
