@@ -31,7 +31,7 @@ def search_path(env: list[str]) -> str:
 def start_failure_message(operation: str, error: ContainerStartError, env: list[str]) -> str:
     """What a user reads when a container's ("create") or an exec's ("exec") process could not start."""
     what = "the container's process" if operation == "create" else "the exec's process"
-    if error.exit_code in _ERRNO_OF:
+    if error.exit_code in _ERRNO_OF and str(error).startswith("exec: "):  # not a chdir that failed
         return (f"{what} could not start: execve in the container failed with {_ERRNO_OF[error.exit_code]}: "
                 f"{error} (PATH searched: {search_path(env)})")
     return f"{what} could not start: {error}"
