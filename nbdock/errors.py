@@ -18,13 +18,21 @@ from __future__ import annotations
 
 
 class NbdockError(Exception):
-    """Base class.  ``status`` is the HTTP status the daemon answers with."""
+    """Base class.  ``status`` is the HTTP status the daemon answers with.
+
+    ``explanation`` is optional teaching text: what really happened, where
+    ``message`` must keep Docker's words for Docker's clients (a start failure
+    is reported in the words Docker relays from runc, which scripts and the
+    docker CLI's exit codes depend on).  The daemon sends it beside the
+    message; nbdock's own CLI and magics print it under the message.
+    """
 
     status = 500
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, explanation: str | None = None):
         super().__init__(message)
         self.message = message
+        self.explanation = explanation
 
 
 class InvalidArgument(NbdockError):

@@ -70,12 +70,26 @@ def translate(error: BaseException, host: str) -> CommandError:
 
 
 def api_message(error) -> str:
-    """The daemon's own message (``No such container: web``), without docker-py's decoration."""
+    """The daemon's own message (``No such container: web``), without docker-py's decoration.
+
+    Where nbdock's daemon explains a message kept in Docker's words (a command
+    that cannot start: Docker says "OCI runtime create failed", nbdock says
+    which execve failed), the explanation follows on a line of its own.
+    """
     if error.explanation:
-        return str(error.explanation)
+        return str(error.explanation) + _nbdock_explanation(error.response)
     if error.response is not None:
         return f"{error.response.status_code} {error.response.reason}"
     return str(error)
+
+
+def _nbdock_explanation(response) -> str:
+    """``"\n" + explanation`` from an nbdock daemon's error body, or "" (Docker's bodies have none)."""
+    try:
+        explanation = response.json().get("explanation") if response is not None else None
+    except ValueError:  # not JSON
+        return ""
+    return f"\n{explanation}" if isinstance(explanation, str) and explanation else ""
 
 
 def transport_error(error, host: str) -> CommandError:

@@ -36,10 +36,19 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=json.dumps(data).encode(), content_type="application/json")
 
 
-def error_response(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str, explanation: str | None = None) -> web.Response:
+    """Docker's error body, ``{"message": ...}``; nbdock's explanation (if any) rides beside it.
+
+    Docker's clients read only ``message`` (the docker CLI prints it, docker-py
+    raises it), so an extra key changes nothing for them; nbdock's own CLI and
+    magics print ``explanation`` under the message.
+    """
     if status == 304:
         return web.Response(status=304)
-    return web.Response(status=status, body=json.dumps({"message": message}).encode(), content_type="application/json")
+    body: dict[str, str] = {"message": message}
+    if explanation:
+        body["explanation"] = explanation
+    return web.Response(status=status, body=json.dumps(body).encode(), content_type="application/json")
 
 
 def api_error(error: Exception) -> tuple[int, str]:

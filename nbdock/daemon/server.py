@@ -87,7 +87,7 @@ async def translate_errors(request: web.Request, handler):
         status, message = api_error(e)
         if status >= 500:
             log.warning("%s %s: %s", request.method, request.path, message)
-        return error_response(status, message)
+        return error_response(status, message, e.explanation)
     except web.HTTPNotFound:
         return error_response(404, "page not found")
     except web.HTTPMethodNotAllowed:

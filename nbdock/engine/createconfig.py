@@ -460,16 +460,18 @@ def sysctls(host: dict[str, Any]) -> dict[str, str]:
     """The sysctls to write in a new container: Docker's defaults for its own network namespace, then ``--sysctl``.
 
     A setting of a namespace the container shares with the host would change
-    the host: refused at start, as Docker does. (Docker relays runc's words,
-    "failed to create shim task: OCI runtime create failed: ..."; nbdock has
-    neither a shim nor runc, so it says what it refused and why.)
+    the host: refused at start, as Docker does, in the words Docker relays from
+    runc ("failed to create shim task: OCI runtime create failed: ..."), which
+    its clients see; the error's explanation says why, in nbdock's words.
     """
     mode = host.get("NetworkMode") or "default"
     for key in host.get("Sysctls") or {}:
         shared = ("network", mode == "host") if key.startswith("net.") else ("IPC", host.get("IpcMode") == "host")
         if shared[1]:
-            raise InvalidArgument(f'sysctl "{key}" not allowed in host {shared[0]} namespace: the container shares '
-                                  f"the host's {shared[0]} namespace, so setting it would change the host")
+            raise InvalidArgument(f'failed to create shim task: OCI runtime create failed: runc create failed: '
+                                  f'sysctl "{key}" not allowed in host {shared[0]} namespace: unknown',
+                                  f"nbdock: the container shares the host's {shared[0]} namespace, so setting "
+                                  f"{key} would change the host; the message above is Docker's wording, kept for its clients")
     own_network = mode != "host" and not mode.startswith("container:")
     return {**(DEFAULT_NET_SYSCTLS if own_network else {}), **(host.get("Sysctls") or {})}
 
@@ -545,7 +547,9 @@ def check_seccomp(host: dict[str, Any]) -> None:
         seccomp.check(text, mask)  # a profile's JSON text: even "default", which Docker 20.10 cannot decode
     except seccomp.ProfileError as e:
         if e.from_runtime:  # Docker relays these from runc at start; nbdock finds them itself, at create
-            raise InvalidArgument(f"seccomp profile cannot be loaded into the kernel: {e}") from None
+            raise InvalidArgument(f"failed to create shim task: OCI runtime create failed: runc create failed: {e}: unknown",
+                                  "nbdock: the seccomp profile cannot be loaded into the kernel; the message above "
+                                  "is Docker's wording, kept for its clients") from None
         raise InvalidArgument(str(e)) from None
 
 

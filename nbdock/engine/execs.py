@@ -22,7 +22,7 @@ from ..runtime.container import Started, exit_code_from_status
 from ..runtime.errors import ContainerStartError
 from ..runtime.spec import ExecSpec, Process
 from . import createconfig
-from .starterrors import start_failure_message
+from .starterrors import exec_start_message, what_happened
 from .streams import Listeners, OutputPump, StdinPump, StdioPipes
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class ExecService:
             instance.done.set()
             if isinstance(e, ContainerStartError):
                 env = [*(container.record.Config.get("Env") or []), *(instance.config.get("Env") or [])]
-                raise ExecStartError(start_failure_message("exec", e, env) if e.exit_code in (126, 127) else str(e)) from None
+                raise ExecStartError(exec_start_message(e), what_happened("exec", e, env)) from None
             if isinstance(e, ProcessLookupError):
                 raise Conflict(f"Container {container.id} is not running") from None
             raise

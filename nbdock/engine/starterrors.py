@@ -4,12 +4,18 @@ The runtime reports a failed start as
 :class:`~nbdock.runtime.errors.ContainerStartError`, with Docker's exit code:
 127 when the command does not exist (execve(2) would fail with ENOENT), 126
 when it cannot be executed (EACCES, a directory, a bad working directory).
-Docker relays these from containerd and runc ("failed to create shim task:
-OCI runtime create failed: ..."); nbdock has neither, so it says what
-happened: which execve failed, with which errno, and the PATH it searched.
-The docker CLI picks its own exit code (127 or 126) from the words
-"executable file not found", "no such file or directory" and "permission
-denied", which the runtime's message keeps.
+
+Two audiences read the result:
+
+* Docker's clients.  Docker relays these failures from containerd and runc
+  ("failed to create shim task: OCI runtime create failed: ..."), and the
+  docker CLI picks its exit code (127 or 126) from the words "executable file
+  not found", "no such file or directory" and "permission denied" in them;
+  scripts match the rest.  So the API's *message* is Docker's, word for word,
+  although nbdock has neither a shim nor runc.
+* Students.  The error's *explanation* says what really happened: which
+  execve in the container failed, with which errno, and the PATH it
+  searched.  nbdock's CLI and magics print it under the message.
 """
 
 from __future__ import annotations
@@ -28,19 +34,31 @@ def search_path(env: list[str]) -> str:
     return values[-1] if values else DEFAULT_PATH
 
 
-def start_failure_message(operation: str, error: ContainerStartError, env: list[str]) -> str:
-    """What a user reads when a container's ("create") or an exec's ("exec") process could not start."""
+def docker_words(operation: str, error: ContainerStartError) -> str:
+    """Docker 20.10's wording of runc failing to start a container's ("create") or an exec's ("exec") process."""
+    if operation == "create":
+        return f"failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: {error}: unknown"
+    return f"OCI runtime exec failed: exec failed: unable to start container process: {error}: unknown"
+
+
+def what_happened(operation: str, error: ContainerStartError, env: list[str]) -> str:
+    """The same failure as it happened in nbdock, for a student: no shim, no runc, an execve that failed."""
     what = "the container's process" if operation == "create" else "the exec's process"
     if error.exit_code in _ERRNO_OF and str(error).startswith("exec: "):  # not a chdir that failed
-        return (f"{what} could not start: execve in the container failed with {_ERRNO_OF[error.exit_code]}: "
-                f"{error} (PATH searched: {search_path(env)})")
-    return f"{what} could not start: {error}"
+        return (f"nbdock: {what} could not start: execve in the container failed with {_ERRNO_OF[error.exit_code]} "
+                f"(PATH searched: {search_path(env)}); the message above is Docker's wording, kept for its clients")
+    return f"nbdock: {what} could not start: {error}"
 
 
 def start_error(error: ContainerStartError, env: list[str]) -> errors.NbdockError:
     """The API error for a container whose process could not start; its class decides the HTTP status."""
     if error.exit_code == 127:
-        return errors.CommandNotFound(start_failure_message("create", error, env))
+        return errors.CommandNotFound(docker_words("create", error), what_happened("create", error, env))
     if error.exit_code == 126:
-        return errors.CommandNotExecutable(start_failure_message("create", error, env))
+        return errors.CommandNotExecutable(docker_words("create", error), what_happened("create", error, env))
     return errors.InvalidArgument(str(error))
+
+
+def exec_start_message(error: ContainerStartError) -> str:
+    """What an exec that could not start reports (on its stream, and as a health probe's output): Docker's words."""
+    return docker_words("exec", error) if error.exit_code in _ERRNO_OF else str(error)

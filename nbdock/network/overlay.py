@@ -70,6 +70,7 @@ Keys (under ``/nbdock/``)::
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -414,9 +415,7 @@ class Sandbox:
             with _netlink_here(f"creating VXLAN device {self.vxlan}") as ipr:
                 trace.emit("network", "link_add", ifname=self.vxlan, type="vxlan", vni=self.network["vni"],
                            port=VXLAN_PORT, local=str(self.vtep), learning=False, proxy=True, mtu=OVERLAY_MTU)
-                ipr.link("add", ifname=self.vxlan, kind="vxlan", vxlan_id=self.network["vni"],
-                         vxlan_port=VXLAN_PORT, vxlan_local=str(self.vtep), vxlan_learning=0, vxlan_proxy=1,
-                         mtu=OVERLAY_MTU)
+                self._add_vxlan(ipr)
                 fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
                 try:
                     trace.emit("network", "link_set", ifname=self.vxlan, net_ns_fd=self.path)
@@ -436,8 +435,42 @@ class Sandbox:
             self.destroy(NO_TRACE)
             raise
 
+    def _add_vxlan(self, ipr: IPRoute) -> None:
+        """Create the VXLAN device, waiting up to 5 s for a dying namespace's device with the same VNI.
+
+        EEXIST here means the kernel still holds a device with this VNI and
+        port for the daemon's namespace -- one whose namespace (another
+        daemon's crash, or a sandbox removed while a process still held it)
+        is being cleaned up.  It goes by itself; anything longer is an error.
+        """
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                ipr.link("add", ifname=self.vxlan, kind="vxlan", vxlan_id=self.network["vni"],
+                         vxlan_port=VXLAN_PORT, vxlan_local=str(self.vtep), vxlan_learning=0, vxlan_proxy=1,
+                         mtu=OVERLAY_MTU)
+                return
+            except NetlinkError as err:
+                if err.code != errno.EEXIST or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
     def destroy(self, trace: Trace) -> None:
-        """The namespace goes, and with it br0, the VXLAN device and its FDB; a half-made VXLAN too."""
+        """The VXLAN device first, then the namespace with br0; a half-made VXLAN too.
+
+        Why the VXLAN device is deleted by name, not left to die with the
+        namespace: a namespace's devices are torn down by the kernel's
+        cleanup_net work *after* its last reference goes, asynchronously, and
+        until then the old device still holds its VNI on UDP 4789 in the
+        daemon's namespace (where its socket was made).  A container started
+        right after the last one left would then get EEXIST creating the new
+        device.  An explicit delete inside the namespace is synchronous.
+        """
+        if os.path.exists(self.path):
+            try:
+                _netlink_in(self.path, lambda: netlink.delete_link(self.vxlan, trace), f"deleting {self.vxlan}")
+            except NetworkHostError:
+                pass  # the namespace is going anyway; the retry in _create_vxlan covers the rest
         trace.emit("network", "netns_del", path=self.path)
         _remove_netns(self.path)
         netlink.delete_link(self.vxlan, NO_TRACE)  # only if the move into the namespace never happened

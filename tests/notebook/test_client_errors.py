@@ -33,6 +33,15 @@ def test_each_kind_of_failure_has_one_message(error, message, exit_code):
     assert (failure.message, failure.exit_code) == (message, exit_code)
 
 
+def test_an_nbdock_daemons_explanation_follows_dockers_words():
+    # The daemon keeps Docker's words in "message" (Docker's clients read only that) and says
+    # what really happened in "explanation"; nbdock's CLI and magics show both.
+    error = _api_error(400, "Bad Request", "failed to create shim task: OCI runtime create failed: ...: unknown")
+    error.response._content = b'{"message": "ignored", "explanation": "nbdock: execve in the container failed with ENOENT"}'
+    assert translate(error, HOST).message == ("Error response from daemon: failed to create shim task: OCI runtime "
+                                              "create failed: ...: unknown\nnbdock: execve in the container failed with ENOENT")
+
+
 def test_a_bug_is_not_dressed_as_a_users_error():
     assert not isinstance(KeyError("x"), client_errors())
     with pytest.raises(TypeError):

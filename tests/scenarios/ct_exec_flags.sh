@@ -2,17 +2,7 @@
 docker run -d --name "$TAG-e" -e FROM_RUN=1 -w /tmp busybox sleep 60 >/dev/null
 docker exec "$TAG-e" pwd
 docker exec -w /etc "$TAG-e" pwd
-# A command that cannot start: Docker relays runc's words ("OCI runtime exec failed: ..."), nbdock
-# (which has no runc) says which execve failed; both keep the words the docker CLI picks its exit
-# code from, and the exit code.  So the words and the code are compared, not the whole line.
-start_failure() {
-    out=$("$@" 2>&1); rc=$?
-    for words in 'executable file not found in $PATH' 'no such file or directory' 'permission denied'; do
-        case "$out" in *"$words"*) echo "$words"; break;; esac
-    done
-    echo "rc=$rc"
-}
-start_failure docker exec -w /newdir "$TAG-e" pwd
+docker exec -w /newdir "$TAG-e" pwd 2>&1; echo "rc=$?"
 docker exec -u 65534 "$TAG-e" id
 docker exec -u nobody:nogroup "$TAG-e" id
 docker exec -u 1234:5678 "$TAG-e" id
@@ -30,10 +20,10 @@ sleep 0.5
 docker exec "$TAG-e" cat /tmp/d
 echo "-- exit codes"
 docker exec "$TAG-e" sh -c 'exit 7'; echo "rc=$?"
-start_failure docker exec "$TAG-e" /no/such
-start_failure docker exec "$TAG-e" nosuchcmd
-start_failure docker exec "$TAG-e" /etc
-start_failure docker exec "$TAG-e" /etc/passwd
+docker exec "$TAG-e" /no/such 2>&1; echo "rc=$?"
+docker exec "$TAG-e" nosuchcmd 2>&1; echo "rc=$?"
+docker exec "$TAG-e" /etc 2>&1; echo "rc=$?"
+docker exec "$TAG-e" /etc/passwd 2>&1; echo "rc=$?"
 docker exec "$TAG-none" true 2>&1; echo "rc=$?"
 docker create --name "$TAG-c" busybox true >/dev/null
 docker exec "$TAG-c" true 2>&1; echo "rc=$?"

@@ -67,17 +67,8 @@ e docker run --rm --memory-swap 10m busybox true
 e docker run --rm --volumes-from "$TAG-none" busybox true
 e docker run --rm -u nosuch busybox true
 e docker run --rm -w relative busybox pwd
-# A command that cannot start: Docker relays runc's words, nbdock (no runc) says which execve
-# failed; the words the docker CLI picks its exit code from, and the code, are compared.
-start_failure() {
-    out=$("$@" 2>&1); rc=$?
-    for words in 'executable file not found in $PATH' 'no such file or directory' 'permission denied'; do
-        case "$out" in *"$words"*) echo "$words"; break;; esac
-    done
-    echo "rc=$rc"
-}
-start_failure docker run --rm --entrypoint /no/such busybox
-start_failure docker run --rm busybox ''
+e docker run --rm --entrypoint /no/such busybox
+e docker run --rm busybox ''
 e docker run --rm --stop-signal NOPE busybox true
 e docker run --rm --log-driver bogus busybox true
 e docker run --rm --network bogus-"$TAG" busybox true

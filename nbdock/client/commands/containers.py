@@ -28,7 +28,7 @@ from nbdock.image import reference, tarsafe
 
 from .. import stats as stats_math
 from ..container_config import create_body, parse_env
-from ..errors import CommandError
+from ..errors import CommandError, api_message
 from ..flags import Parsed
 from ..formatting import Listing, ellipsis, human_duration, human_size, render_template
 from ..streams import read_frames
@@ -105,7 +105,7 @@ def _status_error(error: docker.errors.APIError) -> CommandError:
         code = 126
     else:
         code = 125
-    return CommandError(f"Error response from daemon: {message}", exit_code=code)
+    return CommandError(f"Error response from daemon: {api_message(error)}", exit_code=code)
 
 
 def pull_image(session: Session, image: str, to_stderr: bool = False) -> None:
