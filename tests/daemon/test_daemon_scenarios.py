@@ -41,7 +41,17 @@ def runner():
 
 
 @pytest.fixture(scope="session")
-def engines(runner, ref_docker_host, nbdock_host, tmp_path_factory):
+def registry(runner, tmp_path_factory):
+    """A plain-HTTP registry on 127.0.0.1 for the scenarios' $REG, started by the shared runner, ended by pid."""
+    process, address = runner.start_registry(str(tmp_path_factory.mktemp("scenario-registry")))
+    if process is None:
+        pytest.fail("no docker-registry on this machine (Debian's docker-registry): the scenarios' $REG needs one")
+    yield address
+    runner.stop(process)
+
+
+@pytest.fixture(scope="session")
+def engines(runner, ref_docker_host, nbdock_host, registry, tmp_path_factory):
     """Both engines, each holding the same busybox:latest (imported from the host's static busybox)."""
     from nbdock.image import busybox
 
@@ -54,13 +64,13 @@ def engines(runner, ref_docker_host, nbdock_host, tmp_path_factory):
         if not present:
             ok, error = runner.seed_busybox(host, str(tar))
             assert ok, f"seeding busybox into {host} failed: {error}"
-    return {"ref": ref_docker_host, "sut": nbdock_host, "base": str(base), "seed": str(tar)}
+    return {"ref": ref_docker_host, "sut": nbdock_host, "reg": registry, "base": str(base), "seed": str(tar)}
 
 
 @pytest.mark.root
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[path.name for path in SCENARIOS])
 def test_scenario_matches_docker(runner, engines, scenario):
-    run = lambda host: runner.run_scenario(str(scenario), host, engines["ref"], "", engines["base"],
+    run = lambda host: runner.run_scenario(str(scenario), host, engines["ref"], engines["reg"], engines["base"],
                                            SCENARIO_TIMEOUT, engines["seed"])
     want_rc, want, _ = run(engines["ref"])
     got_rc, got, stderr = run(engines["sut"])
