@@ -150,7 +150,7 @@ VOLUME_CREATE = {"Name": str, "Driver": str, "DriverOpts": STRING_MAP, "Labels":
 NETWORK_CREATE = {"Name": str, "CheckDuplicate": bool, "Driver": str, "Internal": bool, "Attachable": bool,
                   "Ingress": bool, "EnableIPv6": bool, "Options": STRING_MAP, "Labels": STRING_MAP,
                   "IPAM": {"Driver": str, "Options": STRING_MAP,
-                           "Config": [{"Subnet": str, "IPRange": str, "Gateway": str}]}}
+                           "Config": [{"Subnet": str, "IPRange": str, "Gateway": str, "AuxiliaryAddresses": STRING_MAP}]}}
 NETWORK_CONNECT = {"Container": str, "EndpointConfig": ENDPOINT, "Force": bool}
 
 _PORT_KEY = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")

@@ -119,12 +119,17 @@ async def create_network(request: web.Request) -> web.Response:
     name = body.get("Name") or ""
     if not name:
         raise InvalidArgument("network name is required")
-    ipam = (body.get("IPAM") or {}).get("Config") or [{}]
-    first = ipam[0] if ipam else {}
+    ipam = body.get("IPAM") or {}
+    pools = ipam.get("Config") or [{}]
+    if len(pools) > 1:
+        raise InvalidArgument("nbdock networks take one IPAM pool (one --subnet): IPv4 only, and one subnet each")
+    first = pools[0] or {}
     network = await asyncio.to_thread(
-        engine.networks.create, name, driver=body.get("Driver") or "bridge", subnet=first.get("Subnet"),
-        gateway=first.get("Gateway"), internal=bool(body.get("Internal")), labels=body.get("Labels"),
-        options=body.get("Options"), check_duplicate=body.get("CheckDuplicate", True))
+        engine.networks.create, name, driver=body.get("Driver") or "bridge", subnet=first.get("Subnet") or None,
+        gateway=first.get("Gateway") or None, internal=bool(body.get("Internal")), labels=body.get("Labels"),
+        options=body.get("Options"), check_duplicate=body.get("CheckDuplicate", True),
+        ip_range=first.get("IPRange") or None, aux_addresses=first.get("AuxiliaryAddresses") or None,
+        ipam_options=ipam.get("Options"))
     engine.events.publish("network", "create", network["Id"], {"name": name, "type": network["Driver"]})
     return json_response({"Id": network["Id"], "Warning": ""}, status=201)
 

@@ -6,14 +6,22 @@ already handed out, so every rule here can be tested without root.
 
 Docker's rules, which nbdock follows:
 
-* A network's subnet must not overlap any route of the host: if it did,
-  packets meant for the containers would go out of the wrong interface (or
-  packets meant for the LAN would go to the containers).  Docker therefore
-  walks a pool of private ranges -- 172.17-31.0.0/16, then 192.168.x.0/20 --
-  and takes the first one that overlaps no route.  nbdock starts at 172.18
-  because dockerd, running beside it, usually holds 172.17.
+* A subnet nbdock chooses must not overlap any route of the host: if it
+  did, packets meant for the containers would go out of the wrong interface
+  (or packets meant for the LAN would go to the containers).  Docker
+  therefore walks a pool of private ranges -- 172.17-31.0.0/16, then
+  192.168.x.0/20 -- and takes the first one that overlaps no route.  nbdock
+  starts at 172.18 because dockerd, running beside it, usually holds 172.17.
+  A subnet the *user* names is checked only against the engine's own
+  networks, as Docker does: the user is trusted to know their routes.
 * The gateway is the subnet's first address; it lives on the bridge.
-* Containers get the lowest free address after it.
+* Containers get the lowest free address after it -- or, when the network
+  has an *IP range* (``--ip-range``, a smaller block inside the subnet), the
+  lowest free one in that range.  A requested address (``--ip``) may be
+  anywhere in the subnet: the range only bounds what the engine picks.
+* *Auxiliary addresses* (``--aux-address name=ip``) are reserved for
+  devices outside nbdock (a router, a printer on the bridge): never handed
+  out, and refused as "in use" when asked for.
 * A container's MAC address is 02:42 followed by its IPv4 address: 02 sets
   the "locally administered" bit, so it can never clash with a real card's
   vendor-assigned address, and deriving it from the IP keeps it unique on
@@ -77,6 +85,28 @@ def check_subnet_free(subnet: IPv4Network, in_use: Iterable[IPv4Network]) -> Non
         raise NetworkForbidden("Pool overlaps with other one on this address space")
 
 
+def parse_ip_range(text: str, subnet: IPv4Network) -> IPv4Network:
+    """``--ip-range``: a block inside the subnet that the engine allocates from (Docker's words if outside)."""
+    try:
+        block = ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidNetworkArgument(f"invalid IP range {text!r}: expected an IPv4 CIDR such as 10.1.5.0/24") from None
+    if block.version != 4 or not block.subnet_of(subnet):
+        raise InvalidNetworkArgument(f"no matching subnet for range {text}")
+    return block
+
+
+def parse_aux_addresses(named: dict[str, str], subnet: IPv4Network) -> dict[str, IPv4Address]:
+    """``--aux-address name=ip``: addresses reserved inside the subnet (Docker's words if outside)."""
+    reserved = {}
+    for name, text in named.items():
+        address = parse_address(text, f"auxiliary address {name}")
+        if address not in subnet:
+            raise InvalidNetworkArgument(f"no matching subnet for aux-address {text}")
+        reserved[name] = address
+    return reserved
+
+
 def default_gateway(subnet: IPv4Network) -> IPv4Address:
     return subnet.network_address + 1
 
@@ -91,23 +121,31 @@ def allocate_address(
     gateway: IPv4Address,
     taken: Iterable[IPv4Address],
     requested: IPv4Address | None = None,
+    *,
+    ip_range: IPv4Network | None = None,
+    reserved: Iterable[IPv4Address] = (),
 ) -> IPv4Address:
     """An address for a new endpoint: ``requested`` if it is free, else the lowest free one.
 
     The network and broadcast addresses of the subnet are never handed out,
-    nor is the gateway (the bridge's own address).
+    nor is the gateway (the bridge's own address), nor a reserved
+    (auxiliary) address.  Without a request, the search walks ``ip_range``
+    when the network has one -- all of it, its own first and last address
+    included, as Docker's allocator does: only the subnet's are special.
     """
-    used = set(taken) | {gateway}
+    used = set(taken) | set(reserved) | {gateway}
+    unusable = (subnet.network_address, subnet.broadcast_address)
     if requested is not None:
-        if requested not in subnet or requested in (subnet.network_address, subnet.broadcast_address):
+        if requested not in subnet or requested in unusable:
             raise InvalidNetworkArgument(
                 f"Invalid address {requested}: It does not belong to any of this network's subnets"
             )
         if requested in used:
             raise NetworkConflict("Address already in use")
         return requested
-    for candidate in subnet.hosts():
-        if candidate not in used:
+    candidates = iter(ip_range) if ip_range is not None else subnet.hosts()
+    for candidate in candidates:
+        if candidate not in used and candidate not in unusable:
             return candidate
     raise NetworkConflict(f"no available IPv4 addresses on this network's address pools: {subnet}")
 

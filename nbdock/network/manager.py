@@ -260,13 +260,21 @@ class NetworkManager:
         labels: Mapping[str, str] | None = None,
         options: Mapping[str, str] | None = None,
         check_duplicate: bool = True,
+        ip_range: str | None = None,
+        aux_addresses: Mapping[str, str] | None = None,
+        ipam_options: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Create a user-defined bridge network; returns its Docker Network JSON."""
+        """Create a user-defined bridge network; returns its Docker Network JSON.
+
+        ``ipam_options`` is kept as given (None is shown as null, as Docker shows what the request had).
+        """
         if not name:
             raise InvalidNetworkArgument("a network needs a name")
         if driver in (HOST, NULL):
             raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
         if driver == OVERLAY:
+            if ip_range or aux_addresses:
+                raise InvalidNetworkArgument("nbdock's overlay networks take no --ip-range or --aux-address")
             return self._create_overlay(name, subnet=subnet, gateway=gateway, internal=internal, labels=labels,
                                         options=options)
         if driver != BRIDGE:
@@ -279,21 +287,25 @@ class NetworkManager:
             network_id = self._new_id(self.host_names.user_bridge, {n.bridge for n in self._bridge_networks()})
             # From reading the routes until the new bridge's route exists, no other instance may choose.
             with instance.subnet_lock():
-                in_use = self._subnets_in_use()
                 if subnet is None:
-                    if gateway is not None:
-                        raise InvalidNetworkArgument("a gateway can only be given with a subnet")
-                    chosen = ipam.choose_subnet(in_use)
+                    if gateway is not None or ip_range or aux_addresses:
+                        raise InvalidNetworkArgument("a gateway, an IP range or an auxiliary address can only be given with a subnet")
+                    chosen = ipam.choose_subnet(self._subnets_in_use())
                 else:
+                    # A subnet the user names: only our own networks count, as in Docker (not the host's routes).
                     chosen = ipam.parse_subnet(subnet)
-                    ipam.check_subnet_free(chosen, in_use)
+                    ipam.check_subnet_free(chosen, [IPv4Network(n.subnet) for n in self._bridge_networks() if n.subnet])
                 gateway_address = ipam.parse_address(gateway, "gateway") if gateway else ipam.default_gateway(chosen)
                 ipam.check_gateway(gateway_address, chosen)
+                block = ipam.parse_ip_range(ip_range, chosen) if ip_range else None
+                reserved = ipam.parse_aux_addresses(dict(aux_addresses or {}), chosen)
                 network = NetworkRecord(
                     id=network_id, name=name, driver=BRIDGE, created=_now(), subnet=str(chosen),
                     gateway=str(gateway_address), bridge=self.host_names.user_bridge(network_id), internal=internal,
                     user_subnet=subnet is not None, labels=dict(labels or {}), options=dict(options or {}),
-                    ipam_options={},
+                    ipam_options=None if ipam_options is None else dict(ipam_options),
+                    ip_range=str(block) if block else None,
+                    aux_addresses={name: str(address) for name, address in reserved.items()},
                 )
                 self._bring_up(network)
             try:
@@ -428,7 +440,9 @@ class NetworkManager:
         elif network.predefined:
             config = [{"Subnet": network.subnet}]  # Docker shows no Gateway for its default bridge
         else:
-            config = [{"Subnet": network.subnet, "Gateway": network.gateway}]
+            config = [{"Subnet": network.subnet, **({"IPRange": network.ip_range} if network.ip_range else {}),
+                       "Gateway": network.gateway,
+                       **({"AuxiliaryAddresses": dict(network.aux_addresses)} if network.aux_addresses else {})}]
         return {
             "Name": network.name,
             "Id": network.id,
@@ -574,7 +588,10 @@ class NetworkManager:
         subnet = IPv4Network(record.subnet)
         taken = [IPv4Address(ep.ip_address) for ep in self._endpoints[record.id].values()]
         requested = ipam.parse_address(ip) if ip else None
-        address = ipam.allocate_address(subnet, IPv4Address(record.gateway), taken, requested)
+        address = ipam.allocate_address(
+            subnet, IPv4Address(record.gateway), taken, requested,
+            ip_range=IPv4Network(record.ip_range) if record.ip_range else None,
+            reserved=[IPv4Address(a) for a in record.aux_addresses.values()])
         endpoint.ip_address = str(address)
         endpoint.prefix_len = subnet.prefixlen
         endpoint.gateway = record.gateway

@@ -36,7 +36,9 @@ class NetworkRecord:
     user_subnet: bool = False  # the subnet was chosen by the user (needed for --ip)
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
-    ipam_options: dict[str, str] | None = None
+    ipam_options: dict[str, str] | None = None  # as the request sent them: null when it sent none, as Docker
+    ip_range: str | None = None  # --ip-range: the block inside the subnet that addresses are picked from
+    aux_addresses: dict[str, str] = field(default_factory=dict)  # --aux-address: name -> reserved address
 
     @property
     def embedded_dns(self) -> bool:

@@ -65,3 +65,44 @@ def test_requested_address_checks():
 
 def test_mac_is_02_42_then_the_address():
     assert ipam.mac_address(IPv4Address("172.18.0.2")) == "02:42:ac:12:00:02"
+
+
+def test_an_ip_range_bounds_what_the_engine_picks_its_first_address_included():
+    subnet, gateway = IPv4Network("172.28.0.0/16"), IPv4Address("172.28.5.254")
+    block = ipam.parse_ip_range("172.28.5.0/24", subnet)
+    assert ipam.allocate_address(subnet, gateway, [], ip_range=block) == IPv4Address("172.28.5.0")
+    taken = [IPv4Address("172.28.5.0")]
+    assert ipam.allocate_address(subnet, gateway, taken, ip_range=block) == IPv4Address("172.28.5.1")
+    # A requested address may lie outside the range, anywhere in the subnet.
+    assert ipam.allocate_address(subnet, gateway, [], IPv4Address("172.28.9.9"), ip_range=block) == IPv4Address("172.28.9.9")
+
+
+def test_a_range_never_hands_out_the_subnets_own_network_address():
+    subnet = IPv4Network("10.1.0.0/24")
+    block = ipam.parse_ip_range("10.1.0.0/30", subnet)
+    assert ipam.allocate_address(subnet, IPv4Address("10.1.0.1"), [], ip_range=block) == IPv4Address("10.1.0.2")
+
+
+def test_a_full_range_is_refused_though_the_subnet_has_room():
+    subnet, block = IPv4Network("10.1.0.0/16"), IPv4Network("10.1.5.0/30")
+    with pytest.raises(NetworkConflict, match="no available IPv4 addresses"):
+        ipam.allocate_address(subnet, IPv4Address("10.1.0.1"), list(block), ip_range=block)
+
+
+def test_auxiliary_addresses_are_never_handed_out_and_refused_when_asked_for():
+    subnet, gateway = IPv4Network("10.1.0.0/24"), IPv4Address("10.1.0.1")
+    reserved = ipam.parse_aux_addresses({"router": "10.1.0.2", "printer": "10.1.0.3"}, subnet)
+    assert reserved == {"router": IPv4Address("10.1.0.2"), "printer": IPv4Address("10.1.0.3")}
+    assert ipam.allocate_address(subnet, gateway, [], reserved=reserved.values()) == IPv4Address("10.1.0.4")
+    with pytest.raises(NetworkConflict, match="^Address already in use$"):
+        ipam.allocate_address(subnet, gateway, [], IPv4Address("10.1.0.2"), reserved=reserved.values())
+
+
+def test_a_range_or_auxiliary_address_outside_the_subnet_gets_dockers_words():
+    subnet = IPv4Network("10.247.0.0/16")
+    with pytest.raises(InvalidNetworkArgument, match="^no matching subnet for range 10.248.5.0/24$"):
+        ipam.parse_ip_range("10.248.5.0/24", subnet)
+    with pytest.raises(InvalidNetworkArgument, match="^no matching subnet for aux-address 10.248.1.1$"):
+        ipam.parse_aux_addresses({"r": "10.248.1.1"}, subnet)
+    with pytest.raises(InvalidNetworkArgument, match="invalid IP range 'ten'"):
+        ipam.parse_ip_range("ten", subnet)

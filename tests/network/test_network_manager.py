@@ -127,7 +127,7 @@ def test_create_inspect_and_remove_a_network(manager):
     network_id = created["Id"]
     bridge = manager.host_names.user_bridge(network_id)
     try:
-        assert created["IPAM"] == {"Driver": "default", "Options": {},
+        assert created["IPAM"] == {"Driver": "default", "Options": None,
                                    "Config": [{"Subnet": "10.213.0.0/24", "Gateway": "10.213.0.1"}]}
         assert created["Labels"] == {"purpose": "test"} and created["Containers"] == {}
         assert manager.get(name)["Id"] == manager.get(network_id[:10])["Id"] == network_id
@@ -476,3 +476,32 @@ def test_network_json_has_the_keys_docker_sends(manager, network, ref_docker_hos
     assert set(ours["IPAM"]) == set(docker_json["IPAM"])
     assert set(ours["IPAM"]["Config"][0]) == set(docker_json["IPAM"]["Config"][0])
     assert json.dumps(ours)  # plain JSON, as the daemon will send it
+
+
+def test_a_subnet_the_user_names_may_overlap_a_host_route_as_in_docker(manager):
+    """Docker checks a named subnet against its own networks only; a chosen one avoids every route."""
+    dummy = f"nbtrt{os.getpid() % 100000}"  # a veth pair's end: this kernel may lack the dummy module
+    subprocess.run(["ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy + "p"], check=True)
+    try:
+        subprocess.run(["ip", "addr", "add", "10.214.7.1/24", "dev", dummy], check=True)
+        subprocess.run(["ip", "link", "set", dummy, "up"], check=True)
+        name = f"nbtest-route-{os.getpid()}"
+        created = manager.create(name, subnet="10.214.7.0/24", ip_range="10.214.7.128/25",
+                                 aux_addresses={"gw2": "10.214.7.128"}, ipam_options={})
+        try:
+            assert created["IPAM"] == {"Driver": "default", "Options": {}, "Config": [{
+                "Subnet": "10.214.7.0/24", "IPRange": "10.214.7.128/25", "Gateway": "10.214.7.1",
+                "AuxiliaryAddresses": {"gw2": "10.214.7.128"}}]}
+            # Its own networks still count.
+            with pytest.raises(NetworkForbidden, match="Pool overlaps"):
+                manager.create(name + "-b", subnet="10.214.7.64/26")
+            # A subnet nbdock chooses avoids the route.
+            chosen = manager.create(name + "-c")
+            try:
+                assert not IPv4Network(chosen["IPAM"]["Config"][0]["Subnet"]).overlaps(IPv4Network("10.214.7.0/24"))
+            finally:
+                manager.remove(name + "-c")
+        finally:
+            manager.remove(name)
+    finally:
+        subprocess.run(["ip", "link", "del", dummy], check=False)
