@@ -27,6 +27,7 @@ from .buildbackend import EngineBuildBackend
 from .containers import ContainerService
 from .events import EventBus
 from .execs import ExecService
+from .health import ExecProbe
 from .filesystem import ContainerFiles
 from .remap import UsernsRemap
 from .images import ImageService
@@ -60,14 +61,19 @@ class Engine:
         store = ImageStore(self.root)
         self.registry = RegistryClient(store, RegistryConfig(
             insecure_registries=list(insecure_registries), mirrors=list(registry_mirrors), offline=offline))
-        self.images = ImageService(self, store)
-        self.containers = ContainerService(self)
-        self.execs = ExecService(self.containers)
-        self.cgroup_version = cgroups.detect()
         # --userns-remap default|USER[:GROUP]: every container (but --userns=host ones) in a user namespace.
         self.remap = UsernsRemap(self.root, userns_remap) if userns_remap else None
         if self.remap is not None:
             store.remapped_root = self.remap.root  # commit and build turn its containers' ids back (store.py)
+        self.cgroup_version = cgroups.detect()
+        self.containers = ContainerService(
+            self.root, image_store=store, volumes=self.volumes, networks=self.networks, events=self.events,
+            spawner=self.spawner, remap=self.remap, shutting_down=lambda: self.shutting_down,
+            # A health probe is an exec; the execs service is made next (it needs this one), hence late-bound.
+            probe_launcher=lambda container: lambda argv: ExecProbe.launch(self.execs, container, argv))
+        self.execs = ExecService(self.containers)
+        self.images = ImageService(store, self.containers, events=self.events, registry=self.registry,
+                                   root=self.root, offline=offline)
         self.stats = ContainerStats(self.containers)  # docker stats, docker top
         self.files = ContainerFiles(self.containers, self.root, self.spawner,  # docker cp, export, diff
                                     remap=self.remap, image_store=store)

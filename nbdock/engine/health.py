@@ -52,7 +52,6 @@ from . import clock
 
 if TYPE_CHECKING:
     from .containers.registry import Container
-    from .execs import ExecService
     from .records import ContainerRecord
 
 log = logging.getLogger("nbdock.engine")
@@ -294,6 +293,19 @@ class Monitor:
         return Result(start, time.time(), exit_code, output), None
 
 
+class ProbeExecs(Protocol):
+    """What an :class:`ExecProbe` needs of the execs service (engine/execs.py's ExecService):
+    create an exec in a container, find it, start it, and forget it once it has ended."""
+
+    def create(self, container_ref: str, body: dict[str, Any]) -> str: ...
+
+    def get(self, exec_id: str) -> Any: ...
+
+    async def start(self, exec_id: str, *, detach: bool = False) -> Any: ...
+
+    def discard(self, exec_id: str) -> None: ...
+
+
 class ExecProbe:
     """A probe running as an exec instance: the path ``docker exec`` takes (engine/execs.py).
 
@@ -303,14 +315,14 @@ class ExecProbe:
     ended: probes every few seconds for months must not pile up records.
     """
 
-    def __init__(self, execs: "ExecService", instance):
+    def __init__(self, execs: ProbeExecs, instance):
         self._execs = execs
         self._instance = instance  # the ExecInstance
         self._output = OutputBuffer()
         self._collector = asyncio.get_running_loop().create_task(self._collect(instance.listeners.listen()))
 
     @classmethod
-    async def launch(cls, execs: "ExecService", container: "Container", argv: tuple[str, ...]) -> "ExecProbe":
+    async def launch(cls, execs: ProbeExecs, container: "Container", argv: tuple[str, ...]) -> "ExecProbe":
         try:
             # No tty, no stdin; the container's own user and working directory (execs falls back
             # to the container's Config for them, which is what Docker's probe uses).

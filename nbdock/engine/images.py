@@ -19,33 +19,39 @@ from ..builder.parser import apply_changes
 from ..errors import NbdockError, NotFound
 from ..image import archive, busybox, reference
 from ..image.store import EMPTY_LAYER_DIFF_ID, Image, ImageStore, chain_ids, full_container_config
-from ..registry import AuthConfig
+from ..registry import AuthConfig, RegistryClient
 from . import clock, filtering
+from .events import EventBus
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .containers import ContainerService
 
 
 class ImageService:
-    def __init__(self, engine: "Engine", store: ImageStore):
-        self.engine = engine
-        self.store = store
+    """The engine's image verbs, given their collaborators (the engine, engine.py, wires them):
 
-    # -- finding images
-    async def find_for_run(self, ref: str) -> Image:
-        """The image to create a container from; NotFound with Docker's message makes clients pull."""
-        try:
-            return await asyncio.to_thread(self.store.get, ref)
-        except NotFound:
-            shown = ref if ("@" in ref or ":" in ref.rsplit("/", 1)[-1]) else f"{ref}:latest"
-            raise NotFound(f"No such image: {shown}") from None
+    ``store`` keeps the images; ``containers`` says which containers use an
+    image (``rmi``, ``prune``, ``system df``) and publishes ``commit`` on the
+    container; ``events`` is where image events go; ``registry`` pulls and
+    pushes; ``root`` is the data root (a container's upper directory, for
+    ``commit``); ``offline`` means the embedded busybox, never a registry, for busybox.
+    """
+
+    def __init__(self, store: ImageStore, containers: "ContainerService", *, events: EventBus,
+                 registry: RegistryClient, root: str, offline: bool = False):
+        self.store = store
+        self.containers = containers
+        self.events = events
+        self.registry = registry
+        self.root = root
+        self.offline = offline
 
     def in_use(self, image_id: str) -> str | None:
-        users = self.engine.containers.using_image(image_id)
+        users = self.containers.using_image(image_id)
         return users[0].id if users else None
 
     def running(self, image_id: str) -> str | None:
-        users = [c for c in self.engine.containers.using_image(image_id) if c.running]
+        users = [c for c in self.containers.using_image(image_id) if c.running]
         return users[0].id if users else None
 
     # -- listing and inspecting
@@ -77,7 +83,7 @@ class ImageService:
             stacks[image.id] = list(zip(chain_ids(image.diff_ids), image.diff_ids))
         users = collections.Counter(chain for stack in stacks.values() for chain, _ in stack)
         for summary in summaries:
-            summary["Containers"] = len(self.engine.containers.using_image(summary["Id"]))
+            summary["Containers"] = len(self.containers.using_image(summary["Id"]))
             summary["SharedSize"] = sum(self.store.layer(diff_id).size for chain, diff_id in stacks[summary["Id"]]
                                         if users[chain] > 1)
         return summaries
@@ -112,7 +118,7 @@ class ImageService:
         """An image event as Docker logs it: the image's labels, and ``name`` -- a reference for
         tag, pull and push, the image id itself for the others."""
         attributes = {**(self._labels(image_id) if labels is None else labels), "name": name or image_id}
-        self.engine.events.publish("image", action, image_id, attributes)
+        self.events.publish("image", action, image_id, attributes)
 
     def tag(self, source: str, repo: str, tag: str = "") -> None:
         image = self.store.get(source)
@@ -163,11 +169,11 @@ class ImageService:
         """Docker's pull progress messages; the embedded busybox when the registry cannot give busybox."""
         parsed = reference.parse(ref).with_default_tag()
         embedded = parsed.familiar() == busybox.REFERENCE
-        if embedded and self.engine.offline:
+        if embedded and self.offline:
             yield await self._embedded_busybox_message()
             return
         try:
-            async for message in self.engine.registry.pull(parsed, auth, platform or None):
+            async for message in self.registry.pull(parsed, auth, platform or None):
                 yield message
         except NbdockError:
             if not embedded:
@@ -184,7 +190,7 @@ class ImageService:
         return {"status": f"nbdock: {text}"}
 
     async def push(self, ref: str, auth: AuthConfig | None = None) -> AsyncIterator[dict]:
-        async for message in self.engine.registry.push(ref, auth):
+        async for message in self.registry.push(ref, auth):
             yield message
         self._publish("push", reference.familiar(ref), reference.familiar(ref))
 
@@ -213,7 +219,7 @@ class ImageService:
         """A container's changes (its overlay upper directory) become a new image on top of its image."""
         record = container.record
         parent = self.store.get(record.Image)
-        directory = record.directory(self.engine.root)
+        directory = record.directory(self.root)
         layer = self.store.add_layer_from_dir(os.path.join(directory, "upper"))
         config = dict(full_container_config(record.Config))
         config.update(config_override or {})
@@ -251,7 +257,7 @@ class ImageService:
         if repo:
             image_ref = self.store.tag(image_id, str(reference.parse_repository_and_tag(repo, tag)))
             self._publish("tag", image_id, image_ref)
-        self.engine.containers.publish(record, "commit", comment=comment, imageID=image_id, imageRef=image_ref)
+        self.containers.publish(record, "commit", comment=comment, imageID=image_id, imageRef=image_ref)
         return image_id
 
 

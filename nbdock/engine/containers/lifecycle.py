@@ -26,12 +26,12 @@ import re
 import secrets
 import shutil
 import signal
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 from ... import errors
 from ...errors import Conflict, InvalidArgument, NotFound, NotModified
-from ...image.store import remove_tree
-from ...network import Endpoint
+from ...image.store import Image, ImageStore, remove_tree
+from ...network import Endpoint, NetworkManager
 from ...runtime import cgroups, namespaces
 from ...runtime.cgroups import Resources
 from ...runtime.container import Container as RuntimeContainer
@@ -41,7 +41,8 @@ from ...runtime.spec import ContainerSpec
 from ...runtime.trace import Trace
 from .. import clock, createconfig, filtering, logs, mounts, names
 from ..errorcontext import in_context
-from ..health import ExecProbe, HealthService
+from ..events import EventBus
+from ..health import HealthService, Launcher
 from ..records import ContainerRecord, State
 from ..signals import parse_signal
 from ..starterrors import start_error
@@ -52,7 +53,9 @@ from .networking import ContainerNetworking
 from .registry import Container, ContainerRegistry, Run
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ...runtime.spawner import Spawner
+    from ..remap import UsernsRemap
+    from ..volumes import VolumeStore
 
 log = logging.getLogger("nbdock.engine")
 
@@ -64,16 +67,34 @@ OUTPUT_DRAIN_TIMEOUT = 10
 
 
 class ContainerService:
-    def __init__(self, engine: "Engine"):
-        self.engine = engine
-        self.root = engine.root
+    """Every container's life, given its collaborators (the engine, engine.py, wires them):
+
+    ``root`` is the data root (each container's directory is under it);
+    ``image_store`` the images it creates containers from and whose layers it
+    mounts; ``volumes`` and ``networks`` what it mounts and plugs in;
+    ``events`` where its container events go; ``spawner`` the runtime's fork
+    server that starts its processes; ``remap`` the ``--userns-remap``
+    mapping, or None; ``probe_launcher`` what runs a health probe in a
+    container (the engine's: an exec, :class:`..health.ExecProbe`); and
+    ``shutting_down`` says whether the engine is stopping (no restart
+    policy applies then).
+    """
+
+    def __init__(self, root: str, *, image_store: ImageStore, volumes: VolumeStore, networks: NetworkManager,
+                 events: EventBus, spawner: Spawner, remap: UsernsRemap | None,
+                 probe_launcher: Callable[[Container], Launcher], shutting_down: Callable[[], bool]):
+        self.root = root
+        self.image_store = image_store
+        self.volumes = volumes
+        self.events = events
+        self.spawner = spawner
+        self.remap = remap
+        self.shutting_down = shutting_down
         self.registry = ContainerRegistry()
-        # A probe is an exec (health.ExecProbe); the execs service is made after this one, hence the lambda.
-        self.health = HealthService(self.root, self.publish, launcher=lambda container: lambda argv: ExecProbe.launch(
-            engine.execs, container, argv))
-        self.networking = ContainerNetworking(engine.networks, self.registry, engine.events,
+        self.health = HealthService(self.root, self.publish, launcher=probe_launcher)
+        self.networking = ContainerNetworking(networks, self.registry, events,
                                               lambda record: record.directory(self.root))
-        self.listing = ContainerListing(self.registry, self.root, engine.images.store, self.health, self.lowerdirs)
+        self.listing = ContainerListing(self.registry, self.root, image_store, self.health, self.lowerdirs)
 
     # ------------------------------------------------------------------
     # Looking containers up (the registry's), reading them (the listing's)
@@ -92,7 +113,7 @@ class ContainerService:
 
     def lowerdirs(self, record: ContainerRecord) -> list[str]:
         """The read-only layers of a container's overlay, top-most first: its init layer, then its image's."""
-        return registry.lowerdirs(record, self.root, self.engine.images.store.lowerdirs(record.Image))
+        return registry.lowerdirs(record, self.root, self.image_store.lowerdirs(record.Image))
 
     def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         return self.listing.inspect(ref, size)
@@ -173,9 +194,9 @@ class ContainerService:
             self.registry.check_name_free(name)
         host_config = createconfig.fill_host_config(host_in)
         # Checked before the image is looked up, as Docker does: a bad flag is a 400, never a pull.
-        warnings = createconfig.validate_request(config_in, host_config, remapped=self.engine.remap is not None,
+        warnings = createconfig.validate_request(config_in, host_config, remapped=self.remap is not None,
                                                  networking=networking_config)
-        image = await self.engine.images.find_for_run(config_in["Image"])
+        image = await self._image_for_run(config_in["Image"])
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
         path, args = createconfig.command(config)
         self._resolve_container_modes(host_config)
@@ -201,7 +222,7 @@ class ContainerService:
         try:
             await asyncio.to_thread(self._prepare_directory, record, image)
             record.MountPoints = await asyncio.to_thread(
-                mounts.plan, config, host_config, self.engine.volumes, self._mount_points_to_share
+                mounts.plan, config, host_config, self.volumes, self._mount_points_to_share
             )
             record.save(self.root)
         except BaseException:
@@ -210,6 +231,14 @@ class ContainerService:
             raise
         self.publish(record, "create")
         return {"Id": container_id, "Warnings": warnings}
+
+    async def _image_for_run(self, ref: str) -> Image:
+        """The image to create a container from; NotFound with Docker's message makes clients pull."""
+        try:
+            return await asyncio.to_thread(self.image_store.get, ref)
+        except NotFound:
+            shown = ref if ("@" in ref or ":" in ref.rsplit("/", 1)[-1]) else f"{ref}:latest"
+            raise NotFound(f"No such image: {shown}") from None
 
     def _mount_points_to_share(self, ref: str) -> list[dict[str, Any]]:
         """The mount points ``--volumes-from ref`` copies.  An unknown container is a 400, as in
@@ -257,7 +286,7 @@ class ContainerService:
             with open(os.path.join(directory, name), "w"):
                 pass
         open(os.path.join(directory, f"{record.Id}-json.log"), "w").close()
-        self.engine.images.store.lowerdirs(image.id)  # unpack the layers now, not at first start
+        self.image_store.lowerdirs(image.id)  # unpack the layers now, not at first start
 
     # ------------------------------------------------------------------
     # start
@@ -320,7 +349,7 @@ class ContainerService:
         pipes = StdioPipes()  # none yet; all closed on failure
         try:
             spec_, resources, endpoints = self._build_spec(record, trace)
-            runtime = RuntimeContainer(spec_, self.engine.spawner, trace)
+            runtime = RuntimeContainer(spec_, self.spawner, trace)
             runtime.create(resources)
             open_stdin = bool(record.Config.get("OpenStdin"))
             pipes = StdioPipes.open(stdin=open_stdin, tty=bool(record.Config.get("Tty")))
@@ -369,9 +398,8 @@ class ContainerService:
         endpoints = self.networking.join(record, trace)
         try:
             self.networking.write_etc_files(record, endpoints, linked, donor)
-            if self.engine.remap is not None:  # --userns-remap: a user namespace, files given to its root (remap.py)
-                self.engine.remap.apply(container_spec, directory, host, record.MountPoints, self.engine.images.store,
-                                        record.Image)
+            if self.remap is not None:  # --userns-remap: a user namespace, files given to its root (remap.py)
+                self.remap.apply(container_spec, directory, host, record.MountPoints, self.image_store, record.Image)
         except BaseException:
             self.networking.teardown(record, endpoints, trace)
             raise
@@ -446,7 +474,7 @@ class ContainerService:
         record = container.record
         policy = record.HostConfig.get("RestartPolicy") or {}
         name = policy.get("Name") or "no"
-        if record.ManualStop or container.removed or self.engine.shutting_down:
+        if record.ManualStop or container.removed or self.shutting_down():
             return False
         if name in ("always", "unless-stopped"):
             return True
@@ -704,7 +732,7 @@ class ContainerService:
         for point in record.MountPoints:
             if point.get("Anonymous") and point.get("Name") and not self.using_volume(point["Name"]):
                 with contextlib.suppress(errors.NbdockError):
-                    self.engine.volumes.remove(point["Name"], users=[])
+                    self.volumes.remove(point["Name"], users=[])
 
     async def rename(self, ref: str, new_name: str) -> None:
         if not ref or not new_name:
@@ -754,7 +782,7 @@ class ContainerService:
     def publish(self, record: ContainerRecord, action: str, **extra: str) -> None:
         """A container event, with the attributes Docker gives them: image, name, the labels, ``extra``."""
         attributes = {"image": record.ImageName, "name": record.name, **(record.Config.get("Labels") or {}), **extra}
-        self.engine.events.publish("container", action, record.Id, attributes)
+        self.events.publish("container", action, record.Id, attributes)
 
     def runtime_of(self, ref: str) -> RuntimeContainer:
         container = self.get(ref)
