@@ -51,7 +51,6 @@ from ..goformat import go_duration
 from . import clock
 
 if TYPE_CHECKING:
-    from .containers.registry import Container
     from .records import ContainerRecord
 
 log = logging.getLogger("nbdock.engine")
@@ -67,6 +66,17 @@ DEFAULT_START_PERIOD = 0
 DEFAULT_RETRIES = 3
 MAX_LOG_ENTRIES = 5
 MAX_OUTPUT = 4096
+
+
+class Checked(Protocol):
+    """What health needs of a container (engine/containers/registry.py's Container has it): its id,
+    its record (the Config's health check, State.StartedAt, its directory), and whether it was removed."""
+
+    @property
+    def id(self) -> str: ...
+
+    record: "ContainerRecord"
+    removed: bool
 
 
 # ---------------------------------------------------------------------------
@@ -322,7 +332,7 @@ class ExecProbe:
         self._collector = asyncio.get_running_loop().create_task(self._collect(instance.listeners.listen()))
 
     @classmethod
-    async def launch(cls, execs: ProbeExecs, container: "Container", argv: tuple[str, ...]) -> "ExecProbe":
+    async def launch(cls, execs: ProbeExecs, container: "Checked", argv: tuple[str, ...]) -> "ExecProbe":
         try:
             # No tty, no stdin; the container's own user and working directory (execs falls back
             # to the container's Config for them, which is what Docker's probe uses).
@@ -383,7 +393,7 @@ class HealthService:
     """
 
     def __init__(self, root: str, publish: Callable[["ContainerRecord", str], None], *,
-                 launcher: Callable[["Container"], Launcher]):
+                 launcher: Callable[["Checked"], Launcher]):
         """``root`` holds the containers' directories (each one's health.json); ``publish`` emits a
         container event (``health_status: healthy``); ``launcher`` gives the function that starts a
         container's probe -- :meth:`ExecProbe.launch` with the engine's execs, a fake in the tests."""
@@ -410,7 +420,7 @@ class HealthService:
         return health.to_api() if health is not None else None
 
     # -- the container's life
-    def started(self, container: "Container") -> None:
+    def started(self, container: "Checked") -> None:
         """A (re)start: the health starts over (``starting``, no failing streak; the log stays)."""
         probe = Probe.from_config(container.record.Config)
         if probe is None:
@@ -421,7 +431,7 @@ class HealthService:
         self._save(container)
         self._start_monitor(container, probe)
 
-    def resumed(self, container: "Container") -> None:
+    def resumed(self, container: "Checked") -> None:
         """Unpaused: probing starts again, the status as it is (``unhealthy``) until the next result."""
         probe = Probe.from_config(container.record.Config)
         if probe is None or container.id not in self._health:
@@ -429,7 +439,7 @@ class HealthService:
         self._stop_monitor(container.id)
         self._start_monitor(container, probe)
 
-    def halted(self, container: "Container") -> None:
+    def halted(self, container: "Checked") -> None:
         """Stopped, died or paused: no more probes, and (Docker 20.10's rule) ``unhealthy``."""
         if container.id in self._monitors:
             self._stop_monitor(container.id)
@@ -440,7 +450,7 @@ class HealthService:
         self._stop_monitor(container_id)
         self._health.pop(container_id, None)
 
-    def restore(self, container: "Container") -> None:
+    def restore(self, container: "Checked") -> None:
         """At daemon start: the health the last daemon saved (no monitor runs now, so ``unhealthy``)."""
         try:
             with open(self._path(container)) as f:
@@ -454,7 +464,7 @@ class HealthService:
         self._health[container.id] = health
 
     # -- helpers
-    def _start_monitor(self, container: "Container", probe: Probe) -> None:
+    def _start_monitor(self, container: "Checked", probe: Probe) -> None:
         health = self._health[container.id]
         previous = self._finishing.get(container.id)
         started_at = clock.parse_rfc3339(container.record.State.StartedAt)
@@ -477,10 +487,10 @@ class HealthService:
             monitor.task.add_done_callback(
                 lambda task: self._finishing.get(container_id) is task and self._finishing.pop(container_id))
 
-    def _path(self, container: "Container") -> str:
+    def _path(self, container: "Checked") -> str:
         return os.path.join(container.record.directory(self.root), "health.json")
 
-    def _save(self, container: "Container") -> None:
+    def _save(self, container: "Checked") -> None:
         """Written at each result, as Docker checkpoints it (a small file, renamed into place)."""
         health = self._health.get(container.id)
         if health is None or container.removed:
