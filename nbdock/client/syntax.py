@@ -271,6 +271,7 @@ _COMMANDS = [
         _list("subnet", help="Subnet in CIDR format that represents a network segment", metavar="strings"),
         _list("gateway", help="IPv4 or IPv6 Gateway for the master subnet", metavar="strings"),
         _list("ip-range", help="Allocate container ip from a sub-range", metavar="strings"),
+        _list("aux-address", help="Auxiliary IPv4 or IPv6 addresses used by Network driver", metavar="map"),
         _bool("internal", help="Restrict external access to the network"),
         _bool("attachable", help="Enable manual container attachment"),
         _list("label", help="Set metadata on a network"),

@@ -1,5 +1,6 @@
 """The nbdock CLI end to end, against the daemon of the nbdock_host fixture."""
 
+import json
 import shutil
 import subprocess
 
@@ -66,6 +67,24 @@ def test_failing_build_exits_with_the_steps_code(nbdock_cli, tmp_path):
     done = nbdock_cli("build", "--force-rm", str(tmp_path))
     assert done.returncode == 7
     assert "returned a non-zero code: 7" in done.stderr
+
+
+def test_network_create_with_a_range_and_auxiliary_addresses(nbdock_cli, names):
+    network = names("network")
+    created = nbdock_cli("network", "create", "--subnet", "10.251.0.0/16", "--ip-range", "10.251.3.0/24",
+                         "--aux-address", "router=10.251.3.0", network)
+    assert created.returncode == 0, created.stderr
+    try:
+        ipam = json.loads(nbdock_cli("network", "inspect", "-f", "{{json .IPAM.Config}}", network).stdout)
+        assert ipam == [{"Subnet": "10.251.0.0/16", "IPRange": "10.251.3.0/24", "Gateway": "10.251.0.1",
+                         "AuxiliaryAddresses": {"router": "10.251.3.0"}}]
+        address = nbdock_cli("run", "--rm", "--network", network, "busybox", "sh", "-c",
+                             "ip -4 addr show eth0 | grep -o 'inet [0-9.]*'").stdout
+        assert address == "inet 10.251.3.1\n"  # the range's first address is reserved
+    finally:
+        nbdock_cli("network", "rm", network)
+    outside = nbdock_cli("network", "create", "--subnet", "10.251.0.0/16", "--aux-address", "r=10.9.0.1", network)
+    assert (outside.returncode, outside.stderr.strip()) == (125, "no matching subnet for aux-address 10.9.0.1")
 
 
 def test_volumes_and_networks(nbdock_cli, names):

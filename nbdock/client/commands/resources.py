@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import platform
 import time
 from datetime import datetime, timezone
@@ -79,15 +81,24 @@ def _print_pruned(session: Session, title: str, names: list[str], reclaimed: int
 
 
 def network_create(session: Session, parsed: Parsed) -> int:
+    if len(parsed.gateway) > len(parsed.subnet) or len(parsed.ip_range) > len(parsed.subnet):
+        raise CommandError("every --gateway and --ip-range needs a --subnet to belong to", exit_code=125)
+    # Each --aux-address goes with the --subnet that holds it, as the docker CLI sorts them.
+    aux_by_pool: list[dict[str, str]] = [{} for _ in parsed.subnet]
+    for item in parsed.aux_address:
+        name, _, address = item.partition("=")
+        pool = _subnet_holding(parsed.subnet, address)
+        if pool is None:
+            raise CommandError(f"no matching subnet for aux-address {address}", exit_code=125)
+        aux_by_pool[pool][name] = address
     pools = []
     for index, subnet in enumerate(parsed.subnet):
         pools.append(docker.types.IPAMPool(
             subnet=subnet,
             gateway=parsed.gateway[index] if index < len(parsed.gateway) else None,
             iprange=parsed.ip_range[index] if index < len(parsed.ip_range) else None,
+            aux_addresses=aux_by_pool[index] or None,
         ))
-    if len(parsed.gateway) > len(parsed.subnet) or len(parsed.ip_range) > len(parsed.subnet):
-        raise CommandError("every --gateway and --ip-range needs a --subnet to belong to", exit_code=125)
     answer = session.api.create_network(
         parsed.args[0], driver=parsed.driver, options=dict(o.partition("=")[::2] for o in parsed.opt) or None,
         ipam=docker.types.IPAMConfig(pool_configs=pools) if pools else None, internal=parsed.internal,
@@ -97,6 +108,15 @@ def network_create(session: Session, parsed: Parsed) -> int:
         session.console.err(f"WARNING: {answer['Warning']}\n")
     session.console.out(answer["Id"] + "\n")
     return 0
+
+
+def _subnet_holding(subnets: list[str], address: str) -> int | None:
+    """The index of the first --subnet that holds ``address`` (None if none does, or either is not an address)."""
+    try:
+        wanted = ipaddress.ip_address(address)
+        return next((i for i, subnet in enumerate(subnets) if wanted in ipaddress.ip_network(subnet, strict=False)), None)
+    except ValueError:
+        return None
 
 
 def network_ls(session: Session, parsed: Parsed) -> int:
