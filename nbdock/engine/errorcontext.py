@@ -10,11 +10,16 @@ context must change the message and nothing else.
 This copies the error rather than calling ``type(error)(message)``: a
 subclass may take more than a message (``BuildError`` keeps its step's exit
 code), and a fresh instance would lose whatever it carries.
+
+A cleanup step that fails must not stop the next one, nor hide a bug:
+``warn_and_go_on`` logs it, with its traceback unless nbdock or the host
+explains it (an ``NbdockError``, an ``OSError``).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from typing import TypeVar
 
 from nbdock.errors import NbdockError
@@ -28,3 +33,10 @@ def in_context(error: E, context: str) -> E:
     placed.message = f"{context}: {error.message}"
     placed.args = (placed.message,)
     return placed
+
+
+def warn_and_go_on(log: logging.Logger, doing: str, error: Exception) -> None:
+    """``doing`` failed and what follows goes on: a warning, and the traceback of an error that is a bug."""
+    explained = isinstance(error, (NbdockError, OSError))
+    log.warning("%s: %s", doing, error if explained else f"{type(error).__name__}: {error}",
+                exc_info=None if explained else error)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from ..errors import Conflict, InvalidArgument, NotFound
 from ..image import layers
+from ..runtime.errors import ContainerStartError
 from ..runtime.fsaccess import FsRequest
 from ..runtime.spec import Mount, Rootfs
 from . import clock, pipes
@@ -144,12 +145,14 @@ class ContainerFiles:
             await asyncio.to_thread(
                 self.spawner.fs, request, channels,
                 lambda status: loop.call_soon_threadsafe(lambda: exited.done() or exited.set_result(status)))
-        except BaseException as e:
+        except ContainerStartError as e:  # the spawner could not set the helper up (a mount, a namespace)
             os.close(ours)
             os.close(errors_r)
-            if isinstance(e, Conflict) or not isinstance(e, Exception):
-                raise
             raise InvalidArgument(str(e).removeprefix("RuntimeError: ")) from None
+        except BaseException:  # Conflict (not running), a cancel, a bug: as they are
+            os.close(ours)
+            os.close(errors_r)
+            raise
         finally:
             for fd in (theirs, errors_w, channels.get("target")):
                 if fd is not None:

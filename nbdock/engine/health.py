@@ -345,6 +345,8 @@ class ExecProbe:
             await execs.start(exec_id, detach=True)
         except Exception as e:  # noqa: BLE001 - any failure is the probe's result, as in Docker
             probe._forget()
+            if not isinstance(e, (NbdockError, OSError)):  # a bug: the monitor goes on, the log has its traceback
+                log.error("container %s: the health probe could not start", container.id[:12], exc_info=e)
             raise ProbeError(e.message if isinstance(e, NbdockError) else str(e)) from None
         except BaseException:
             probe._forget()

@@ -40,7 +40,7 @@ from ...runtime.errors import ContainerStartError
 from ...runtime.spec import ContainerSpec
 from ...runtime.trace import Trace
 from .. import clock, createconfig, filtering, logs, mounts, names
-from ..errorcontext import in_context
+from ..errorcontext import in_context, warn_and_go_on
 from ..events import EventBus
 from ..health import HealthService, Launcher
 from ..records import ContainerRecord, State
@@ -370,8 +370,10 @@ class ContainerService:
             pipes.close_all()
             self.networking.teardown(record, endpoints, trace)
             if runtime is not None:
-                with contextlib.suppress(Exception):
+                try:
                     runtime.delete()
+                except Exception as e:  # noqa: BLE001 - the start's own error is the one raised
+                    warn_and_go_on(log, f"removing the cgroup of {record.short_id} after a failed start", e)
             trace.close()
             raise
 
@@ -432,8 +434,12 @@ class ContainerService:
         record = container.record
         exit_code = exit_code_from_status(status)
         oom_killed = False
-        with contextlib.suppress(Exception):
+        try:
             oom_killed = (await asyncio.to_thread(run.runtime.cgroup.stats)).oom_kills > 0
+        except (OSError, ValueError):
+            pass  # its cgroup's files are gone or unreadable: no OOM kill is known of
+        except Exception as e:  # noqa: BLE001 - the end of the run must still be handled
+            warn_and_go_on(log, f"reading the OOM kills of {record.short_id}", e)
         await asyncio.to_thread(self._release_run, record, run)
         run.log.flush()
         run.log.close()  # ends every `docker logs -f` once it has read the rest
@@ -461,8 +467,8 @@ class ContainerService:
         self.networking.teardown(record, run.endpoints, run.trace)
         try:
             run.runtime.delete()
-        except Exception as e:  # noqa: BLE001
-            log.warning("removing the cgroup of %s: %s", record.short_id, e)
+        except Exception as e:  # noqa: BLE001 - the run's end must still be handled
+            warn_and_go_on(log, f"removing the cgroup of {record.short_id}", e)
         run.runtime.release()
         run.trace.emit("process", "exited", container=record.Id)
         run.trace.close()

@@ -165,6 +165,6 @@ def is_ancestor(record: ContainerRecord, wanted: str) -> bool:
     """``--filter ancestor=``: the container's image, by id (or prefix) or by the name it was run with."""
     if record.Image == wanted or record.Image.removeprefix("sha256:").startswith(wanted.removeprefix("sha256:")):
         return True
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(InvalidArgument):  # not a reference: no image's name
         return reference.normalize(record.ImageName) == reference.normalize(wanted)
     return False

@@ -22,6 +22,7 @@ from ...errors import Conflict, InvalidArgument, NotFound
 from ...network import Endpoint, NetworkManager, ipam
 from ...runtime.trace import Trace
 from .. import links
+from ..errorcontext import warn_and_go_on
 from ..events import EventBus
 from ..records import ContainerRecord
 from .registry import ContainerRegistry
@@ -232,13 +233,15 @@ class ContainerNetworking:
 
     def teardown(self, record: ContainerRecord, endpoints: list[Endpoint], trace: Trace) -> None:
         """Leave every network (its port rules too); cleanup goes on past a failing step."""
-        with contextlib.suppress(Exception):
+        try:
             self.networks.unpublish(record.Id, trace=trace)
+        except Exception as e:  # noqa: BLE001 - cleanup must go on
+            warn_and_go_on(log, f"unpublishing the ports of {record.short_id}", e)
         for endpoint in endpoints:
             try:
                 self.networks.disconnect(endpoint.network_name, record.Id, trace=trace)
             except Exception as e:  # noqa: BLE001 - cleanup must go on
-                log.warning("disconnecting %s from %s: %s", record.short_id, endpoint.network_name, e)
+                warn_and_go_on(log, f"disconnecting {record.short_id} from {endpoint.network_name}", e)
 
     # ------------------------------------------------------------------
     # docker network connect / disconnect
