@@ -5,12 +5,14 @@ imported, so this runs anywhere, without root).  Imports inside functions
 count too -- a lazy import is still a dependency -- except those under
 ``if TYPE_CHECKING:``, which exist only for the type checker.
 
-Two rules:
+Three rules:
 
 * a package imports only the packages its floor may stand on (``MAY_IMPORT``);
 * no import cycle joins modules of different packages (a cycle inside one
   package is that package's own business; across packages it means two
-  concepts cannot be understood apart).
+  concepts cannot be understood apart);
+* the engine's modules have no import cycle among themselves either, even
+  counting the ``TYPE_CHECKING`` imports: engine.py alone wires its services.
 """
 
 from __future__ import annotations
@@ -78,12 +80,13 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return hidden
 
 
-def imports_of(path: pathlib.Path, modules: set[str]) -> set[str]:
-    """The nbdock modules the file imports (``from pkg import name`` counts ``pkg.name`` when that is a module)."""
+def imports_of(path: pathlib.Path, modules: set[str], *, type_checking: bool = False) -> set[str]:
+    """The nbdock modules the file imports (``from pkg import name`` counts ``pkg.name`` when that is a module);
+    with ``type_checking``, those under ``if TYPE_CHECKING:`` too."""
     this = module_name(path)
     package = this.split(".") if path.name == "__init__.py" else this.split(".")[:-1]
     tree = ast.parse(path.read_text(), filename=str(path))
-    hidden = _type_checking_nodes(tree)
+    hidden = set() if type_checking else _type_checking_nodes(tree)
     found: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in hidden:
@@ -108,10 +111,10 @@ def imports_of(path: pathlib.Path, modules: set[str]) -> set[str]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(*, type_checking: bool = False) -> dict[str, set[str]]:
     files = {module_name(p): p for p in SOURCE.rglob("*.py")}
     modules = set(files) | {VERSION}
-    return {name: imports_of(path, modules) for name, path in files.items()}
+    return {name: imports_of(path, modules, type_checking=type_checking) for name, path in files.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -187,6 +190,15 @@ def test_the_cycle_finder_finds_a_cycle():
     """The check above can fail: a made-up graph with one cycle across two packages."""
     graph = {"nbdock.a.x": {"nbdock.b.y"}, "nbdock.b.y": {"nbdock.a.x"}, "nbdock.a.z": set()}
     assert cycles(graph) == [["nbdock.a.x", "nbdock.b.y"]]
+
+
+def test_the_engines_modules_import_each_other_without_a_circle():
+    """The engine is wired in one place (engine.py gives each service its collaborators), so no engine
+    module imports another that leads back to it -- counting imports made for type hints only: a
+    service that names another's type depends on it as much as one that calls it."""
+    graph = import_graph(type_checking=True)
+    circles = [c for c in cycles(graph) if {package_of(m) for m in c} == {"engine"}]
+    assert not circles, "\n".join(" <-> ".join(c) for c in circles)
 
 
 def cycles_within(package: str) -> list[list[str]]:
