@@ -2,8 +2,11 @@
 
 It owns the stores and services and wires them together: the image store,
 volumes, networks, the registry client, the runtime's spawner, and the
-services for containers, execs and images.  The daemon (nbdock/daemon) is
-a thin HTTP layer that turns requests into calls on this object.
+services for containers, execs, images, stats, files, the teaching views
+and the builder's backend.  It is the composition root: the one module
+that imports the services, each given its collaborators, none the engine.
+The daemon (nbdock/daemon) is a thin HTTP layer that turns requests into
+calls on this object.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class ImageService:
     image (``rmi``, ``prune``, ``system df``) and publishes ``commit`` on the
     container; ``events`` is where image events go; ``registry`` pulls and
     pushes; ``root`` is the data root (a container's upper directory, for
-    ``commit``); ``offline`` means the embedded busybox, never a registry, for busybox.
+    ``commit``); ``offline``: busybox comes from the embedded copy, never from a registry.
     """
 
     def __init__(self, store: ImageStore, containers: "ContainerService", *, events: EventBus,
