@@ -10,7 +10,6 @@ exists (the runtime's ``before_go`` hook).  ``docker network connect`` and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
