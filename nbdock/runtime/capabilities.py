@@ -20,7 +20,12 @@ Two sets matter here:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..kernel import libc
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
 # include/uapi/linux/capability.h, in bit order.
 CAPABILITY_NAMES = [
@@ -97,25 +102,22 @@ def container_set(cap_add=(), cap_drop=(), privileged: bool = False) -> int:
     return (to_mask(DOCKER_DEFAULT) & ~to_mask(drops) | to_mask(adds)) & everything
 
 
-def limit_bounding_set(keep: int) -> list[str]:
+def limit_bounding_set(keep: int, kernel: Kernel) -> list[str]:
     """Drop every capability not in ``keep`` from the bounding set; return the names dropped.
 
     Must run before the process gives up CAP_SETPCAP (i.e. before setuid to
     a non-root user, and before execve).
     """
-    dropped = []
-    for bit in range(last_capability() + 1):
-        if not keep & (1 << bit):
-            libc.prctl(libc.PR_CAPBSET_DROP, bit)
-            dropped.append(CAPABILITY_NAMES[bit] if bit < len(CAPABILITY_NAMES) else str(bit))
-    return dropped
+    bits = [bit for bit in range(last_capability() + 1) if not keep & (1 << bit)]
+    kernel.capbset_drop(bits)
+    return [CAPABILITY_NAMES[bit] if bit < len(CAPABILITY_NAMES) else str(bit) for bit in bits]
 
 
-def set_process_capabilities(keep: int) -> None:
+def set_process_capabilities(keep: int, kernel: Kernel) -> None:
     """Make effective and permitted exactly ``keep`` and inheritable empty (as Docker since 20.10.14).
 
     An empty inheritable set matters: a capability left there could be
     regained by a program carrying file capabilities, outside Docker's default.
     """
-    libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
-    libc.capset(effective=keep, permitted=keep, inheritable=0)
+    kernel.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
+    kernel.capset(effective=keep, permitted=keep, inheritable=0)

@@ -26,8 +26,12 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..kernel import libc
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
 
 @dataclass(frozen=True)
@@ -147,14 +151,13 @@ def allow_rules(extra: tuple[str, ...] = ()) -> tuple[DeviceRule, ...]:
     return ALLOW_RULES + tuple(parse_rule(rule) for rule in extra)
 
 
-def make_device_node(dev_dir: str, device: Device) -> None:
+def make_device_node(dev_dir: str, device: Device, kernel: Kernel) -> None:
     """mknod one character device in ``dev_dir`` with exact permissions (umask would narrow them)."""
-    path = os.path.join(dev_dir, device.name)
-    os.mknod(path, stat.S_IFCHR | device.mode, os.makedev(device.major, device.minor))
-    os.chmod(path, device.mode)
+    kernel.mknod(os.path.join(dev_dir, device.name), stat.S_IFCHR | device.mode, os.makedev(device.major, device.minor),
+                 shown_path=f"/dev/{device.name}")
 
 
-def bind_device_node(dev_dir: str, device: Device) -> None:
+def bind_device_node(dev_dir: str, device: Device, kernel: Kernel) -> None:
     """Bind the host's /dev/<name> onto an empty file in ``dev_dir`` (a user namespace may not mknod).
 
     The bind mount is of the host's own node, on the host's devtmpfs, so it
@@ -163,4 +166,4 @@ def bind_device_node(dev_dir: str, device: Device) -> None:
     """
     path = os.path.join(dev_dir, device.name)
     os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o666))
-    libc.mount(f"/dev/{device.name}", path, None, libc.MS_BIND)
+    kernel.mount(f"/dev/{device.name}", path, None, libc.MS_BIND, shown_target=f"/dev/{device.name}")

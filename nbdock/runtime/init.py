@@ -22,7 +22,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import resource
 import select
 import signal
 import socket
@@ -31,7 +30,7 @@ import stat
 from ..kernel import libc
 from . import capabilities, namespaces, rootfs, seccomp, terminal, users, userns
 from .errors import ContainerStartError
-from .rlimits import RLIMITS
+from .kernel import LINUX, Kernel, TracingKernel
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
 from .trace import Trace
 
@@ -44,17 +43,22 @@ USERNS = userns.USERNS
 
 def run_container(spec: ContainerSpec, channels: dict[str, int], ready: int) -> None:
     """PID 1 of a new container.  The spawner made our PID namespace; we make the others."""
-    trace = Trace(fd=channels.get("trace"))
+    kernel = _kernel(channels)
     try:
         others = {kind: mode for kind, mode in spec.namespaces.items() if kind not in ("pid", "cgroup")}
-        namespaces.create(others, trace)
+        namespaces.create(others, kernel)
         # Before "ready": the daemon plugs the network in once we are ready, and a new interface
         # takes its settings from the "default" ones written here.
-        _write_sysctls(spec.sysctls, trace)
+        _write_sysctls(spec.sysctls, kernel)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)
-    _container_body(spec, channels, trace)
+    _container_body(spec, channels, kernel)
+
+
+def _kernel(channels: dict[str, int]) -> Kernel:
+    """The kernel a container's process asks: the real one, each call written into the container's trace."""
+    return TracingKernel(LINUX, Trace(fd=channels.get("trace")))
 
 
 def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready: int, control: int) -> None:
@@ -67,15 +71,15 @@ def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready
     PID namespace, so we fork it once the spawner has written our maps and
     sent the mounts it made for us, then leave.
     """
-    trace = Trace(fd=channels.get("trace"))
+    kernel = _kernel(channels)
     try:
         wanted = {kind: mode for kind, mode in spec.namespaces.items() if kind != "cgroup"}
         wanted["user"] = spec.user_namespace.get("path", "new")  # another container's, to share its namespaces
-        namespaces.create(wanted, trace)  # CLONE_NEWPID among them: it is our next child's
+        namespaces.create(wanted, kernel)  # CLONE_NEWPID among them: it is our next child's
         os.write(ready, USERNS)  # -> the spawner writes /proc/<us>/uid_map and gid_map
         attached = userns.receive_mounts(control)
-        userns.become_root_inside(trace)
-        _write_sysctls(spec.sysctls, trace)
+        userns.become_root_inside(kernel)
+        _write_sysctls(spec.sysctls, kernel)
         pid = os.fork()
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
@@ -84,66 +88,65 @@ def run_container_in_userns(spec: ContainerSpec, channels: dict[str, int], ready
             os.close(ready)  # readiness is reported by our parent, which knows our pid
             os.close(control)
         finally:
-            _container_body(spec, channels, trace, attached)
+            _container_body(spec, channels, kernel, attached)
     os.write(ready, b"pid %d\n" % pid + READY)
     os._exit(0)
 
 
-def _container_body(spec: ContainerSpec, channels: dict[str, int], trace: Trace,
+def _container_body(spec: ContainerSpec, channels: dict[str, int], kernel: Kernel,
                     attached: dict[str, int] | None = None) -> None:
     """Everything PID 1 does once inside its namespaces: the root file system, then the user's command."""
     try:
         _connect_stdio(channels)
         os.setsid()  # a new session: the console (if any) becomes our controlling terminal
-        root = rootfs.prepare(spec, trace, attached)
-        rootfs.pivot(root, trace)
-        if attached:
-            for fd in attached.values():
-                os.close(fd)
-        # Before finalize: with --read-only the root is remounted read-only there, and
-        # Docker still creates a missing -w directory (it does so before the container starts).
-        _make_workdir(spec.process.cwd)
-        rootfs.finalize(spec, trace)
-        if spec.namespaces.get("uts") == "new":
-            trace.emit("namespace", "sethostname", name=spec.hostname)
-            libc.sethostname(spec.hostname)
-            if spec.domainname:
-                trace.emit("namespace", "setdomainname", name=spec.domainname)
-                libc.setdomainname(spec.domainname)
-        user = _resolve_user(spec.process)
-        if spec.process.tty:
-            master, slave = terminal.open_pty(user.uid)
-            trace.emit("device", "openpty", master="/dev/ptmx", slave=slave)
-            _size_terminal(master, spec.process.console_size)
-            rootfs.bind_console(slave, trace)
-            _send_console(channels["console"], master)
-            terminal.make_controlling_terminal(slave)
-        _enter_workdir(spec.process.cwd)
-        _wait_for_go(channels["gate"])
-        if spec.namespaces.get("cgroup") == "new":
-            # Only now has the daemon moved us into our cgroup, and a new cgroup
-            # namespace is rooted at the cgroup its creator is in.
-            trace.emit("namespace", "unshare", flags="CLONE_NEWCGROUP")
-            libc.unshare(libc.CLONE_NEWCGROUP)
-            if spec.cgroup_version == 2:  # on v1 the container's own hierarchies are bound in already
-                rootfs.mount_cgroup2("/sys/fs/cgroup", trace)
-        _exec(spec.process, user, trace, channels.get("supervisor"))
+        set_up_container(spec, channels, kernel, attached)
     except BaseException as e:  # noqa: BLE001 - everything must be reported, then _exit
         _report_and_exit(channels.get("errors"), e)
 
 
+def set_up_container(spec: ContainerSpec, channels: dict[str, int], kernel: Kernel,
+                     attached: dict[str, int] | None = None) -> None:
+    """PID 1's steps from the root file system to execve, each asked of ``kernel``; raises if one fails.
+
+    ``channels``: "gate" (the daemon's "go"), and "console" with a tty,
+    "supervisor" (see :func:`die_with_supervisor`) if any.
+    """
+    root = rootfs.prepare(spec, kernel, attached)
+    rootfs.pivot(root, kernel)
+    if attached:
+        for fd in attached.values():
+            kernel.close(fd)
+    # Before finalize: with --read-only the root is remounted read-only there, and
+    # Docker still creates a missing -w directory (it does so before the container starts).
+    _make_workdir(spec.process.cwd, kernel)
+    rootfs.finalize(spec, kernel)
+    if spec.namespaces.get("uts") == "new":
+        kernel.sethostname(spec.hostname)
+        if spec.domainname:
+            kernel.setdomainname(spec.domainname)
+    user = _resolve_user(spec.process)
+    if spec.process.tty:
+        master, slave = kernel.openpty(user.uid)
+        _size_terminal(master, spec.process.console_size)
+        rootfs.bind_console(slave, kernel)
+        _send_console(channels["console"], master)
+        terminal.make_controlling_terminal(slave)
+    _enter_workdir(spec.process.cwd, kernel)
+    _wait_for_go(channels["gate"])
+    if spec.namespaces.get("cgroup") == "new":
+        # Only now has the daemon moved us into our cgroup, and a new cgroup
+        # namespace is rooted at the cgroup its creator is in.
+        kernel.unshare(libc.CLONE_NEWCGROUP)
+        if spec.cgroup_version == 2:  # on v1 the container's own hierarchies are bound in already
+            rootfs.mount_cgroup2("/sys/fs/cgroup", kernel)
+    _exec(spec.process, user, kernel, channels.get("supervisor"))
+
+
 def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
     """A process joining a running container.  The spawner put us in its PID namespace."""
-    trace = Trace(fd=channels.get("trace"))
+    kernel = _kernel(channels)
     try:
-        # The spawner forked us into the container's PID namespace already; "target" is a
-        # pidfd of the container's PID 1, which names it whatever pids mean in here.
-        namespaces.enter(channels["target"], [k for k in spec.namespaces if k != "pid"], trace)
-        os.close(channels.pop("target"))
-        if "user" in spec.namespaces:
-            # Root of the container now, not the host's unmapped 0: what we make (the pty of -t)
-            # must be owned by ids the container's namespace knows.
-            userns.become_root_inside(trace)
+        join_container(spec, channels, kernel)
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(ready, e)
     _signal_ready(ready)
@@ -152,24 +155,36 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
         os.setsid()
         user = _resolve_user(spec.process)
         if spec.process.tty:
-            master, slave = terminal.open_pty(user.uid)
+            master, slave = kernel.openpty(user.uid)
             _size_terminal(master, spec.process.console_size)
             _send_console(channels["console"], master)
             terminal.make_controlling_terminal(slave)
-        _enter_workdir(spec.process.cwd)
+        _enter_workdir(spec.process.cwd, kernel)
         _wait_for_go(channels["gate"])
         # An exec's process is the spawner's child too, and must die with it: when the container
         # has a PID namespace of its own, the death of its PID 1 would take us along anyway, but
         # not with --pid=host, and not if the spawner alone dies.
-        _exec(spec.process, user, trace, channels.get("supervisor"))
+        _exec(spec.process, user, kernel, channels.get("supervisor"))
     except BaseException as e:  # noqa: BLE001
         _report_and_exit(channels.get("errors"), e)
+
+
+def join_container(spec: ExecSpec, channels: dict[str, int], kernel: Kernel) -> None:
+    """An exec's way in: the container's namespaces (but the PID one, the spawner's part), then its root."""
+    # The spawner forked us into the container's PID namespace already; "target" is a
+    # pidfd of the container's PID 1, which names it whatever pids mean in here.
+    namespaces.enter(channels["target"], [k for k in spec.namespaces if k != "pid"], kernel)
+    kernel.close(channels.pop("target"))
+    if "user" in spec.namespaces:
+        # Root of the container now, not the host's unmapped 0: what we make (the pty of -t)
+        # must be owned by ids the container's namespace knows.
+        userns.become_root_inside(kernel)
 
 
 # ---------------------------------------------------------------------------
 
 
-def _write_sysctls(sysctls: dict[str, str], trace: Trace) -> None:
+def _write_sysctls(sysctls: dict[str, str], kernel: Kernel) -> None:
     """Kernel settings of our own namespaces (``--sysctl``, and Docker's defaults).
 
     /proc/sys/net shows the network namespace of whoever reads it (and
@@ -177,11 +192,8 @@ def _write_sysctls(sysctls: dict[str, str], trace: Trace) -> None:
     settings are the container's alone, whatever /proc is mounted.
     """
     for key, value in sysctls.items():
-        path = "/proc/sys/" + key.replace(".", "/")
-        trace.emit("namespace", "sysctl", key=key, value=value)
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            kernel.write_sysctl(key, value)
         except OSError as e:
             raise ContainerStartError(f"write sysctl key {key}: {e.strerror.lower()}") from None
 
@@ -226,19 +238,19 @@ def _resolve_user(process: Process) -> users.ExecUser:
         raise ContainerStartError(str(e)) from None
 
 
-def _make_workdir(cwd: str) -> None:
+def _make_workdir(cwd: str, kernel: Kernel) -> None:
     """``-w`` of ``docker run`` is created when missing, as Docker does (``exec -w`` must exist)."""
     try:
-        os.makedirs(cwd or "/", 0o755, exist_ok=True)
+        kernel.makedirs(cwd or "/", 0o755)
     except (FileExistsError, NotADirectoryError):
         raise ContainerStartError(f"Cannot mkdir: {cwd} is not a directory") from None
     except OSError as e:
         raise ContainerStartError(f"Cannot mkdir: {cwd}: {e.strerror.lower()}") from None
 
 
-def _enter_workdir(cwd: str) -> None:
+def _enter_workdir(cwd: str, kernel: Kernel) -> None:
     try:
-        os.chdir(cwd or "/")
+        kernel.chdir(cwd or "/")
     except OSError as e:
         raise ContainerStartError(f'chdir to cwd ("{cwd}") set in config.json failed: {e.strerror.lower()}', 126) from None
 
@@ -283,7 +295,7 @@ def find_executable(name: str, path: str) -> str:
     raise ContainerStartError(f'exec: "{name}": executable file not found in $PATH', 127)
 
 
-def die_with_supervisor(supervisor: int | None, trace: Trace) -> None:
+def die_with_supervisor(supervisor: int | None, kernel: Kernel) -> None:
     """Ask the kernel to SIGKILL us when the spawner (our parent) dies; leave at once if it has.
 
     The spawner kills its containers when the daemon goes away, but if the
@@ -317,14 +329,13 @@ def die_with_supervisor(supervisor: int | None, trace: Trace) -> None:
     """
     if supervisor is None:
         return  # forked by something other than the spawner (tests driving init directly)
-    trace.emit("process", "prctl", option="PR_SET_PDEATHSIG", signal="SIGKILL")
-    libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    kernel.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
     if select.select([supervisor], [], [], 0)[0]:
         os._exit(137)  # the spawner died before we armed it: 128 + SIGKILL, as if it had fired
     os.close(supervisor)
 
 
-def _exec(process: Process, user: users.ExecUser, trace: Trace, supervisor: int | None = None) -> None:
+def _exec(process: Process, user: users.ExecUser, kernel: Kernel, supervisor: int | None = None) -> None:
     if not process.args:
         raise ContainerStartError("no command specified", 125)
     env = _environment(process, user)
@@ -335,48 +346,37 @@ def _exec(process: Process, user: users.ExecUser, trace: Trace, supervisor: int 
     except (seccomp.ProfileError, OSError) as e:
         raise ContainerStartError(f"error loading seccomp filter: {e}") from None
     if process.oom_score_adj:
-        trace.emit("process", "oom_score_adj", value=process.oom_score_adj)
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(process.oom_score_adj))
+        kernel.set_oom_score_adj(process.oom_score_adj)
     for name, soft, hard in process.rlimits:
-        trace.emit("process", "setrlimit", resource=name, soft=soft, hard=hard)
-        resource.setrlimit(RLIMITS[name], (soft, hard))
-    dropped = capabilities.limit_bounding_set(process.capabilities)
-    trace.emit("capability", "prctl", option="PR_CAPBSET_DROP", dropped=dropped)
+        kernel.setrlimit(name, soft, hard)
+    capabilities.limit_bounding_set(process.capabilities, kernel)
     if confinement and not process.no_new_privileges:
         # Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, which we still hold now and
         # lose at setuid or capset just below: so it goes in here (runc's order), and the profile
         # must allow what follows -- setgroups, setgid, setuid, capset, execve.
-        _load_seccomp(confinement, trace)
-    trace.emit("process", "setuid", uid=user.uid, gid=user.gid, groups=user.groups)
-    os.setgroups(user.groups)
-    os.setgid(user.gid)
-    os.setuid(user.uid)  # leaving uid 0 empties the permitted and effective sets by itself
+        _load_seccomp(confinement, kernel)
+    kernel.set_credentials(user.uid, user.gid, user.groups)  # leaving uid 0 empties the permitted and effective sets
     if user.uid == 0:
-        trace.emit("capability", "capset", effective=hex(process.capabilities), inheritable="0x0")
-        capabilities.set_process_capabilities(process.capabilities)
+        capabilities.set_process_capabilities(process.capabilities, kernel)
     # Our credentials are final now (their changes clear the parent-death signal); before the last
     # seccomp filter, which may not allow prctl.  Without no_new_privs the filter is already in:
     # prctl must then pass it, as in runc (Docker's default profile allows it).
-    die_with_supervisor(supervisor, trace)
+    die_with_supervisor(supervisor, kernel)
     if process.no_new_privileges:
         # No setuid bit or file capability can raise this process or its children above what it has now.
-        trace.emit("process", "prctl", option="PR_SET_NO_NEW_PRIVS")
-        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+        kernel.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
         if confinement:
-            _load_seccomp(confinement, trace)  # no_new_privs is enough: last, so it filters only the execve
-    trace.emit("process", "execve", path=executable, argv=process.args)
+            _load_seccomp(confinement, kernel)  # no_new_privs is enough: last, so it filters only the execve
     try:
-        os.execve(executable, process.args, env)
+        kernel.execve(executable, process.args, env)
     except OSError as e:
         code = 127 if e.errno == errno.ENOENT else 126
         raise ContainerStartError(f'exec: "{process.args[0]}": {e.strerror.lower()}', code) from None
 
 
-def _load_seccomp(confinement: seccomp.Filter | seccomp.Program, trace: Trace) -> None:
-    trace.emit("seccomp", "load", **confinement.summary())
+def _load_seccomp(confinement: seccomp.Filter | seccomp.Program, kernel: Kernel) -> None:
     try:
-        confinement.load()
+        kernel.load_seccomp(confinement)
     except OSError as e:
         raise ContainerStartError(f"error loading seccomp filter into kernel: {e}") from None
     confinement.release()

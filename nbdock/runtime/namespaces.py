@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 
 from ..kernel import libc
-from .trace import NO_TRACE, Trace
+from .kernel import LINUX, Kernel
 
 FLAGS = {
     "mnt": libc.CLONE_NEWNS,
@@ -45,10 +45,6 @@ FLAGS = {
     "user": libc.CLONE_NEWUSER,
 }
 
-#: The flags by their kernel names, for the trace (the mount namespace's is CLONE_NEWNS:
-#: it was the first namespace, in 2002, when nobody expected there would be others).
-FLAG_NAMES = {kind: "CLONE_NEWNS" if kind == "mnt" else f"CLONE_NEW{kind.upper()}" for kind in FLAGS}
-
 
 def unshare_flags(namespaces: dict[str, str]) -> int:
     """The CLONE_NEW* flags for every namespace the spec wants new."""
@@ -59,7 +55,7 @@ def unshare_flags(namespaces: dict[str, str]) -> int:
     return flags
 
 
-def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
+def create(namespaces: dict[str, str], kernel: Kernel = LINUX) -> None:
     """Join the namespaces given as paths, then unshare the ones wanted new.
 
     Joining first matters for ``--network container:X``: the new namespaces
@@ -70,25 +66,21 @@ def create(namespaces: dict[str, str], trace: Trace = NO_TRACE) -> None:
     """
     for kind, mode in sorted(namespaces.items(), key=lambda item: item[0] != "user"):
         if mode not in ("new", "host"):
-            join(kind, mode, trace)  # a user namespace first: it gives the rights over the others
+            join(kind, mode, kernel)  # a user namespace first: it gives the rights over the others
     flags = unshare_flags(namespaces)
     if flags:
-        names = [kind for kind, mode in namespaces.items() if mode == "new"]
-        names.sort(key=lambda kind: kind != "user")  # shown first: the kernel makes it first
-        trace.emit("namespace", "unshare", flags=" | ".join(FLAG_NAMES[k] for k in names))
-        libc.unshare(flags)
+        kernel.unshare(flags)  # the trace names the user namespace first: the kernel makes it first
 
 
-def join(kind: str, path: str, trace: Trace = NO_TRACE) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def join(kind: str, path: str, kernel: Kernel = LINUX) -> None:
+    fd = kernel.open(path, os.O_RDONLY)
     try:
-        trace.emit("namespace", "setns", path=path, nstype=FLAG_NAMES[kind])
-        libc.setns(fd, FLAGS[kind])
+        kernel.setns(fd, FLAGS[kind], shown_path=path)
     finally:
-        os.close(fd)
+        kernel.close(fd)
 
 
-def enter(pidfd: int, kinds, trace: Trace = NO_TRACE) -> None:
+def enter(pidfd: int, kinds, kernel: Kernel = LINUX) -> None:
     """Enter the namespaces ``kinds`` of the process that ``pidfd`` refers to (for ``docker exec``).
 
     One setns(2) on a pidfd (Linux 5.8) moves us into all of them at once,
@@ -109,14 +101,12 @@ def enter(pidfd: int, kinds, trace: Trace = NO_TRACE) -> None:
     host's then (root's 0 is not mapped inside: it shows as 65534); the
     process becomes a user of the container at its setuid().
     """
-    kinds = sorted(kinds, key=lambda kind: kind != "user")
     flags = 0
     for kind in kinds:
         flags |= FLAGS[kind]
     if not flags:
         return
-    trace.emit("namespace", "setns", fd="pidfd", nstype=" | ".join(FLAG_NAMES[k] for k in kinds))
-    libc.setns(pidfd, flags)
+    kernel.setns(pidfd, flags)
 
 
 def inode(pid: int | str, kind: str) -> int | None:

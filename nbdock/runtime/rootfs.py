@@ -39,42 +39,24 @@ import stat
 from ..kernel import libc, saferoot
 from ..kernel.libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_STRICTATIME
 from . import devices
+from .kernel import LINUX, Kernel
 from .spec import ContainerSpec, Mount, Rootfs
-from .trace import NO_TRACE, Trace
 
 
-def _mount(trace: Trace, source, target, fstype=None, flags=0, data=None, *, shown_target=None) -> None:
-    trace.emit("mount", "mount", source=source, target=shown_target or target, fstype=fstype, flags=_flag_names(flags), data=data)
-    libc.mount(source, target, fstype, flags, data)
-
-
-def _attach(trace: Trace, mount_fd: int, target: str, *, shown_target: str) -> None:
+def _attach(kernel: Kernel, mount_fd: int, target: str, *, shown_target: str) -> None:
     """Attach a detached mount (made outside by the spawner) at ``target``, a /proc/self/fd/N path.
 
     The target is named by its descriptor (MOVE_MOUNT_T_EMPTY_PATH): the
     kernel would not follow the magic link as the last component of a path.
     """
-    trace.emit("mount", "move_mount", target=shown_target, what="a detached mount made outside the user namespace")
-    with _opened(target) as target_fd:
-        libc.move_mount(mount_fd, "", to_dirfd=target_fd, flags=libc.MOVE_MOUNT_F_EMPTY_PATH | libc.MOVE_MOUNT_T_EMPTY_PATH)
-
-
-@contextlib.contextmanager
-def _opened(path: str):
-    if path.startswith("/proc/self/fd/"):
-        yield int(path.rsplit("/", 1)[1])
+    if target.startswith("/proc/self/fd/"):
+        kernel.move_mount(mount_fd, int(target.rsplit("/", 1)[1]), shown_target=shown_target)
         return
-    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    target_fd = kernel.open(target, os.O_PATH)
     try:
-        yield fd
+        kernel.move_mount(mount_fd, target_fd, shown_target=shown_target)
     finally:
-        os.close(fd)
-
-
-def _flag_names(flags: int) -> str:
-    names = [name for name in ("MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_REMOUNT", "MS_BIND",
-                               "MS_REC", "MS_PRIVATE", "MS_STRICTATIME") if flags & getattr(libc, name)]
-    return "|".join(names) or "0"
+        kernel.close(target_fd)
 
 
 # --------------------------------------------------------------------------
@@ -130,14 +112,14 @@ def _create_along(root_fd: int, resolved: str, last: str) -> None:
 # Before pivot_root
 
 
-def make_mounts_private(trace: Trace = NO_TRACE) -> None:
+def make_mounts_private(kernel: Kernel = LINUX) -> None:
     """Stop mount events from travelling between our new namespace and the host's.
 
     unshare(CLONE_NEWNS) copies the host's mounts *with their propagation*:
     on systemd hosts "/" is shared, so without this every mount we make would
     appear on the host too, and pivot_root would fail with EINVAL.
     """
-    _mount(trace, None, "/", None, MS_REC | MS_PRIVATE)
+    kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
 def overlay_options(rootfs: Rootfs) -> str:
@@ -152,19 +134,19 @@ def overlay_options(rootfs: Rootfs) -> str:
     return f"lowerdir={lower},upperdir={rootfs.upperdir},workdir={rootfs.workdir}"
 
 
-def mount_overlay(rootfs: Rootfs, trace: Trace = NO_TRACE) -> None:
+def mount_overlay(rootfs: Rootfs, kernel: Kernel = LINUX) -> None:
     if not rootfs.lowerdirs:
         raise ValueError("an overlay needs at least one lower directory (the image has no layers)")
-    _mount(trace, "overlay", rootfs.mountpoint, "overlay", 0, overlay_options(rootfs))
+    kernel.mount("overlay", rootfs.mountpoint, "overlay", 0, overlay_options(rootfs))
 
 
-def mount_proc(root: str, trace: Trace = NO_TRACE) -> None:
+def mount_proc(root: str, kernel: Kernel = LINUX) -> None:
     """A new proc file system: since we are in a new PID namespace, it lists only our processes."""
     with target_in_root(root, "/proc", "dir") as target:
-        _mount(trace, "proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/proc")
+        kernel.mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/proc")
 
 
-def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE, *, in_userns: bool = False) -> None:
+def mount_dev(root: str, tty: bool, shm_size: int, kernel: Kernel = LINUX, *, in_userns: bool = False) -> None:
     """A fresh /dev: a small tmpfs holding only the nodes a process needs.
 
     In a user namespace mknod(2) fails whatever our capabilities (a device
@@ -172,42 +154,39 @@ def mount_dev(root: str, tty: bool, shm_size: int, trace: Trace = NO_TRACE, *, i
     is "nodev" anyway: the host's own nodes are bind-mounted instead, as runc does.
     """
     with target_in_root(root, "/dev", "dir") as target:
-        _mount(trace, "tmpfs", target, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", shown_target="/dev")
+        kernel.mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", shown_target="/dev")
     dev = os.path.join(root, "dev")  # a tmpfs we just made: it holds no symlinks of the image's
     for device in devices.DEFAULT_DEVICES:
         if in_userns:
-            trace.emit("device", "bind", path=f"/dev/{device.name}", source=f"/dev/{device.name}")
-            devices.bind_device_node(dev, device)
+            devices.bind_device_node(dev, device, kernel)
             continue
-        trace.emit("device", "mknod", path=f"/dev/{device.name}", type="c", major=device.major, minor=device.minor, mode=oct(device.mode))
-        devices.make_device_node(dev, device)
+        devices.make_device_node(dev, device, kernel)
     for name, target_path in devices.DEFAULT_SYMLINKS:
-        trace.emit("device", "symlink", path=f"/dev/{name}", target=target_path)
-        os.symlink(target_path, os.path.join(dev, name))
+        kernel.symlink(target_path, os.path.join(dev, name), shown_path=f"/dev/{name}")
     for name in ("pts", "shm", "mqueue"):
         os.mkdir(os.path.join(dev, name), 0o755)
     # newinstance: a devpts of our own, so the container's ptys are numbered from 0 and
     # invisible to the host's /dev/pts; gid=5 is the "tty" group.
-    _mount(trace, "devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
-           "newinstance,ptmxmode=0666,mode=0620,gid=5", shown_target="/dev/pts")
-    _mount(trace, "shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-           f"mode=1777,size={shm_size // 1024}k", shown_target="/dev/shm")
+    kernel.mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
+          "newinstance,ptmxmode=0666,mode=0620,gid=5", shown_target="/dev/pts")
+    kernel.mount("shm", os.path.join(dev, "shm"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+          f"mode=1777,size={shm_size // 1024}k", shown_target="/dev/shm")
     try:
-        _mount(trace, "mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-               shown_target="/dev/mqueue")
+        kernel.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              shown_target="/dev/mqueue")
     except libc.SyscallError as e:
         if e.errno != errno.EPERM or not in_userns:
             raise
         # --ipc host (or another container's): the IPC namespace belongs to another user namespace,
         # whose message queues we may not mount ourselves; the host's mount of them, if any, is bound.
         if os.path.ismount("/dev/mqueue"):
-            _mount(trace, "/dev/mqueue", os.path.join(dev, "mqueue"), None, MS_BIND | MS_REC, shown_target="/dev/mqueue")
+            kernel.mount("/dev/mqueue", os.path.join(dev, "mqueue"), None, MS_BIND | MS_REC, shown_target="/dev/mqueue")
     if tty:
         # The console's mount point; the pty slave is bound onto it once it exists.
         os.close(os.open(os.path.join(dev, "console"), os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
 
 
-def mount_sys(root: str, spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
+def mount_sys(root: str, spec: ContainerSpec, kernel: Kernel = LINUX) -> None:
     """A read-only sysfs, and the container's own cgroup at /sys/fs/cgroup.
 
     sysfs shows the network devices of the network namespace of whoever
@@ -215,33 +194,33 @@ def mount_sys(root: str, spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
     """
     with target_in_root(root, "/sys", "dir") as target:
         try:
-            _mount(trace, "sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/sys")
+            kernel.mount("sysfs", target, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, shown_target="/sys")
         except libc.SyscallError as e:
             if e.errno != errno.EPERM or not spec.user_namespace:
                 raise
             # In a user namespace sysfs can be mounted only over a network namespace that
             # namespace owns; with --network container:X it is X's: the host's /sys then (runc's way).
-            _mount(trace, "/sys", target, None, MS_BIND | MS_REC, shown_target="/sys")
+            kernel.mount("/sys", target, None, MS_BIND | MS_REC, shown_target="/sys")
     if spec.cgroup_version == 2:
         return  # mounted at the very end, inside the container's cgroup namespace (mount_cgroup2)
     cgroup_dir = os.path.join(root, "sys/fs/cgroup")  # inside the sysfs we just mounted
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    _mount(trace, "tmpfs", cgroup_dir, "tmpfs", flags, "mode=755", shown_target="/sys/fs/cgroup")
+    kernel.mount("tmpfs", cgroup_dir, "tmpfs", flags, "mode=755", shown_target="/sys/fs/cgroup")
     for host_dir, name in spec.cgroup_view:
         target = os.path.join(cgroup_dir, name)
         os.mkdir(target, 0o755)
-        _mount(trace, host_dir, target, None, MS_BIND, shown_target=f"/sys/fs/cgroup/{name}")
-        _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, shown_target=f"/sys/fs/cgroup/{name}")
+        kernel.mount(host_dir, target, None, MS_BIND, shown_target=f"/sys/fs/cgroup/{name}")
+        kernel.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, shown_target=f"/sys/fs/cgroup/{name}")
         if "," in name:  # co-mounted controllers (cpu,cpuacct): each name is a symlink, as on the host
             for part in name.split(","):
                 os.symlink(name, os.path.join(cgroup_dir, part))
 
 
-def mount_cgroup2(target: str, trace: Trace = NO_TRACE) -> None:
+def mount_cgroup2(target: str, kernel: Kernel = LINUX) -> None:
     """cgroup v2: mount the unified hierarchy read-only.  Mounted from inside a cgroup
     namespace, its root is the container's own cgroup, so the container sees its
     limits (memory.max, cpu.max...) at the top of /sys/fs/cgroup."""
-    _mount(trace, "cgroup", target, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    kernel.mount("cgroup", target, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 #: tmpfs options that are mount *flags* (the rest go to the file system as its data string).
@@ -267,7 +246,7 @@ def tmpfs_flags_and_data(options: str, readonly: bool) -> tuple[int, str]:
     return flags, ",".join(data)
 
 
-def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE, attached: int | None = None) -> None:
+def bind_mount(root: str, mount: Mount, kernel: Kernel = LINUX, attached: int | None = None) -> None:
     """A bind mount or tmpfs at ``mount.destination`` inside the container.
 
     ``attached``: the bind was made outside, detached (in a user namespace):
@@ -276,26 +255,26 @@ def bind_mount(root: str, mount: Mount, trace: Trace = NO_TRACE, attached: int |
     if mount.type == "tmpfs":
         with target_in_root(root, mount.destination, "dir") as target:
             flags, data = tmpfs_flags_and_data(mount.data, mount.readonly)
-            _mount(trace, "tmpfs", target, "tmpfs", flags, data or None, shown_target=mount.destination)
+            kernel.mount("tmpfs", target, "tmpfs", flags, data or None, shown_target=mount.destination)
         return
     source = mount.source if attached is None else f"/proc/self/fd/{attached}"
     kind = "dir" if os.path.isdir(source) else "file"
     with target_in_root(root, mount.destination, kind) as target:
         if mount.copy_up:
-            copy_up(target, source, trace, shown=mount.destination)
+            copy_up(target, source, kernel, shown=mount.destination)
         if attached is not None:
-            _attach(trace, attached, target, shown_target=mount.destination)
+            _attach(kernel, attached, target, shown_target=mount.destination)
             return
-        _mount(trace, mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
+        kernel.mount(mount.source, target, None, MS_BIND | MS_REC, shown_target=mount.destination)
     if mount.readonly:
         # A bind mount ignores MS_RDONLY on creation; read-only takes a second, remounting call --
         # on the *new* mount, so the path is resolved again (the old descriptor still names the
         # directory underneath it).
         with target_in_root(root, mount.destination) as target:
-            _mount(trace, None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, shown_target=mount.destination)
+            kernel.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, shown_target=mount.destination)
 
 
-def copy_up(image_dir: str, volume_dir: str, trace: Trace = NO_TRACE, *, shown: str = "") -> None:
+def copy_up(image_dir: str, volume_dir: str, kernel: Kernel = LINUX, *, shown: str = "") -> None:
     """Fill an empty volume with what the image holds where it is about to be mounted.
 
     This is what makes ``VOLUME /data`` in a Dockerfile useful: the files the
@@ -306,7 +285,7 @@ def copy_up(image_dir: str, volume_dir: str, trace: Trace = NO_TRACE, *, shown: 
     """
     if os.listdir(volume_dir) or not os.path.isdir(image_dir) or not os.listdir(image_dir):
         return
-    trace.emit("mount", "copy_up", source=shown, volume=volume_dir)
+    kernel.note("mount", "copy_up", source=shown, volume=volume_dir)
     _copy_tree(image_dir, volume_dir)
     st = os.stat(image_dir)
     os.chown(volume_dir, st.st_uid, st.st_gid)
@@ -333,7 +312,7 @@ def _copy_tree(source: str, target: str) -> None:
             os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE, attached: dict[str, int] | None = None) -> str:
+def prepare(spec: ContainerSpec, kernel: Kernel = LINUX, attached: dict[str, int] | None = None) -> str:
     """Build the container's whole tree (steps 1-4); return the path of its root, for :func:`pivot`.
 
     That is spec.rootfs.mountpoint, or, with ``attached`` (the detached mounts
@@ -343,35 +322,35 @@ def prepare(spec: ContainerSpec, trace: Trace = NO_TRACE, attached: dict[str, in
     """
     attached = attached or {}
     root = spec.rootfs.mountpoint
-    make_mounts_private(trace)
+    make_mounts_private(kernel)
     if "rootfs" in attached:
-        root = _attach_root(root, attached, trace)
+        root = _attach_root(root, attached, kernel)
     else:
-        mount_overlay(spec.rootfs, trace)
-    mount_proc(root, trace)
-    mount_dev(root, spec.process.tty, spec.shm_size, trace, in_userns=bool(spec.user_namespace))
-    mount_sys(root, spec, trace)
+        mount_overlay(spec.rootfs, kernel)
+    mount_proc(root, kernel)
+    mount_dev(root, spec.process.tty, spec.shm_size, kernel, in_userns=bool(spec.user_namespace))
+    mount_sys(root, spec, kernel)
     for destination, host_file in spec.etc_files.items():
         # With --read-only these are read-only too, as in Docker.
-        bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), trace,
+        bind_mount(root, Mount(destination=destination, source=host_file, readonly=spec.rootfs.readonly), kernel,
                    attached.get(f"etc:{destination}"))
     for index, mount in enumerate(spec.mounts):
-        bind_mount(root, mount, trace, attached.get(f"mount:{index}"))
+        bind_mount(root, mount, kernel, attached.get(f"mount:{index}"))
     return root
 
 
-def _attach_root(mountpoint: str, attached: dict[str, int], trace: Trace) -> str:
-    _attach(trace, attached["rootfs"], f"/proc/self/fd/{attached['mountpoint']}", shown_target=mountpoint)
+def _attach_root(mountpoint: str, attached: dict[str, int], kernel: Kernel) -> str:
+    _attach(kernel, attached["rootfs"], f"/proc/self/fd/{attached['mountpoint']}", shown_target=mountpoint)
     return f"/proc/self/fd/{attached['rootfs']}"
 
 
-def attach_prepared(mountpoint: str, mounts: list[Mount], attached: dict[str, int], trace: Trace = NO_TRACE) -> str:
+def attach_prepared(mountpoint: str, mounts: list[Mount], attached: dict[str, int], kernel: Kernel = LINUX) -> str:
     """A container's root and mounts only, from the spawner's detached mounts (a cp helper's, in a user
     namespace); return the root's path for :func:`pivot`."""
-    make_mounts_private(trace)
-    root = _attach_root(mountpoint, attached, trace)
+    make_mounts_private(kernel)
+    root = _attach_root(mountpoint, attached, kernel)
     for index, mount in enumerate(mounts):
-        bind_mount(root, mount, trace, attached.get(f"mount:{index}"))
+        bind_mount(root, mount, kernel, attached.get(f"mount:{index}"))
     return root
 
 
@@ -379,7 +358,7 @@ def attach_prepared(mountpoint: str, mounts: list[Mount], attached: dict[str, in
 # pivot_root and after
 
 
-def pivot(root: str, trace: Trace = NO_TRACE) -> None:
+def pivot(root: str, kernel: Kernel = LINUX) -> None:
     """Make ``root`` the root of our mount namespace and detach the old one.
 
     The trick (runc's): ``pivot_root(".", ".")`` with the new root as the
@@ -387,39 +366,46 @@ def pivot(root: str, trace: Trace = NO_TRACE) -> None:
     at "/", so one lazy unmount of "/" removes it -- no temporary put_old
     directory to create in the image and delete again.
     """
-    os.chdir(root)
-    trace.emit("rootfs", "pivot_root", new_root=root, put_old=".")
-    libc.pivot_root(".", ".")
-    trace.emit("rootfs", "umount2", target="/", flags="MNT_DETACH", why="detach the old root stacked on top")
-    libc.umount2("/", libc.MNT_DETACH)
-    os.chdir("/")
+    kernel.chdir(root)
+    kernel.pivot_root(".", ".", shown_new_root=root)
+    kernel.umount2("/", libc.MNT_DETACH, why="detach the old root stacked on top")
+    kernel.chdir("/")
 
 
-def mask_paths(paths, trace: Trace = NO_TRACE) -> None:
+def mask_paths(paths, kernel: Kernel = LINUX) -> None:
     """Hide each existing path: /dev/null over a file, an empty read-only tmpfs over a directory."""
     for path in paths:
-        if os.path.isdir(path):
-            _mount(trace, "tmpfs", path, "tmpfs", MS_RDONLY)
-        elif os.path.exists(path):
-            _mount(trace, "/dev/null", path, None, MS_BIND)
+        kind = _kind_of(kernel, path)
+        if kind == "dir":
+            kernel.mount("tmpfs", path, "tmpfs", MS_RDONLY)
+        elif kind is not None:
+            kernel.mount("/dev/null", path, None, MS_BIND)
 
 
-def make_readonly(paths, trace: Trace = NO_TRACE) -> None:
+def make_readonly(paths, kernel: Kernel = LINUX) -> None:
     """Bind each existing path onto itself, then remount that bind read-only."""
     for path in paths:
-        if not os.path.exists(path):
+        if _kind_of(kernel, path) is None:
             continue
-        _mount(trace, path, path, None, MS_BIND | MS_REC)
-        _mount(trace, None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        kernel.mount(path, path, None, MS_BIND | MS_REC)
+        kernel.mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def finalize(spec: ContainerSpec, trace: Trace = NO_TRACE) -> None:
-    make_readonly(spec.readonly_paths, trace)
-    mask_paths(spec.masked_paths, trace)
+def _kind_of(kernel: Kernel, path: str) -> str | None:
+    """"dir", "other" or None (missing): a path after pivot_root, as the kernel sees it (symlinks followed)."""
+    try:
+        return "dir" if stat.S_ISDIR(kernel.stat(path).st_mode) else "other"
+    except OSError:
+        return None
+
+
+def finalize(spec: ContainerSpec, kernel: Kernel = LINUX) -> None:
+    make_readonly(spec.readonly_paths, kernel)
+    mask_paths(spec.masked_paths, kernel)
     if spec.rootfs.readonly:
-        _mount(trace, None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        kernel.mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
 
-def bind_console(slave_path: str, trace: Trace = NO_TRACE) -> None:
+def bind_console(slave_path: str, kernel: Kernel = LINUX) -> None:
     """Bind the pty slave onto /dev/console (``docker run -t`` shows it in /dev)."""
-    _mount(trace, slave_path, "/dev/console", None, MS_BIND)
+    kernel.mount(slave_path, "/dev/console", None, MS_BIND)

@@ -78,6 +78,7 @@ from typing import Callable
 from ..kernel import libc
 from . import fsaccess, init, userns
 from .errors import ContainerStartError
+from .kernel import LINUX, TracingKernel
 from .trace import Trace
 from .spec import ContainerSpec, ExecSpec
 
@@ -213,6 +214,7 @@ class _SpawnerProcess:
         the mounts travel on a socket, as descriptors.
         """
         trace = Trace(fd=channels.get("trace"))
+        kernel = TracingKernel(LINUX, trace)
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
@@ -234,9 +236,9 @@ class _SpawnerProcess:
                     _raise_child_error(answer + ready.read())
                 try:
                     if "path" in spec.user_namespace:  # joined, not made: its maps are written already
-                        trace.emit("userns", "setns", path=spec.user_namespace["path"], why="shares another container's")
+                        kernel.note("userns", "setns", path=spec.user_namespace["path"], why="shares another container's")
                     else:
-                        userns.write_id_maps(pid, spec.user_namespace, trace)
+                        userns.write_id_maps(pid, spec.user_namespace, kernel)
                     mounts = userns.prepare_mounts(pid, spec, trace)
                 except BaseException:
                     os.kill(pid, signal.SIGKILL)

@@ -53,6 +53,7 @@ import sys
 from dataclasses import dataclass
 
 from ..kernel import libc
+from .kernel import LINUX, Kernel
 from .trace import NO_TRACE, Trace
 
 #: The first id Docker hands out for subordinate ranges, and the size of a block.
@@ -261,7 +262,7 @@ def _run(argv: list[str]) -> None:
 # The parent's side: writing the maps (the spawner, root on the host)
 
 
-def write_id_maps(pid: int, userns: dict, trace: Trace = NO_TRACE) -> None:
+def write_id_maps(pid: int, userns: dict, kernel: Kernel = LINUX) -> None:
     """Give the new user namespace of ``pid`` its uid and gid maps.
 
     The kernel's rules for these files (user_namespaces(7)): each is written
@@ -275,17 +276,9 @@ def write_id_maps(pid: int, userns: dict, trace: Trace = NO_TRACE) -> None:
     (``-u`` and ``--group-add`` need that), which it does at once to drop
     the host's groups it inherited.
     """
-    with open(f"/proc/{pid}/setgroups") as f:
-        trace.emit("userns", "setgroups", path=f"/proc/{pid}/setgroups", value=f.read().strip(),
-                   why="left as is: a privileged writer may map groups without denying setgroups(2)")
-    for name, key in (("uid_map", "uid_map"), ("gid_map", "gid_map")):
-        text = map_text(ranges_from_spec(userns[key]))
-        trace.emit("userns", "write", path=f"/proc/{pid}/{name}", value=text.strip())
-        fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
+    kernel.read_setgroups(pid)  # left as is ("allow"): the trace shows it
+    for name in ("uid_map", "gid_map"):
+        kernel.write_id_map(pid, name, map_text(ranges_from_spec(userns[name])))
 
 
 def open_user_namespace(pid: int) -> int:
@@ -305,7 +298,7 @@ def receive_mounts(control: int) -> dict[str, int]:
     return dict(zip(json.loads(message), fds))
 
 
-def become_root_inside(trace: Trace = NO_TRACE) -> None:
+def become_root_inside(kernel: Kernel = LINUX) -> None:
     """Take the ids 0 of our new user namespace (the remapped root: 100000 outside).
 
     Until now we kept the host's ids, which the maps do not cover (they show
@@ -314,13 +307,10 @@ def become_root_inside(trace: Trace = NO_TRACE) -> None:
     the host's supplementary groups we inherited -- still real groups when a
     file's owner group is one of them, even if no map names them.
     """
-    trace.emit("userns", "setresuid", uid=0, gid=0, groups=[], why="root inside the user namespace")
-    os.setresgid(0, 0, 0)
-    os.setgroups([])
-    os.setresuid(0, 0, 0)
+    kernel.setresuid(0, 0, [])
     # Changing ids made us "non-dumpable": our /proc/self files now belong to the host's root, which
     # root inside cannot write (/proc/self/oom_score_adj...).  Dumpable again, they are ours (runc's fix).
-    libc.prctl(libc.PR_SET_DUMPABLE, 1)
+    kernel.prctl(libc.PR_SET_DUMPABLE, 1)
 
 
 # ---------------------------------------------------------------------------
