@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from ..image import layers, tarsafe
 from ..kernel import libc
 from . import namespaces, rootfs, users, userns
+from .kernel import LINUX
 from .spec import Mount, Rootfs
 
 # Go's os.FileMode type bits, which the Docker API uses in the stat of `docker cp`.
@@ -129,19 +130,17 @@ def _enter_root(request: FsRequest, channels: dict[str, int], ready: int) -> Non
         namespaces.enter(channels["target"], ["user", "mnt"] if request.user_namespace else ["mnt"])
         os.close(channels.pop("target"))
         if request.user_namespace:
-            os.setresgid(0, 0, 0)  # root of the container (the host's 0 is not mapped in there)
-            os.setgroups([])
-            os.setresuid(0, 0, 0)
-        os.chdir("/")  # entering a mount namespace puts us at its root, the container's
+            LINUX.setresuid(0, 0, [])  # root of the container (the host's 0 is not mapped in there)
+        LINUX.chdir("/")  # entering a mount namespace puts us at its root, the container's
         return
     if request.user_namespace:
-        libc.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)  # the user namespace first: it owns the other
+        LINUX.unshare(libc.CLONE_NEWUSER | libc.CLONE_NEWNS)  # the user namespace first: it owns the other
         os.write(ready, userns.USERNS)  # -> the spawner writes our maps and makes our mounts
         attached = userns.receive_mounts(channels.pop("control"))
         userns.become_root_inside()
         rootfs.pivot(rootfs.attach_prepared(request.rootfs.mountpoint, request.mounts, attached))
         return
-    libc.unshare(libc.CLONE_NEWNS)
+    LINUX.unshare(libc.CLONE_NEWNS)
     rootfs.make_mounts_private()
     rootfs.mount_overlay(request.rootfs)
     for mount in request.mounts:

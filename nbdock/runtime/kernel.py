@@ -57,6 +57,17 @@ _PRCTL_NAMES = {libc.PR_SET_PDEATHSIG: "PR_SET_PDEATHSIG", libc.PR_SET_DUMPABLE:
                 libc.PR_SET_CHILD_SUBREAPER: "PR_SET_CHILD_SUBREAPER", libc.PR_CAPBSET_DROP: "PR_CAPBSET_DROP"}
 
 
+_OPEN_TREE_FLAGS = (("OPEN_TREE_CLONE", libc.OPEN_TREE_CLONE), ("AT_RECURSIVE", libc.AT_RECURSIVE))
+_MOUNT_ATTRS = (("MOUNT_ATTR_RDONLY", libc.MOUNT_ATTR_RDONLY), ("MOUNT_ATTR_NOSUID", libc.MOUNT_ATTR_NOSUID),
+                ("MOUNT_ATTR_NODEV", libc.MOUNT_ATTR_NODEV), ("MOUNT_ATTR_NOEXEC", libc.MOUNT_ATTR_NOEXEC),
+                ("MOUNT_ATTR_IDMAP", libc.MOUNT_ATTR_IDMAP))
+_FSCONFIG_CMDS = {libc.FSCONFIG_SET_FLAG: "FSCONFIG_SET_FLAG", libc.FSCONFIG_SET_STRING: "FSCONFIG_SET_STRING"}
+
+
+def _names(flags: int, table) -> str:
+    return "|".join(name for name, bit in table if flags & bit) or "0"
+
+
 def namespace_flag_names(flags: int) -> str:
     """``CLONE_NEWUSER | CLONE_NEWNS | ...``: the flags of ``flags``, the user namespace's first."""
     return " | ".join(name for name, bit in _NAMESPACE_FLAGS if flags & bit)
@@ -143,6 +154,27 @@ class Kernel(Protocol):
         """move_mount(2) with MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH: attach the detached mount
         ``from_fd`` on the directory (or file) ``to_dirfd`` names.  CAP_SYS_ADMIN over our mount
         namespace; a mount detached by another process only if never attached before."""
+
+    # -- the new mount API: mounts made as descriptors, detached (the spawner's, for a user namespace)
+    def open_tree(self, dirfd: int, path: str, flags: int) -> int:
+        """open_tree(2) with OPEN_TREE_CLONE: a detached copy of the mount at ``path`` (AT_RECURSIVE: and the
+        mounts below it), gone when its last descriptor closes.  CAP_SYS_ADMIN over our mount namespace."""
+
+    def mount_setattr(self, fd: int, attr_set: int, *, userns_fd: int = 0, flags: int = libc.AT_EMPTY_PATH,
+                      shown_path: str | None = None) -> None:
+        """mount_setattr(2) of the mount ``fd``: MOUNT_ATTR_RDONLY..., or MOUNT_ATTR_IDMAP with ``userns_fd``
+        (only on a detached mount never attached, once; the namespace's maps written; a file system that
+        supports it).  ``shown_path``: what the mount is of, for the trace."""
+
+    def fsopen(self, fstype: str) -> int:
+        """fsopen(2): a file system context of ``fstype``.  CAP_SYS_ADMIN over our mount namespace."""
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None, value: str | None = None) -> None:
+        """fsconfig(2): one option of the context (FSCONFIG_SET_STRING), or FSCONFIG_CMD_CREATE to make the
+        super block with our credentials; a refusal leaves the kernel's reason in the context's log."""
+
+    def fsmount(self, fd: int, attr_flags: int = 0, *, what: str | None = None) -> int:
+        """fsmount(2): a detached mount of the created context ``fd``, to attach with move_mount."""
 
     def chdir(self, path: str) -> None:
         """chdir(2): ``path`` a directory we may search (EACCES, ENOENT, ENOTDIR otherwise)."""
@@ -253,6 +285,22 @@ class LinuxKernel:
 
     def move_mount(self, from_fd: int, to_dirfd: int, *, shown_target: str) -> None:
         libc.move_mount(from_fd, "", to_dirfd=to_dirfd, flags=libc.MOVE_MOUNT_F_EMPTY_PATH | libc.MOVE_MOUNT_T_EMPTY_PATH)
+
+    def open_tree(self, dirfd: int, path: str, flags: int) -> int:
+        return libc.open_tree(dirfd, path, flags)
+
+    def mount_setattr(self, fd: int, attr_set: int, *, userns_fd: int = 0, flags: int = libc.AT_EMPTY_PATH,
+                      shown_path: str | None = None) -> None:
+        libc.mount_setattr(fd, attr_set, userns_fd=userns_fd, flags=flags)
+
+    def fsopen(self, fstype: str) -> int:
+        return libc.fsopen(fstype)
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None, value: str | None = None) -> None:
+        libc.fsconfig(fd, cmd, key, value)
+
+    def fsmount(self, fd: int, attr_flags: int = 0, *, what: str | None = None) -> int:
+        return libc.fsmount(fd, attr_flags)
 
     def chdir(self, path: str) -> None:
         os.chdir(path)
@@ -385,6 +433,33 @@ class TracingKernel:
     def move_mount(self, from_fd: int, to_dirfd: int, *, shown_target: str) -> None:
         self._emit("mount", "move_mount", target=shown_target, what="a detached mount made outside the user namespace")
         self.kernel.move_mount(from_fd, to_dirfd, shown_target=shown_target)
+
+    def open_tree(self, dirfd: int, path: str, flags: int) -> int:
+        self._emit("userns", "open_tree", path=path, flags=_names(flags, _OPEN_TREE_FLAGS))
+        return self.kernel.open_tree(dirfd, path, flags)
+
+    def mount_setattr(self, fd: int, attr_set: int, *, userns_fd: int = 0, flags: int = libc.AT_EMPTY_PATH,
+                      shown_path: str | None = None) -> None:
+        extra = {"userns": "the container's"} if attr_set & libc.MOUNT_ATTR_IDMAP else {}
+        if flags & libc.AT_RECURSIVE:
+            extra["recursive"] = True
+        self._emit("userns", "mount_setattr", path=shown_path, attr=_names(attr_set, _MOUNT_ATTRS), **extra)
+        self.kernel.mount_setattr(fd, attr_set, userns_fd=userns_fd, flags=flags, shown_path=shown_path)
+
+    def fsopen(self, fstype: str) -> int:
+        self._emit("userns", "fsopen", fstype=fstype)
+        return self.kernel.fsopen(fstype)
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None, value: str | None = None) -> None:
+        if cmd == libc.FSCONFIG_CMD_CREATE:
+            self._emit("userns", "fsconfig", cmd="FSCONFIG_CMD_CREATE")
+        else:
+            self._emit("userns", "fsconfig", cmd=_FSCONFIG_CMDS.get(cmd, str(cmd)), key=key, value=value)
+        self.kernel.fsconfig(fd, cmd, key, value)
+
+    def fsmount(self, fd: int, attr_flags: int = 0, *, what: str | None = None) -> int:
+        self._emit("userns", "fsmount", **({"what": what} if what else {"attr_flags": attr_flags}))
+        return self.kernel.fsmount(fd, attr_flags, what=what)
 
     def chdir(self, path: str) -> None:
         self.kernel.chdir(path)

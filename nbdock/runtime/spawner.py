@@ -78,7 +78,7 @@ from typing import Callable
 from ..kernel import libc
 from . import fsaccess, init, userns
 from .errors import ContainerStartError
-from .kernel import LINUX, TracingKernel
+from .kernel import LINUX, Kernel, TracingKernel
 from .trace import Trace
 from .spec import ContainerSpec, ExecSpec
 
@@ -91,13 +91,14 @@ MAX_FDS = 16
 
 
 class _SpawnerProcess:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, kernel: Kernel = LINUX):
         self.control = control
+        self.kernel = kernel  # its own calls (its PID namespace, subreaper) are not a container's: untraced
         self.children: set[int] = set()  # container processes whose exits we report
         self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         # A container with a user namespace is our grandchild (see the module's docstring): when its
         # parent exits, the kernel hands it to the nearest subreaper ancestor -- us -- not to PID 1.
-        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+        self.kernel.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
         # A handle on ourselves that every child inherits (as channels["supervisor"]): a pidfd turns
         # readable when its process has exited, so a child can tell whether we are still alive from
         # any PID namespace -- where getppid() says 0 for a parent outside it, alive or dead.
@@ -177,12 +178,15 @@ class _SpawnerProcess:
         container:X``), a pidfd whose process's PID namespace to use (exec), or None for ours."""
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         if pid_namespace == "new":
-            libc.unshare(libc.CLONE_NEWPID)
+            self.kernel.unshare(libc.CLONE_NEWPID)
         elif isinstance(pid_namespace, int):
-            libc.setns(pid_namespace, libc.CLONE_NEWPID)
+            self.kernel.setns(pid_namespace, libc.CLONE_NEWPID)
         elif pid_namespace is not None:
-            with open(pid_namespace, "rb") as ns:
-                libc.setns(ns.fileno(), libc.CLONE_NEWPID)
+            ns = self.kernel.open(pid_namespace, os.O_RDONLY)
+            try:
+                self.kernel.setns(ns, libc.CLONE_NEWPID, shown_path=pid_namespace)
+            finally:
+                self.kernel.close(ns)
         try:
             pid = os.fork()
         except BaseException:
@@ -213,8 +217,7 @@ class _SpawnerProcess:
         parent, ``pid N`` and ``ready``: PID 1 is its child -- or a JSON error;
         the mounts travel on a socket, as descriptors.
         """
-        trace = Trace(fd=channels.get("trace"))
-        kernel = TracingKernel(LINUX, trace)
+        kernel = TracingKernel(self.kernel, Trace(fd=channels.get("trace")))
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
@@ -239,7 +242,7 @@ class _SpawnerProcess:
                         kernel.note("userns", "setns", path=spec.user_namespace["path"], why="shares another container's")
                     else:
                         userns.write_id_maps(pid, spec.user_namespace, kernel)
-                    mounts = userns.prepare_mounts(pid, spec, trace)
+                    mounts = userns.prepare_mounts(pid, spec, kernel)
                 except BaseException:
                     os.kill(pid, signal.SIGKILL)
                     raise
@@ -263,7 +266,7 @@ class _SpawnerProcess:
 
     def _restore_pid_namespace(self, pid_namespace: str | None) -> None:
         if pid_namespace is not None:
-            libc.setns(self.own_pid_namespace, libc.CLONE_NEWPID)
+            self.kernel.setns(self.own_pid_namespace, libc.CLONE_NEWPID)
 
     def _reap(self) -> None:
         while True:

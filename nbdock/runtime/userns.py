@@ -54,7 +54,6 @@ from dataclasses import dataclass
 
 from ..kernel import libc
 from .kernel import LINUX, Kernel
-from .trace import NO_TRACE, Trace
 
 #: The first id Docker hands out for subordinate ranges, and the size of a block.
 RANGE_START = 100000
@@ -317,40 +316,37 @@ def become_root_inside(kernel: Kernel = LINUX) -> None:
 # Detached mounts made outside, attached inside
 
 
-def idmapped_tree(path: str, userns_fd: int, trace: Trace = NO_TRACE, *, recursive: bool = False) -> int:
+def idmapped_tree(path: str, userns_fd: int, kernel: Kernel = LINUX, *, recursive: bool = False) -> int:
     """A detached bind mount of ``path`` that shows its owners through ``userns_fd``'s maps."""
-    fd = libc.open_tree(-100, path, libc.OPEN_TREE_CLONE | (libc.AT_RECURSIVE if recursive else 0))
+    fd = kernel.open_tree(-100, path, libc.OPEN_TREE_CLONE | (libc.AT_RECURSIVE if recursive else 0))
     try:
-        trace.emit("userns", "mount_setattr", path=path, attr="MOUNT_ATTR_IDMAP", userns="the container's")
-        libc.mount_setattr(fd, libc.MOUNT_ATTR_IDMAP, userns_fd=userns_fd)
+        kernel.mount_setattr(fd, libc.MOUNT_ATTR_IDMAP, userns_fd=userns_fd, shown_path=path)
     except BaseException:
-        os.close(fd)
+        kernel.close(fd)
         raise
     return fd
 
 
-def detached_bind(path: str, readonly: bool, trace: Trace = NO_TRACE, *, userns_fd: int | None = None) -> int:
+def detached_bind(path: str, readonly: bool, kernel: Kernel = LINUX, *, userns_fd: int | None = None) -> int:
     """A detached (recursive) bind mount of ``path``, read-only if asked, idmapped with ``userns_fd``.
 
     Made read-only here, outside: inside, a remount would have to repeat
     every flag the host mount was locked with (nosuid, nodev...).
     """
-    trace.emit("userns", "open_tree", path=path, flags="OPEN_TREE_CLONE|AT_RECURSIVE", readonly=readonly,
-               idmapped=userns_fd is not None)
-    fd = libc.open_tree(-100, path, libc.OPEN_TREE_CLONE | libc.AT_RECURSIVE)
+    fd = kernel.open_tree(-100, path, libc.OPEN_TREE_CLONE | libc.AT_RECURSIVE)
     try:
         attrs = (libc.MOUNT_ATTR_RDONLY if readonly else 0) | (libc.MOUNT_ATTR_IDMAP if userns_fd is not None else 0)
         if attrs:
-            libc.mount_setattr(fd, attrs, userns_fd=userns_fd or 0,
-                               flags=libc.AT_EMPTY_PATH | (0 if userns_fd is not None else libc.AT_RECURSIVE))
+            kernel.mount_setattr(fd, attrs, userns_fd=userns_fd or 0, shown_path=path,
+                                 flags=libc.AT_EMPTY_PATH | (0 if userns_fd is not None else libc.AT_RECURSIVE))
     except BaseException:
-        os.close(fd)
+        kernel.close(fd)
         raise
     return fd
 
 
 def detached_overlay(lowerdirs: list[str], upperdir: str, workdir: str, userns_fd: int | None,
-                     trace: Trace = NO_TRACE, *, plain: int = 0) -> int:
+                     kernel: Kernel = LINUX, *, plain: int = 0) -> int:
     """The container's root as a detached overlay mount, made with the host's privileges.
 
     Made outside because overlayfs mounted *inside* a user namespace cannot
@@ -366,28 +362,26 @@ def detached_overlay(lowerdirs: list[str], upperdir: str, workdir: str, userns_f
         if userns_fd is not None:
             layers = list(lowerdirs[:plain])  # the first ``plain`` ones as they are
             for lower in lowerdirs[plain:]:
-                opened.append(idmapped_tree(lower, userns_fd, trace))
+                opened.append(idmapped_tree(lower, userns_fd, kernel))
                 layers.append(f"/proc/self/fd/{opened[-1]}")
-        context = libc.fsopen("overlay")
+        context = kernel.fsopen("overlay")
         opened.append(context)
-        trace.emit("userns", "fsopen", fstype="overlay", lowerdirs=len(layers), upperdir=upperdir)
         try:
             for layer in layers:
-                libc.fsconfig(context, libc.FSCONFIG_SET_STRING, "lowerdir+", layer)
+                kernel.fsconfig(context, libc.FSCONFIG_SET_STRING, "lowerdir+", layer)
         except libc.SyscallError:  # a kernel before 6.8: one colon-separated option
-            libc.fsconfig(context, libc.FSCONFIG_SET_STRING, "lowerdir", ":".join(layers))
+            kernel.fsconfig(context, libc.FSCONFIG_SET_STRING, "lowerdir", ":".join(layers))
         if upperdir:
-            libc.fsconfig(context, libc.FSCONFIG_SET_STRING, "upperdir", upperdir)
-            libc.fsconfig(context, libc.FSCONFIG_SET_STRING, "workdir", workdir)
-        libc.fsconfig(context, libc.FSCONFIG_CMD_CREATE)
-        trace.emit("userns", "fsmount", what="the overlay, detached: attached by the container inside")
-        return libc.fsmount(context)
+            kernel.fsconfig(context, libc.FSCONFIG_SET_STRING, "upperdir", upperdir)
+            kernel.fsconfig(context, libc.FSCONFIG_SET_STRING, "workdir", workdir)
+        kernel.fsconfig(context, libc.FSCONFIG_CMD_CREATE)
+        return kernel.fsmount(context, what="the overlay, detached: attached by the container inside")
     finally:
         for fd in opened:
-            os.close(fd)  # the overlay holds its own references to its layers
+            kernel.close(fd)  # the overlay holds its own references to its layers
 
 
-def prepare_mounts(pid: int, spec, trace: Trace = NO_TRACE) -> dict[str, int]:
+def prepare_mounts(pid: int, spec, kernel: Kernel = LINUX) -> dict[str, int]:
     """Every mount of the container that needs the host's privileges, as detached mounts (the spawner's part).
 
     Returns descriptors by name: "rootfs" (the overlay), "mountpoint" (where
@@ -396,7 +390,7 @@ def prepare_mounts(pid: int, spec, trace: Trace = NO_TRACE) -> dict[str, int]:
     ``spec.mounts`` that is a bind.  The child attaches them (rootfs.py).
     """
     fds: dict[str, int] = {}
-    ns = open_user_namespace(pid)
+    ns = kernel.open(f"/proc/{pid}/ns/user", os.O_RDONLY)
     try:
         rootfs = spec.rootfs
         idmapped = bool(spec.user_namespace.get("idmapped_layers"))
@@ -404,22 +398,22 @@ def prepare_mounts(pid: int, spec, trace: Trace = NO_TRACE) -> dict[str, int]:
         # read-only, for ``docker cp`` out of a stopped container): they hold its ids already.
         plain = spec.user_namespace.get("plain_lowerdirs", 0)
         fds["rootfs"] = detached_overlay(rootfs.lowerdirs, rootfs.upperdir, rootfs.workdir, ns if idmapped else None,
-                                         trace, plain=plain)
+                                         kernel, plain=plain)
         # Opened through /proc/PID/root: the child's mount namespace's copy of the directory (a
         # mount can only be attached in the caller's namespace), found with our right to walk there.
-        fds["mountpoint"] = os.open(f"/proc/{pid}/root{rootfs.mountpoint}", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        fds["mountpoint"] = kernel.open(f"/proc/{pid}/root{rootfs.mountpoint}", os.O_PATH | os.O_DIRECTORY)
         for destination, source in getattr(spec, "etc_files", {}).items():
-            fds[f"etc:{destination}"] = detached_bind(source, rootfs.readonly, trace)
+            fds[f"etc:{destination}"] = detached_bind(source, rootfs.readonly, kernel)
         for index, mount in enumerate(spec.mounts):
             if mount.type == "bind":
-                fds[f"mount:{index}"] = detached_bind(mount.source, mount.readonly, trace,
+                fds[f"mount:{index}"] = detached_bind(mount.source, mount.readonly, kernel,
                                                       userns_fd=ns if mount.idmap else None)
     except BaseException:
         for fd in fds.values():
-            os.close(fd)
+            kernel.close(fd)
         raise
     finally:
-        os.close(ns)
+        kernel.close(ns)
     return fds
 
 

@@ -133,6 +133,25 @@ class RecordingKernel:
     def move_mount(self, from_fd: int, to_dirfd: int, *, shown_target: str) -> None:
         self._record("move_mount", from_fd=from_fd, to_dirfd=to_dirfd, shown_target=shown_target)
 
+    def open_tree(self, dirfd: int, path: str, flags: int) -> int:
+        self._record("open_tree", dirfd=dirfd, path=path, flags=flags)
+        return next(self._fds)
+
+    def mount_setattr(self, fd: int, attr_set: int, *, userns_fd: int = 0, flags: int = libc.AT_EMPTY_PATH,
+                      shown_path: str | None = None) -> None:
+        self._record("mount_setattr", fd=fd, attr_set=attr_set, userns_fd=userns_fd, flags=flags, shown_path=shown_path)
+
+    def fsopen(self, fstype: str) -> int:
+        self._record("fsopen", fstype=fstype)
+        return next(self._fds)
+
+    def fsconfig(self, fd: int, cmd: int, key: str | None = None, value: str | None = None) -> None:
+        self._record("fsconfig", fd=fd, cmd=cmd, key=key, value=value)
+
+    def fsmount(self, fd: int, attr_flags: int = 0, *, what: str | None = None) -> int:
+        self._record("fsmount", fd=fd, attr_flags=attr_flags)
+        return next(self._fds)
+
     def chdir(self, path: str) -> None:
         self._record("chdir", path=path)
         self.cwd = self.host_path(path)

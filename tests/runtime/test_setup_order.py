@@ -255,6 +255,62 @@ def test_the_spawner_writes_the_maps_in_the_kernels_order():
     ]
 
 
+def remapped_spec(tmp_path, *, idmapped=True):
+    spec = ContainerSpec(
+        id="c" * 64, rootfs=Rootfs(["/layers/own", "/layers/2", "/layers/1"], "/c/upper", "/c/work", "/c/rootfs", readonly=True),
+        process=Process(args=["sh"]), hostname="box", namespaces={"mnt": "new"},
+        mounts=[Mount("/data", "bind", "/volumes/data", readonly=True), Mount("/t", "tmpfs"),
+                Mount("/ids", "bind", "/srv/ids", idmap=True)],
+        etc_files={"/etc/hosts": "/c/hosts"},
+        user_namespace={"uid_map": [[0, 100000, 65536]], "gid_map": [[0, 100000, 65536]], "idmapped_layers": idmapped,
+                        "plain_lowerdirs": 1},
+    )
+    return spec
+
+
+def test_the_spawner_makes_a_remapped_containers_mounts_detached_in_order(tmp_path):
+    kernel = RecordingKernel()
+    fds = userns.prepare_mounts(4242, remapped_spec(tmp_path), kernel)
+    assert list(fds) == ["rootfs", "mountpoint", "etc:/etc/hosts", "mount:0", "mount:2"]  # the tmpfs is made inside
+    steps = [(c.op, c.get("path") or c.get("shown_path") or c.get("key") or c.get("fstype")) for c in kernel.calls
+             if c.op != "close"]
+    assert steps == [
+        ("open", "/proc/4242/ns/user"),
+        # each image layer an idmapped detached mount; the container's own top one (plain) as it is
+        ("open_tree", "/layers/2"), ("mount_setattr", "/layers/2"),
+        ("open_tree", "/layers/1"), ("mount_setattr", "/layers/1"),
+        ("fsopen", "overlay"),
+        ("fsconfig", "lowerdir+"), ("fsconfig", "lowerdir+"), ("fsconfig", "lowerdir+"),
+        ("fsconfig", "upperdir"), ("fsconfig", "workdir"), ("fsconfig", None),  # FSCONFIG_CMD_CREATE
+        ("fsmount", None),
+        ("open", "/proc/4242/root/c/rootfs"),
+        ("open_tree", "/c/hosts"), ("mount_setattr", "/c/hosts"),  # --read-only: the host's files too
+        ("open_tree", "/volumes/data"), ("mount_setattr", "/volumes/data"),
+        ("open_tree", "/srv/ids"), ("mount_setattr", "/srv/ids"),
+    ]
+    ns = 1000  # the recorder's first descriptor
+    lowers = [c["value"] for c in kernel.calls if c.op == "fsconfig" and c["key"] == "lowerdir+"]
+    layer_fds = [c for c in kernel.calls if c.op == "open_tree"][:2]
+    assert lowers[0] == "/layers/own" and len(lowers) == 3 and all(v.startswith("/proc/self/fd/") for v in lowers[1:])
+    setattrs = [c for c in kernel.calls if c.op == "mount_setattr"]
+    assert [(c["attr_set"], c["userns_fd"]) for c in setattrs] == [
+        (libc.MOUNT_ATTR_IDMAP, ns), (libc.MOUNT_ATTR_IDMAP, ns), (libc.MOUNT_ATTR_RDONLY, 0), (libc.MOUNT_ATTR_RDONLY, 0),
+        (libc.MOUNT_ATTR_IDMAP, ns)]
+    assert all(c["flags"] == libc.OPEN_TREE_CLONE | libc.AT_RECURSIVE for c in kernel.calls if c.op == "open_tree"
+               and c not in layer_fds)
+    # Every descriptor but the ones handed over is closed: the layers' (the overlay holds them), the context, the namespace.
+    closed = {c["fd"] for c in kernel.calls if c.op == "close"}
+    assert not closed & set(fds.values()) and ns in closed and len(closed) == 4
+
+
+def test_a_kernel_without_lowerdir_plus_gets_the_layers_in_one_option(tmp_path):
+    kernel = RecordingKernel(fail={"fsconfig": lambda call: errno.EINVAL if call["key"] == "lowerdir+" else 0})
+    userns.prepare_mounts(4242, remapped_spec(tmp_path, idmapped=False), kernel)
+    options = [(c["key"], c["value"]) for c in kernel.calls if c.op == "fsconfig"]
+    assert options[:2] == [("lowerdir+", "/layers/own"), ("lowerdir", "/layers/own:/layers/2:/layers/1")]
+    assert "mount_setattr" not in [c.op for c in kernel.calls[:8]]  # no idmapped layers
+
+
 def test_sysctls_are_written_through_the_kernel_and_a_missing_key_is_a_start_error():
     kernel = RecordingKernel(fail={"write_sysctl": lambda call: errno.ENOENT if call["key"] == "net.nope" else 0})
     init._write_sysctls({"net.ipv4.ip_forward": "1"}, kernel)
@@ -310,6 +366,8 @@ def test_the_trace_of_joins_and_map_writes(tmp_path):
         namespaces.enter(5, ["net", "user", "mnt"], kernel)
         userns.write_id_maps(9, {"uid_map": [[0, 100000, 65536]], "gid_map": [[0, 100000, 65536]]}, kernel)
         userns.become_root_inside(kernel)
+        userns.detached_bind("/volumes/data", True, kernel)
+        userns.detached_overlay(["/layers/1"], "/c/upper", "/c/work", 3, kernel)
     events = [(e["kind"], e["op"], e["args"]) for e in read_trace(path)]
     assert events == [
         ("namespace", "setns", {"path": "/proc/9/ns/net", "nstype": "CLONE_NEWNET"}),
@@ -321,6 +379,16 @@ def test_the_trace_of_joins_and_map_writes(tmp_path):
         ("userns", "write", {"path": "/proc/9/gid_map", "value": "0 100000 65536"}),
         ("userns", "setresuid", {"uid": 0, "gid": 0, "groups": [], "why": "root inside the user namespace"}),
         ("process", "prctl", {"option": "PR_SET_DUMPABLE", "value": 1}),
+        ("userns", "open_tree", {"path": "/volumes/data", "flags": "OPEN_TREE_CLONE|AT_RECURSIVE"}),
+        ("userns", "mount_setattr", {"path": "/volumes/data", "attr": "MOUNT_ATTR_RDONLY", "recursive": True}),
+        ("userns", "open_tree", {"path": "/layers/1", "flags": "OPEN_TREE_CLONE"}),
+        ("userns", "mount_setattr", {"path": "/layers/1", "attr": "MOUNT_ATTR_IDMAP", "userns": "the container's"}),
+        ("userns", "fsopen", {"fstype": "overlay"}),
+        ("userns", "fsconfig", {"cmd": "FSCONFIG_SET_STRING", "key": "lowerdir+", "value": "/proc/self/fd/1002"}),
+        ("userns", "fsconfig", {"cmd": "FSCONFIG_SET_STRING", "key": "upperdir", "value": "/c/upper"}),
+        ("userns", "fsconfig", {"cmd": "FSCONFIG_SET_STRING", "key": "workdir", "value": "/c/work"}),
+        ("userns", "fsconfig", {"cmd": "FSCONFIG_CMD_CREATE"}),
+        ("userns", "fsmount", {"what": "the overlay, detached: attached by the container inside"}),
     ]
 
 
