@@ -273,6 +273,7 @@ _COMMANDS = [
         _list("ip-range", help="Allocate container ip from a sub-range", metavar="strings"),
         _list("aux-address", help="Auxiliary IPv4 or IPv6 addresses used by Network driver", metavar="map"),
         _bool("internal", help="Restrict external access to the network"),
+        _bool("ipv6", help="Enable IPv6 networking"),
         _bool("attachable", help="Enable manual container attachment"),
         _list("label", help="Set metadata on a network"),
         _list("opt", "o", "Set driver specific options", metavar="map"),
@@ -286,6 +287,7 @@ _COMMANDS = [
     Command("network connect", "[OPTIONS] NETWORK CONTAINER", "Connect a container to a network", (
         _list("alias", help="Add network-scoped alias for the container", metavar="strings"),
         _value("ip", help="IPv4 address (e.g., \"172.30.100.104\")"),
+        _value("ip6", help="IPv6 address (e.g., \"2001:db8::33\")"),
     ), min_args=2, max_args=2),
     Command("network disconnect", "[OPTIONS] NETWORK CONTAINER", "Disconnect a container from a network", (
         _bool("force", "f", "Force the container to disconnect from a network"),

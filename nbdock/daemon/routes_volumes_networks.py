@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 
 from ..errors import InvalidArgument
+from ..network.ipam import pools_by_family
 from . import bodies
 from ..engine import filtering
 from .http import (NETWORK_FILTERS, NETWORK_PRUNE_FILTERS, VOLUME_FILTERS, VOLUME_PRUNE_FILTERS, body_json, filters, flag,
@@ -120,16 +121,15 @@ async def create_network(request: web.Request) -> web.Response:
     if not name:
         raise InvalidArgument("network name is required")
     ipam = body.get("IPAM") or {}
-    pools = ipam.get("Config") or [{}]
-    if len(pools) > 1:
-        raise InvalidArgument("nbdock networks take one IPAM pool (one --subnet): IPv4 only, and one subnet each")
-    first = pools[0] or {}
+    pool4, pool6 = pools_by_family(ipam.get("Config") or [])
     network = await asyncio.to_thread(
-        engine.networks.create, name, driver=body.get("Driver") or "bridge", subnet=first.get("Subnet") or None,
-        gateway=first.get("Gateway") or None, internal=bool(body.get("Internal")), labels=body.get("Labels"),
+        engine.networks.create, name, driver=body.get("Driver") or "bridge", subnet=pool4.get("Subnet") or None,
+        gateway=pool4.get("Gateway") or None, internal=bool(body.get("Internal")), labels=body.get("Labels"),
         options=body.get("Options"), check_duplicate=body.get("CheckDuplicate", True),
-        ip_range=first.get("IPRange") or None, aux_addresses=first.get("AuxiliaryAddresses") or None,
-        ipam_options=ipam.get("Options"))
+        ip_range=pool4.get("IPRange") or None, aux_addresses=pool4.get("AuxiliaryAddresses") or None,
+        ipam_options=ipam.get("Options"), enable_ipv6=bool(body.get("EnableIPv6")),
+        subnet6=pool6.get("Subnet") or None, gateway6=pool6.get("Gateway") or None,
+        ip_range6=pool6.get("IPRange") or None)
     engine.events.publish("network", "create", network["Id"], {"name": name, "type": network["Driver"]})
     return json_response({"Id": network["Id"], "Warning": ""}, status=201)
 

@@ -282,20 +282,23 @@ def validate_restart_policy(host: dict[str, Any]) -> None:
         raise InvalidArgument("maximum retry count cannot be negative")
 
 
-def validate_update(changes: dict[str, Any]) -> None:
+def validate_update(changes: dict[str, Any]) -> list[str]:
     """``docker update``'s request on its own, before it is merged into the container's HostConfig.
 
     Docker's update body holds only the limits and the restart policy, so
     only their checks apply, and those that compare a field with another
-    the update may not send are made on the merged config.
+    the update may not send are made on the merged config.  Returns the
+    warnings of what this host cannot apply (set to zero in ``changes``).
     """
     validate_restart_policy({"RestartPolicy": changes.get("RestartPolicy")})
     validate_resources(changes, update=True)
+    warnings = discard_unsupported(changes)
     for key in NOT_UPDATABLE:
         if _set(changes.get(key)):
             # Docker takes some of these (--kernel-memory with a warning) and drops the rest.
             what = dict(UNSUPPORTED_HOST_CONFIG).get(key) or UPDATE_FLAGS.get(key) or key
             raise InvalidArgument(f"{what} cannot be changed by nbdock's docker update (UpdateConfig.{key})")
+    return warnings
 
 
 #: The limits ``docker update`` changes (in the cgroup at once when the container runs),
@@ -390,6 +393,19 @@ def check_platform(host: dict[str, Any]) -> None:
             if host.get(key) is not None and host.get(key) is not False:
                 raise InvalidArgument(f"{flag} is not supported by nbdock on cgroup v2, which has no such setting "
                                       f"(HostConfig.{key})")
+
+
+def discard_unsupported(host: dict[str, Any]) -> list[str]:
+    """Set to zero what this host cannot apply and Docker drops with a warning; returns the warnings.
+
+    As Docker, the discarded value is gone from the container's HostConfig
+    too (inspect shows 0), so what inspect says is what the kernel was given.
+    """
+    warnings = []
+    if host.get("BlkioWeight") and not cgroups.supports_blkio_weight():
+        warnings.append("Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.")
+        host["BlkioWeight"] = 0
+    return warnings
 
 
 def create_warnings(host: dict[str, Any]) -> list[str]:
@@ -579,7 +595,7 @@ def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> No
 def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False,
                      networking: dict[str, Any] | None = None) -> list[str]:
     """Every check of a create request (its Config, its filled-in HostConfig, its NetworkingConfig);
-    returns the warnings.
+    returns the warnings.  A field this host cannot apply is set to zero in ``host`` (discard_unsupported).
 
     ``remapped``: the daemon runs with --userns-remap.
     """
@@ -587,16 +603,7 @@ def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: 
     validate_host_config(host)
     validate_namespace_modes(config, host)
     validate_userns_mode(host, remapped)
-    validate_networking(networking)
-    return create_warnings(host) + validate_network_mode(config, host)
-
-
-def validate_networking(networking: dict[str, Any] | None) -> None:
-    """NetworkingConfig: what nbdock's networks cannot give an endpoint."""
-    for name, endpoint in ((networking or {}).get("EndpointsConfig") or {}).items():
-        if ((endpoint or {}).get("IPAMConfig") or {}).get("IPv6Address"):
-            raise InvalidArgument(f"IPv6 addresses are not supported by nbdock: its networks have none "
-                                  f"(NetworkingConfig.EndpointsConfig.{name}.IPAMConfig.IPv6Address)")
+    return discard_unsupported(host) + create_warnings(host) + validate_network_mode(config, host)
 
 
 def validate_config(config: dict[str, Any]) -> None:

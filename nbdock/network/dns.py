@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 TYPE_A = 1
 TYPE_PTR = 12
@@ -134,9 +134,10 @@ def _record(rtype: int, rdata: bytes) -> bytes:
     return struct.pack("!HHHIH", 0xC00C, rtype, CLASS_IN, ANSWER_TTL, len(rdata)) + rdata
 
 
-def a_reply(query: Query, addresses: list[IPv4Address]) -> bytes:
-    """Answer with one A record per address (none: the name exists but has no such record)."""
-    return _reply(query, [_record(TYPE_A, address.packed) for address in addresses])
+def a_reply(query: Query, addresses: list[IPv4Address | IPv6Address]) -> bytes:
+    """Answer with one A record per IPv4 address, one AAAA per IPv6 (none: the name exists but has no such record)."""
+    return _reply(query, [_record(TYPE_A if address.version == 4 else TYPE_AAAA, address.packed)
+                          for address in addresses])
 
 
 def ptr_reply(query: Query, target: str) -> bytes:

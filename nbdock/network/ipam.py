@@ -19,6 +19,9 @@ Docker's rules, which nbdock follows:
   has an *IP range* (``--ip-range``, a smaller block inside the subnet), the
   lowest free one in that range.  A requested address (``--ip``) may be
   anywhere in the subnet: the range only bounds what the engine picks.
+* IPv6 (``--ipv6`` with an IPv6 ``--subnet``): the same rules in a second
+  pool beside the IPv4 one.  Docker 20.10 has no default IPv6 pool, so a
+  network with ``--ipv6`` and no IPv6 subnet is refused with its words.
 * *Auxiliary addresses* (``--aux-address name=ip``) are reserved for
   devices outside nbdock (a router, a printer on the bridge): never handed
   out, and refused as "in use" when asked for.
@@ -30,7 +33,7 @@ Docker's rules, which nbdock follows:
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network, ip_address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Iterable
 
 from nbdock.network.errors import InvalidNetworkArgument, NetworkConflict, NetworkForbidden
@@ -56,6 +59,54 @@ def parse_subnet(text: str) -> IPv4Network:
     if subnet.prefixlen > LONGEST_PREFIX:
         raise InvalidNetworkArgument(f"invalid subnet {text!r}: a /{subnet.prefixlen} has no room for containers")
     return subnet
+
+
+def family_of(text: str) -> int:
+    """4 or 6: which pool a ``--subnet`` belongs to (0 when it is neither, for parse_subnet to word the error)."""
+    try:
+        return ip_network(text, strict=False).version
+    except ValueError:
+        return 0
+
+
+def pools_by_family(pools: list[dict]) -> tuple[dict, dict]:
+    """A request's IPAM.Config split into its IPv4 pool and its IPv6 pool ({} where there is none).
+
+    nbdock networks hold one subnet of each family at most (Docker may hold several IPv4 pools).
+    """
+    by_family: dict[int, dict] = {}
+    for pool in pools:
+        pool = pool or {}
+        family = family_of(pool.get("Subnet") or "")
+        if family == 0:
+            if pool.get("Subnet"):
+                parse_subnet(pool["Subnet"])  # words the error
+            raise InvalidNetworkArgument("an IPAM pool needs a subnet (a gateway, IP range or aux-address goes with one)")
+        if family in by_family:
+            raise InvalidNetworkArgument(f"nbdock networks take one IPv{family} subnet each")
+        by_family[family] = pool
+    return by_family.get(4, {}), by_family.get(6, {})
+
+
+def parse_subnet6(text: str) -> IPv6Network:
+    """``"2001:db8:1::/64"`` -> IPv6Network, host bits cleared."""
+    try:
+        subnet = ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidNetworkArgument(f"invalid subnet {text!r}: expected an IPv6 CIDR such as 2001:db8:1::/64") from None
+    if subnet.version != 6 or subnet.prefixlen > 126:
+        raise InvalidNetworkArgument(f"invalid IPv6 subnet {text!r}")
+    return subnet
+
+
+def parse_address6(text: str, what: str = "IPv6 address") -> IPv6Address:
+    try:
+        address = ip_address(text)
+    except ValueError:
+        raise InvalidNetworkArgument(f"invalid {what} {text!r}") from None
+    if address.version != 6:
+        raise InvalidNetworkArgument(f"invalid {what} {text!r}: not an IPv6 address")
+    return address
 
 
 def parse_address(text: str, what: str = "IP address") -> IPv4Address:
@@ -85,13 +136,13 @@ def check_subnet_free(subnet: IPv4Network, in_use: Iterable[IPv4Network]) -> Non
         raise NetworkForbidden("Pool overlaps with other one on this address space")
 
 
-def parse_ip_range(text: str, subnet: IPv4Network) -> IPv4Network:
+def parse_ip_range(text: str, subnet: IPv4Network | IPv6Network) -> IPv4Network | IPv6Network:
     """``--ip-range``: a block inside the subnet that the engine allocates from (Docker's words if outside)."""
     try:
         block = ip_network(text, strict=False)
     except ValueError:
-        raise InvalidNetworkArgument(f"invalid IP range {text!r}: expected an IPv4 CIDR such as 10.1.5.0/24") from None
-    if block.version != 4 or not block.subnet_of(subnet):
+        raise InvalidNetworkArgument(f"invalid IP range {text!r}: expected a CIDR such as 10.1.5.0/24") from None
+    if block.version != subnet.version or not block.subnet_of(subnet):
         raise InvalidNetworkArgument(f"no matching subnet for range {text}")
     return block
 

@@ -44,7 +44,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Any, Callable, Iterable, Mapping
 
 from nbdock.network import files, instance, ipam, iptables, netlink, ports, records
@@ -263,6 +263,10 @@ class NetworkManager:
         ip_range: str | None = None,
         aux_addresses: Mapping[str, str] | None = None,
         ipam_options: Mapping[str, str] | None = None,
+        enable_ipv6: bool = False,
+        subnet6: str | None = None,
+        gateway6: str | None = None,
+        ip_range6: str | None = None,
     ) -> dict[str, Any]:
         """Create a user-defined bridge network; returns its Docker Network JSON.
 
@@ -273,8 +277,8 @@ class NetworkManager:
         if driver in (HOST, NULL):
             raise NetworkForbidden(f'only one instance of "{driver}" network is allowed')
         if driver == OVERLAY:
-            if ip_range or aux_addresses:
-                raise InvalidNetworkArgument("nbdock's overlay networks take no --ip-range or --aux-address")
+            if ip_range or aux_addresses or enable_ipv6 or subnet6:
+                raise InvalidNetworkArgument("nbdock's overlay networks take no --ip-range, --aux-address or IPv6")
             return self._create_overlay(name, subnet=subnet, gateway=gateway, internal=internal, labels=labels,
                                         options=options)
         if driver != BRIDGE:
@@ -299,6 +303,7 @@ class NetworkManager:
                 ipam.check_gateway(gateway_address, chosen)
                 block = ipam.parse_ip_range(ip_range, chosen) if ip_range else None
                 reserved = ipam.parse_aux_addresses(dict(aux_addresses or {}), chosen)
+                pool6 = self._ipv6_pool(enable_ipv6, subnet6, gateway6, ip_range6)
                 network = NetworkRecord(
                     id=network_id, name=name, driver=BRIDGE, created=_now(), subnet=str(chosen),
                     gateway=str(gateway_address), bridge=self.host_names.user_bridge(network_id), internal=internal,
@@ -306,6 +311,7 @@ class NetworkManager:
                     ipam_options=None if ipam_options is None else dict(ipam_options),
                     ip_range=str(block) if block else None,
                     aux_addresses={name: str(address) for name, address in reserved.items()},
+                    enable_ipv6=enable_ipv6, **pool6,
                 )
                 self._bring_up(network)
             try:
@@ -316,6 +322,27 @@ class NetworkManager:
             self._networks[network.id] = network
             self._endpoints[network.id] = {}
             return self._network_json(network)
+
+    def _ipv6_pool(self, enable_ipv6: bool, subnet6: str | None, gateway6: str | None,
+                   ip_range6: str | None) -> dict[str, str | None]:
+        """The IPv6 pool's record fields, checked as Docker 20.10 checks them (it has no default IPv6 pool)."""
+        if subnet6 is None:
+            if enable_ipv6:
+                raise NetworkForbidden("could not find an available, non-overlapping IPv6 address pool among "
+                                       "the defaults to assign to the network")
+            if gateway6 or ip_range6:
+                raise InvalidNetworkArgument("an IPv6 gateway or IP range can only be given with an IPv6 subnet")
+            return {"subnet6": None, "gateway6": None, "ip_range6": None}
+        subnet = ipam.parse_subnet6(subnet6)
+        ipam.check_subnet_free(subnet, [IPv6Network(n.subnet6) for n in self._bridge_networks() if n.subnet6])
+        gateway = ipam.parse_address6(gateway6, "IPv6 gateway") if gateway6 else None
+        if gateway is not None:
+            ipam.check_gateway(gateway, subnet)
+        elif enable_ipv6:
+            gateway = ipam.default_gateway(subnet)
+        block = ipam.parse_ip_range(ip_range6, subnet) if ip_range6 else None
+        return {"subnet6": str(subnet), "gateway6": str(gateway) if gateway else None,
+                "user_gateway6": gateway6 is not None, "ip_range6": str(block) if block else None}
 
     def _create_overlay(self, name: str, **settings: Any) -> dict[str, Any]:
         """A network of the whole cluster: defined in etcd (overlay.py), seen by every daemon's watch."""
@@ -443,13 +470,16 @@ class NetworkManager:
             config = [{"Subnet": network.subnet, **({"IPRange": network.ip_range} if network.ip_range else {}),
                        "Gateway": network.gateway,
                        **({"AuxiliaryAddresses": dict(network.aux_addresses)} if network.aux_addresses else {})}]
+        if network.subnet6:
+            config.append({"Subnet": network.subnet6, **({"IPRange": network.ip_range6} if network.ip_range6 else {}),
+                           **({"Gateway": network.gateway6} if network.user_gateway6 else {})})
         return {
             "Name": network.name,
             "Id": network.id,
             "Created": network.created,
             "Scope": "global" if network.driver == OVERLAY else "local",
             "Driver": network.driver,
-            "EnableIPv6": False,
+            "EnableIPv6": network.enable_ipv6,
             "IPAM": {"Driver": "default", "Options": network.ipam_options, "Config": config},
             "Internal": network.internal,
             "Attachable": False,
@@ -492,7 +522,10 @@ class NetworkManager:
         """The bridge and its iptables rules; on failure, whatever was made is removed."""
         subnet = IPv4Network(network.subnet)
         try:
-            netlink.create_bridge(network.bridge, IPv4Address(network.gateway), subnet.prefixlen, NO_TRACE)
+            gateway6 = None
+            if network.enable_ipv6:
+                gateway6 = (IPv6Address(network.gateway6), IPv6Network(network.subnet6).prefixlen)
+            netlink.create_bridge(network.bridge, IPv4Address(network.gateway), subnet.prefixlen, NO_TRACE, gateway6)
             for rule in self._rules_of(network):
                 iptables.append(rule)
         except BaseException:
@@ -523,6 +556,7 @@ class NetworkManager:
         aliases: Iterable[str] = (),
         links: Iterable[str] = (),
         ip: str | None = None,
+        ip6: str | None = None,
         mac: str | None = None,
         trace: Trace = NO_TRACE,
     ) -> Endpoint:
@@ -547,12 +581,15 @@ class NetworkManager:
                 name=name.lstrip("/"), endpoint_id=self._new_endpoint_id(), embedded_dns=record.embedded_dns,
             )
             if record.driver == OVERLAY:
+                if ip6:
+                    raise InvalidNetworkArgument("nbdock's overlay networks are IPv4 only")
                 self._assign_overlay_address(record, endpoint, aliases, ip)
             elif record.driver == BRIDGE:
                 self._assign_address(record, endpoint, aliases, ip)
+                self._assign_ipv6_address(record, endpoint, ip6)
                 if record.embedded_dns:
                     endpoint.links = list(dict.fromkeys(link for link in links if link))
-            elif aliases or ip:
+            elif aliases or ip or ip6:
                 raise InvalidNetworkArgument(
                     "network-scoped aliases and addresses are only supported for user-defined networks, "
                     f"not {record.name}"
@@ -601,6 +638,31 @@ class NetworkManager:
             # Docker adds the short container id, so containers can also be reached by it.
             # Once: a restarted container's saved aliases already hold it.
             endpoint.aliases = list(dict.fromkeys([*aliases, endpoint.container_id[:12]]))
+
+    def _assign_ipv6_address(self, record: NetworkRecord, endpoint: Endpoint, ip6: str | None) -> None:
+        """On a network made with --ipv6: an address from its IPv6 pool, ``ip6`` if asked for."""
+        if ip6 and record.predefined:
+            raise InvalidNetworkArgument("user specified IP address is supported on user defined networks only")
+        if ip6 and not (record.enable_ipv6 and record.subnet6):
+            raise InvalidNetworkArgument(
+                "user specified IP address is supported only when connecting to networks with user configured subnets"
+            )
+        if not record.enable_ipv6:
+            return
+        if ip6:
+            try:
+                requested = IPv6Address(ip6)
+            except ValueError:
+                raise InvalidNetworkArgument(f"invalid IPv6 address: {ip6}") from None
+        subnet = IPv6Network(record.subnet6)  # always the user's: Docker 20.10 has no default IPv6 pool
+        taken = [IPv6Address(ep.ipv6_address) for ep in self._endpoints[record.id].values() if ep.ipv6_address]
+        address = ipam.allocate_address(
+            subnet, IPv6Address(record.gateway6), taken, requested if ip6 else None,
+            ip_range=IPv6Network(record.ip_range6) if record.ip_range6 else None)
+        endpoint.ipv6_address = str(address)
+        endpoint.ipv6_prefix_len = subnet.prefixlen
+        endpoint.ipv6_gateway = record.gateway6
+        endpoint.requested_ipv6 = ip6 or None
 
     def _assign_overlay_address(self, record: NetworkRecord, endpoint: Endpoint, aliases: list[str],
                                 ip: str | None) -> None:
@@ -662,6 +724,10 @@ class NetworkManager:
             # An overlay leads nowhere beyond its subnet (overlay.py): no default route through it.
             overlay = record.driver == OVERLAY
             route_via = None if record.internal or has_route or overlay else IPv4Address(record.gateway)
+            has_route6 = any(not self._networks[ep.network_id].internal and ep.ipv6_address
+                             for ep in siblings if ep.network_id in self._networks)
+            ipv6 = (IPv6Address(endpoint.ipv6_address), endpoint.ipv6_prefix_len) if endpoint.ipv6_address else None
+            route6_via = None if ipv6 is None or record.internal or has_route6 else IPv6Address(endpoint.ipv6_gateway)
             wants_dns = endpoint.embedded_dns and endpoint.container_id not in self._dns
             dns_sockets = None
             try:
@@ -673,7 +739,8 @@ class NetworkManager:
 
                 def inside_container() -> Any:
                     netlink.configure_container_end(
-                        ifname, IPv4Address(endpoint.ip_address), endpoint.prefix_len, route_via, trace)
+                        ifname, IPv4Address(endpoint.ip_address), endpoint.prefix_len, route_via, trace,
+                        ipv6=ipv6, gateway6=route6_via)
                     if not wants_dns:
                         return None
                     trace.emit("network", "socket_bind", address="127.0.0.11:53", protocols=["udp", "tcp"])
@@ -780,6 +847,8 @@ class NetworkManager:
                 names = {n.lower() for n in [ep.name, *ep.aliases]}
                 names |= {f"{n}.{record.name.lower()}" for n in names}
                 entries.append((frozenset(names), IPv4Address(ep.ip_address)))
+                if ep.ipv6_address:
+                    entries.append((frozenset(names), IPv6Address(ep.ipv6_address)))
                 for link in ep.links:
                     target, _, alias = link.partition(":")
                     target = target.lstrip("/").lower()

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import threading
+from socket import AF_INET6
 from contextlib import contextmanager
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Callable, Iterator, TypeVar
 
 from pyroute2 import IPRoute
@@ -35,6 +36,7 @@ T = TypeVar("T")
 
 MAIN_ROUTING_TABLE = 254
 ENODEV = 19
+IFA_F_NODAD = 0x02  # <linux/if_addr.h>: skip Duplicate Address Detection for this IPv6 address
 
 
 @contextmanager
@@ -110,8 +112,9 @@ def link_names() -> list[str]:
         return [link.get("ifname") for link in ipr.get_links()]
 
 
-def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, trace: Trace) -> None:
-    """A Linux bridge holding the network's gateway address, up.
+def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, trace: Trace,
+                  gateway6: tuple[IPv6Address, int] | None = None) -> None:
+    """A Linux bridge holding the network's gateway address (and its IPv6 gateway, if any), up.
 
     A bridge is a software switch: the host ends of the containers' veth
     pairs are its ports.  Giving the bridge an address makes the host itself
@@ -124,8 +127,36 @@ def create_bridge(name: str, gateway: IPv4Address, prefixlen: int, trace: Trace)
         index = _index(ipr, name)
         trace.emit("network", "addr_add", ifname=name, address=str(gateway), prefixlen=prefixlen)
         ipr.addr("add", index=index, address=str(gateway), prefixlen=prefixlen)
+        if gateway6 is not None:
+            _add_ipv6(ipr, index, name, *gateway6, trace)
         trace.emit("network", "link_set", ifname=name, state="up")
         ipr.link("set", index=index, state="up")
+
+
+def _enable_ipv6_on(ifname: str, trace: Trace) -> None:
+    """net.ipv6.conf.<ifname>.disable_ipv6 = 0 in the calling thread's network namespace.
+
+    Every container's namespace starts with IPv6 off (``all`` and ``default``
+    set to 1, as Docker sets them), and a device made there inherits
+    ``default``: the kernel refuses an IPv6 address on it until this is 0.
+    /proc/sys/net is the namespace of the task that opens it -- this thread,
+    inside the container's namespace (run_in_netns) -- not the daemon's.
+    """
+    trace.emit("network", "sysctl", key=f"net.ipv6.conf.{ifname}.disable_ipv6", value="0")
+    with open(f"/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6", "w") as setting:
+        setting.write("0")
+
+
+def _add_ipv6(ipr: IPRoute, index: int, ifname: str, address: IPv6Address, prefixlen: int, trace: Trace) -> None:
+    """An IPv6 address with IFA_F_NODAD, as Docker adds them.
+
+    Without it the kernel first runs Duplicate Address Detection (RFC 4862):
+    the address stays "tentative" for a second or more, unusable as a
+    source, so a container's first packets would fail.  On a bridge whose
+    addresses nbdock alone hands out, nothing can be duplicated.
+    """
+    trace.emit("network", "addr_add", ifname=ifname, address=str(address), prefixlen=prefixlen, flags="IFA_F_NODAD")
+    ipr.addr("add", index=index, address=str(address), prefixlen=prefixlen, family=AF_INET6, flags=IFA_F_NODAD)
 
 
 def delete_link(ifname: str, trace: Trace) -> bool:
@@ -187,12 +218,16 @@ def configure_container_end(
     prefixlen: int,
     gateway: IPv4Address | None,
     trace: Trace,
+    *,
+    ipv6: tuple[IPv6Address, int] | None = None,
+    gateway6: IPv6Address | None = None,
 ) -> None:
-    """Inside the container: ``lo`` up, then ``ifname`` given its address, up, and routed via ``gateway``.
+    """Inside the container: ``lo`` up, then ``ifname`` given its address(es), up, and routed via ``gateway``.
 
-    ``gateway`` is None when no default route should be added: the
-    namespace already has one (from its first network) or the network is
-    internal.
+    ``gateway`` (``gateway6``) is None when no default route should be
+    added: the namespace already has one (from its first network) or the
+    network is internal.  ``ipv6`` is the endpoint's IPv6 address on a
+    network made with ``--ipv6``.
     """
     with _netlink(f"configuring {ifname}") as ipr:
         indexes = {link.get("ifname"): link["index"] for link in ipr.get_links()}
@@ -203,8 +238,15 @@ def configure_container_end(
         index = indexes[ifname]
         trace.emit("network", "addr_add", ifname=ifname, address=str(address), prefixlen=prefixlen)
         ipr.addr("add", index=index, address=str(address), prefixlen=prefixlen)
+        if ipv6 is not None:
+            for device in ("lo", ifname):
+                _enable_ipv6_on(device, trace)
+            _add_ipv6(ipr, index, ifname, *ipv6, trace)
         trace.emit("network", "link_set", ifname=ifname, state="up")
         ipr.link("set", index=index, state="up")
         if gateway is not None:
             trace.emit("network", "route_add", dst="default", gateway=str(gateway), oif=ifname)
             ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index)
+        if ipv6 is not None and gateway6 is not None:
+            trace.emit("network", "route_add", dst="default", gateway=str(gateway6), oif=ifname, family="inet6")
+            ipr.route("add", dst="::/0", gateway=str(gateway6), oif=index, family=AF_INET6)

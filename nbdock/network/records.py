@@ -39,6 +39,11 @@ class NetworkRecord:
     ipam_options: dict[str, str] | None = None  # as the request sent them: null when it sent none, as Docker
     ip_range: str | None = None  # --ip-range: the block inside the subnet that addresses are picked from
     aux_addresses: dict[str, str] = field(default_factory=dict)  # --aux-address: name -> reserved address
+    enable_ipv6: bool = False  # --ipv6: endpoints get an address from the IPv6 pool too
+    subnet6: str | None = None  # the IPv6 pool's subnet (kept, as Docker keeps it, even without --ipv6)
+    gateway6: str | None = None  # on the bridge, with --ipv6
+    user_gateway6: bool = False  # given with --gateway: inspect shows an IPv6 gateway only then, as Docker
+    ip_range6: str | None = None
 
     @property
     def embedded_dns(self) -> bool:
@@ -69,6 +74,10 @@ class Endpoint:
     gateway: str = ""
     mac_address: str = ""
     requested_ip: str | None = None  # --ip, reported as IPAMConfig
+    ipv6_address: str = ""  # on a network made with --ipv6
+    ipv6_prefix_len: int = 0
+    ipv6_gateway: str = ""
+    requested_ipv6: str | None = None  # --ip6
     embedded_dns: bool = False
     ifname: str | None = None  # inside the container, once plugged: eth0, eth1...
     host_ifname: str | None = None  # the host end of the veth pair, once plugged
@@ -107,7 +116,8 @@ class Endpoint:
     def to_api(self) -> dict[str, Any]:
         """The NetworkSettings.Networks[<network name>] object of ``docker inspect``."""
         return {
-            "IPAMConfig": {"IPv4Address": self.requested_ip} if self.requested_ip else None,
+            "IPAMConfig": {**({"IPv4Address": self.requested_ip} if self.requested_ip else {}),
+                           **({"IPv6Address": self.requested_ipv6} if self.requested_ipv6 else {})} or None,
             "Links": list(self.links) or None,
             "Aliases": self.Aliases,
             "NetworkID": self.network_id,
@@ -115,9 +125,9 @@ class Endpoint:
             "Gateway": self.gateway,
             "IPAddress": self.ip_address,
             "IPPrefixLen": self.prefix_len,
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": self.ipv6_gateway,
+            "GlobalIPv6Address": self.ipv6_address,
+            "GlobalIPv6PrefixLen": self.ipv6_prefix_len,
             "MacAddress": self.mac_address,
             "DriverOpts": None,
         }
@@ -129,7 +139,7 @@ class Endpoint:
             "EndpointID": self.endpoint_id,
             "MacAddress": self.mac_address,
             "IPv4Address": f"{self.ip_address}/{self.prefix_len}" if self.ip_address else "",
-            "IPv6Address": "",
+            "IPv6Address": f"{self.ipv6_address}/{self.ipv6_prefix_len}" if self.ipv6_address else "",
         }
 
 

@@ -26,7 +26,7 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Awaitable, Callable, TypeVar
 
 from nbdock.network import dns
@@ -231,16 +231,17 @@ class NameTable:
 
     #: container id -> ids of the user-defined networks it is attached to
     networks_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    #: network id -> (network name, [(names, address)]) of every endpoint on it
-    members: dict[str, tuple[str, list[tuple[frozenset[str], IPv4Address]]]] = field(default_factory=dict)
+    #: network id -> (network name, [(names, address)]) of every endpoint on it: an entry per
+    #: address, so an endpoint with an IPv6 address too has two
+    members: dict[str, tuple[str, list[tuple[frozenset[str], IPv4Address | IPv6Address]]]] = field(default_factory=dict)
     #: (container id, network id) -> {link alias: linked container's name}.  A legacy ``--link``
     #: on a user-defined network writes no /etc/hosts line: Docker's resolver answers the alias
     #: for the linking container only, with the linked container's address on that network.
     link_aliases: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
-    def addresses(self, container_id: str, name: str) -> list[IPv4Address] | None:
-        """The addresses ``name`` has for this container's networks; None if it is not a container name."""
-        found: list[IPv4Address] = []
+    def addresses(self, container_id: str, name: str, version: int = 4) -> list[IPv4Address | IPv6Address] | None:
+        """The IPv``version`` addresses ``name`` has for this container's networks; None if it is not a container name."""
+        found: list[IPv4Address | IPv6Address] = []
         known = False
         for network_id in self.networks_of.get(container_id, ()):
             _, endpoints = self.members.get(network_id, ("", []))
@@ -248,7 +249,7 @@ class NameTable:
             for names, address in endpoints:
                 if name_here in names:
                     known = True
-                    if address not in found:
+                    if address.version == version and address not in found:
                         found.append(address)
         return found if known else None
 
@@ -335,12 +336,14 @@ class DnsServer:
         if question.qtype == dns.TYPE_PTR and question.name.endswith(".in-addr.arpa"):
             target = table.reverse(self.container_id, _address_of_reverse_name(question.name))
             return dns.ptr_reply(query, target) if target else None
-        addresses = table.addresses(self.container_id, question.name)
+        version = {dns.TYPE_A: 4, dns.TYPE_AAAA: 6}.get(question.qtype, 0)
+        addresses = table.addresses(self.container_id, question.name, version)
         if addresses is None:
             return None
-        # A container name: A records for A queries, an empty answer for AAAA
-        # and the rest (the name exists, it just has no record of that type).
-        return dns.a_reply(query, addresses if question.qtype == dns.TYPE_A else [])
+        # A container name: A records for A queries, AAAA for AAAA (its IPv6 addresses, on
+        # networks made with --ipv6), an empty answer for the rest (the name exists, it just
+        # has no record of that type).
+        return dns.a_reply(query, addresses)
 
     async def close(self) -> None:
         if self._loop is not None:

@@ -1,6 +1,6 @@
 """IPAM rules, without root: subnets avoid routes, addresses and MACs follow Docker's."""
 
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 
 import pytest
 
@@ -106,3 +106,30 @@ def test_a_range_or_auxiliary_address_outside_the_subnet_gets_dockers_words():
         ipam.parse_aux_addresses({"r": "10.248.1.1"}, subnet)
     with pytest.raises(InvalidNetworkArgument, match="invalid IP range 'ten'"):
         ipam.parse_ip_range("ten", subnet)
+
+
+def test_a_requests_pools_split_by_family_one_of_each():
+    v4, v6 = ipam.pools_by_family([{"Subnet": "2001:db8::/64", "Gateway": "2001:db8::ffff"}, {"Subnet": "10.1.0.0/16"}])
+    assert (v4, v6) == ({"Subnet": "10.1.0.0/16"}, {"Subnet": "2001:db8::/64", "Gateway": "2001:db8::ffff"})
+    assert ipam.pools_by_family([]) == ({}, {})
+    with pytest.raises(InvalidNetworkArgument, match="one IPv4 subnet each"):
+        ipam.pools_by_family([{"Subnet": "10.1.0.0/16"}, {"Subnet": "10.2.0.0/16"}])
+    with pytest.raises(InvalidNetworkArgument, match="needs a subnet"):
+        ipam.pools_by_family([{"Gateway": "10.1.0.1"}])
+    with pytest.raises(InvalidNetworkArgument, match="invalid subnet 'ten'"):
+        ipam.pools_by_family([{"Subnet": "ten"}])
+
+
+def test_ipv6_addresses_come_from_the_pool_or_its_range_after_the_gateway():
+    subnet = ipam.parse_subnet6("2001:db8:5::/64")
+    gateway = ipam.default_gateway(subnet)
+    assert gateway == IPv6Address("2001:db8:5::1")
+    assert ipam.allocate_address(subnet, gateway, []) == IPv6Address("2001:db8:5::2")
+    block = ipam.parse_ip_range("2001:db8:5::/96", subnet)
+    assert ipam.allocate_address(subnet, IPv6Address("2001:db8:5::ffff"), [], ip_range=block) == IPv6Address("2001:db8:5::1")
+    with pytest.raises(InvalidNetworkArgument, match="It does not belong to any of this network's subnets"):
+        ipam.allocate_address(subnet, gateway, [], IPv6Address("2001:db8:6::5"))
+    with pytest.raises(InvalidNetworkArgument, match="no matching subnet for range 10.1.0.0/24"):
+        ipam.parse_ip_range("10.1.0.0/24", subnet)
+    with pytest.raises(InvalidNetworkArgument, match="invalid IPv6 subnet '10.1.0.0/24'"):
+        ipam.parse_subnet6("10.1.0.0/24")

@@ -102,6 +102,7 @@ def network_create(session: Session, parsed: Parsed) -> int:
     answer = session.api.create_network(
         parsed.args[0], driver=parsed.driver, options=dict(o.partition("=")[::2] for o in parsed.opt) or None,
         ipam=docker.types.IPAMConfig(pool_configs=pools) if pools else None, internal=parsed.internal,
+        enable_ipv6=parsed.ipv6,
         labels=dict(label.partition("=")[::2] for label in parsed.label) or None, attachable=parsed.attachable,
     )
     if answer.get("Warning"):
@@ -148,7 +149,8 @@ def network_rm(session: Session, parsed: Parsed) -> int:
 
 def network_connect(session: Session, parsed: Parsed) -> int:
     network, container = parsed.args
-    session.api.connect_container_to_network(container, network, aliases=parsed.alias or None, ipv4_address=parsed.ip)
+    session.api.connect_container_to_network(container, network, aliases=parsed.alias or None, ipv4_address=parsed.ip,
+                                             ipv6_address=parsed.ip6)
     return 0
 
 

@@ -188,8 +188,8 @@ class ContainerNetworking:
                 mac = settings.get("MacAddress") or (record.Config.get("MacAddress") if index == 0 else None)
                 endpoints.append(self.networks.connect(
                     network_name, record.Id, name=record.name, aliases=settings.get("Aliases") or (),
-                    links=settings.get("Links") or (), ip=ipam_config.get("IPv4Address") or None, mac=mac or None,
-                    trace=trace,
+                    links=settings.get("Links") or (), ip=ipam_config.get("IPv4Address") or None,
+                    ip6=ipam_config.get("IPv6Address") or None, mac=mac or None, trace=trace,
                 ))
         except BaseException:
             self.teardown(record, endpoints, trace)
@@ -270,7 +270,8 @@ class ContainerNetworking:
                     endpoint = self.networks.connect(
                         name, record.Id, name=record.name, aliases=endpoint_config.get("Aliases") or (),
                         links=endpoint_config.get("Links") or (), ip=ipam_config.get("IPv4Address") or None,
-                        mac=endpoint_config.get("MacAddress") or None, trace=run.trace)
+                        ip6=ipam_config.get("IPv6Address") or None, mac=endpoint_config.get("MacAddress") or None,
+                        trace=run.trace)
                     try:
                         self.networks.plug(endpoint, f"/proc/{run.started.pid}/ns/net", trace=run.trace)
                     except BaseException:

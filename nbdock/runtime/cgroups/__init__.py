@@ -286,6 +286,36 @@ def detect(root: str = CGROUP_ROOT) -> int:
     raise CgroupError(2, f"{root} is not mounted: this host has no cgroup file system")
 
 
+def supports_blkio_weight(root: str = CGROUP_ROOT, block: str = "/sys/block", version: int | None = None) -> bool:
+    """Whether a container's cgroup can hold a --blkio-weight on this host.
+
+    A block I/O weight is the I/O scheduler's: the cgroup gets a weight file
+    only from a scheduler that shares a disk among groups -- BFQ's
+    ``blkio.bfq.weight`` (``io.bfq.weight`` on v2) once BFQ is in the kernel,
+    CFQ's ``blkio.weight`` before Linux 5.0, or v2's ``io.weight`` where the
+    kernel has the iocost controller (its ``io.cost.qos`` at the root).  With
+    none of them (mq-deadline, kyber or none on every disk), Docker discards
+    the weight with a warning, and so does nbdock.
+    """
+    def bfq_in_kernel() -> bool:
+        try:
+            disks = os.listdir(block)
+        except OSError:
+            return False
+        for disk in disks:
+            try:
+                with open(os.path.join(block, disk, "queue", "scheduler")) as f:
+                    if "bfq" in f.read().replace("[", " ").replace("]", " ").split():
+                        return True
+            except OSError:
+                continue
+        return False
+
+    if (version or detect(root)) == 2:
+        return os.path.exists(os.path.join(root, "io.cost.qos")) or bfq_in_kernel()
+    return os.path.exists(os.path.join(root, "blkio", "blkio.weight")) or bfq_in_kernel()
+
+
 def open_cgroup(container_id: str, trace: Trace = NO_TRACE, *, version: int | None = None) -> Cgroup:
     """The cgroup of a container, on whichever hierarchy this host uses."""
     version = version or detect()
