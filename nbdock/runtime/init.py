@@ -28,7 +28,7 @@ import socket
 import stat
 
 from ..kernel import libc
-from . import capabilities, namespaces, rootfs, seccomp, terminal, users, userns
+from . import capabilities, namespaces, rootfs, seccomp, users, userns
 from .errors import ContainerStartError
 from .kernel import LINUX, Kernel, TracingKernel
 from .spec import DEFAULT_PATH, ContainerSpec, ExecSpec, Process
@@ -127,10 +127,10 @@ def set_up_container(spec: ContainerSpec, channels: dict[str, int], kernel: Kern
     user = _resolve_user(spec.process)
     if spec.process.tty:
         master, slave = kernel.openpty(user.uid)
-        _size_terminal(master, spec.process.console_size)
+        _size_terminal(master, spec.process.console_size, kernel)
         rootfs.bind_console(slave, kernel)
         _send_console(channels["console"], master)
-        terminal.make_controlling_terminal(slave)
+        kernel.make_controlling_terminal(slave)
     _enter_workdir(spec.process.cwd, kernel)
     _wait_for_go(channels["gate"])
     if spec.namespaces.get("cgroup") == "new":
@@ -156,9 +156,9 @@ def run_exec(spec: ExecSpec, channels: dict[str, int], ready: int) -> None:
         user = _resolve_user(spec.process)
         if spec.process.tty:
             master, slave = kernel.openpty(user.uid)
-            _size_terminal(master, spec.process.console_size)
+            _size_terminal(master, spec.process.console_size, kernel)
             _send_console(channels["console"], master)
-            terminal.make_controlling_terminal(slave)
+            kernel.make_controlling_terminal(slave)
         _enter_workdir(spec.process.cwd, kernel)
         _wait_for_go(channels["gate"])
         # An exec's process is the spawner's child too, and must die with it: when the container
@@ -217,11 +217,11 @@ def _connect_stdio(channels: dict[str, int]) -> None:
             os.dup2(fd, target)  # dup2's copy is inheritable
 
 
-def _size_terminal(master: int, console_size: list[int]) -> None:
+def _size_terminal(master: int, console_size: list[int], kernel: Kernel) -> None:
     """Give the terminal the client's size before the command runs (so ``stty size`` is right at once)."""
     rows, columns = console_size
     if rows and columns:
-        terminal.set_window_size(master, rows, columns)
+        kernel.set_window_size(master, rows, columns)
 
 
 def _send_console(console_socket: int, master: int) -> None:

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from ..kernel import libc
 from .capabilities import CAPABILITY_NAMES
+from . import terminal  # at the top: after pivot_root nbdock's files are out of reach
 from .rlimits import RLIMITS
 from .trace import NO_TRACE, Trace
 
@@ -198,6 +199,13 @@ class Kernel(Protocol):
         """Open /dev/ptmx (the devpts mounted at /dev/pts must be ours: newinstance), unlock the slave
         and give it to ``uid``; return (master fd, slave path)."""
 
+    def set_window_size(self, master: int, rows: int, columns: int) -> None:
+        """ioctl(TIOCSWINSZ) on a pty master: the size the terminal reports (SIGWINCH to its foreground group)."""
+
+    def make_controlling_terminal(self, slave_path: str) -> None:
+        """Open the pty slave, ioctl(TIOCSCTTY) -- we must be a session leader (setsid) without a terminal --
+        and make it fds 0, 1 and 2."""
+
     # -- the process, before execve
     def set_oom_score_adj(self, value: int) -> None:
         """Write /proc/self/oom_score_adj: lowering it needs CAP_SYS_RESOURCE; the file must be ours
@@ -319,9 +327,13 @@ class LinuxKernel:
         os.symlink(target, path)
 
     def openpty(self, uid: int) -> tuple[int, str]:
-        from . import terminal
-
         return terminal.open_pty(uid)
+
+    def set_window_size(self, master: int, rows: int, columns: int) -> None:
+        terminal.set_window_size(master, rows, columns)
+
+    def make_controlling_terminal(self, slave_path: str) -> None:
+        terminal.make_controlling_terminal(slave_path)
 
     def set_oom_score_adj(self, value: int) -> None:
         with open("/proc/self/oom_score_adj", "w") as f:
@@ -364,7 +376,7 @@ class TracingKernel:
 
     The event goes first, so a call that fails is in the trace too -- the
     last step shown is the one that failed.  Plumbing calls (open, close,
-    chdir, stat, makedirs) pass through unrecorded: they are not steps of
+    chdir, stat, makedirs, the terminal's ioctls) pass through unrecorded: they are not steps of
     the container's setup a student needs to see.
     """
 
@@ -483,6 +495,12 @@ class TracingKernel:
         master, slave = self.kernel.openpty(uid)
         self._emit("device", "openpty", master="/dev/ptmx", slave=slave)
         return master, slave
+
+    def set_window_size(self, master: int, rows: int, columns: int) -> None:
+        self.kernel.set_window_size(master, rows, columns)
+
+    def make_controlling_terminal(self, slave_path: str) -> None:
+        self.kernel.make_controlling_terminal(slave_path)
 
     def set_oom_score_adj(self, value: int) -> None:
         self._emit("process", "oom_score_adj", value=value)

@@ -48,7 +48,7 @@ class Executed(Exception):
 
 class RecordingKernel:
     #: Calls a test about the order of setup rarely wants to see.
-    PLUMBING = {"open", "close", "chdir", "stat", "makedirs"}
+    PLUMBING = {"open", "close", "chdir", "stat", "makedirs", "set_window_size", "make_controlling_terminal"}
 
     def __init__(self, *, fail: dict[str, Callable[[Call], int]] | None = None):
         self.calls: list[Call] = []
@@ -59,7 +59,7 @@ class RecordingKernel:
 
     # -- reading the record
     def steps(self) -> list[Call]:
-        """The calls but the plumbing (open, close, chdir, stat, makedirs)."""
+        """The calls but the plumbing (open, close, chdir, stat, makedirs, the terminal's ioctls)."""
         return [c for c in self.calls if c.op not in self.PLUMBING]
 
     def ops(self) -> list[str]:
@@ -172,7 +172,14 @@ class RecordingKernel:
 
     def openpty(self, uid: int) -> tuple[int, str]:
         self._record("openpty", uid=uid)
-        return next(self._fds), "/dev/pts/0"
+        # A real descriptor (of /dev/null): the master is sent to the daemon over the console socket.
+        return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC), "/dev/pts/0"
+
+    def set_window_size(self, master: int, rows: int, columns: int) -> None:
+        self._record("set_window_size", rows=rows, columns=columns)
+
+    def make_controlling_terminal(self, slave_path: str) -> None:
+        self._record("make_controlling_terminal", slave_path=slave_path)
 
     def set_oom_score_adj(self, value: int) -> None:
         self._record("set_oom_score_adj", value=value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import socket
 import stat
 
 import pytest
@@ -182,6 +183,52 @@ def test_a_read_only_root_is_remounted_after_the_masks(container):
     assert "sethostname" not in kernel.ops()
     # --read-only makes the host's files read-only too
     assert (None, "/etc/hosts", None, MS_REMOUNT | MS_BIND | MS_RDONLY) in mounts
+
+
+def test_a_tty_is_opened_after_the_hostname_bound_on_the_console_and_handed_to_the_daemon(container):
+    container.process.tty, container.process.console_size = True, [24, 80]
+    daemon_end, container_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    kernel = RecordingKernel()
+    root = container.rootfs.mountpoint
+    os.makedirs(os.path.join(root, "proc", "sys"))
+    channels = {**channels_for_start(), "console": container_end.detach()}
+    try:
+        with pytest.raises(Executed):
+            init.set_up_container(container, channels, kernel)
+        _, fds, _, _ = socket.recv_fds(daemon_end, 16, 1)
+    finally:
+        os.close(channels["gate"])
+        daemon_end.close()
+    assert len(fds) == 1  # the pty master, now the daemon's
+    os.close(fds[0])
+    ops = [c.op for c in kernel.calls]
+    terminal = ["openpty", "set_window_size", "mount", "make_controlling_terminal"]
+    at = ops.index("openpty")
+    assert ops[at:at + 4] == terminal and ops.index("sethostname") < at < ops.index("execve")
+    assert (kernel.calls[at + 1]["rows"], kernel.calls[at + 1]["columns"]) == (24, 80)
+    assert (kernel.calls[at + 2]["source"], kernel.calls[at + 2]["target"]) == ("/dev/pts/0", "/dev/console")
+    assert os.path.isfile(os.path.join(root, "dev", "console"))  # the console's mount point, made in the new /dev
+
+
+def test_on_cgroup_v1_the_containers_own_hierarchies_are_bound_read_only(container):
+    container.cgroup_version = 1
+    container.namespaces["cgroup"] = "host"
+    container.cgroup_view = [("/sys/fs/cgroup/memory/nbdock/c", "memory"), ("/sys/fs/cgroup/cpu,cpuacct/nbdock/c", "cpu,cpuacct")]
+    os.makedirs(os.path.join(container.rootfs.mountpoint, "sys", "fs", "cgroup"))  # what sysfs holds
+    kernel = RecordingKernel()
+    start(container, kernel)
+    dev = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    cgroup = [m for m in kernel.mounts() if m[1].startswith("/sys/fs/cgroup")]
+    assert cgroup == [
+        ("tmpfs", "/sys/fs/cgroup", "tmpfs", dev),
+        ("/sys/fs/cgroup/memory/nbdock/c", "/sys/fs/cgroup/memory", None, MS_BIND),
+        (None, "/sys/fs/cgroup/memory", None, MS_REMOUNT | MS_BIND | MS_RDONLY | dev),
+        ("/sys/fs/cgroup/cpu,cpuacct/nbdock/c", "/sys/fs/cgroup/cpu,cpuacct", None, MS_BIND),
+        (None, "/sys/fs/cgroup/cpu,cpuacct", None, MS_REMOUNT | MS_BIND | MS_RDONLY | dev),
+    ]
+    assert kernel.mounts().index(cgroup[0]) == kernel.mounts().index(("sysfs", "/sys", "sysfs", MS_RDONLY | dev)) + 1
+    assert os.readlink(os.path.join(container.rootfs.mountpoint, "sys/fs/cgroup/cpuacct")) == "cpu,cpuacct"
+    assert "unshare" not in kernel.ops()
 
 
 def test_in_a_user_namespace_the_spawners_mounts_are_attached_and_the_dev_nodes_bound(container, tmp_path):
