@@ -55,7 +55,7 @@ def parse_subnet(text: str) -> IPv4Network:
     except ValueError:
         raise InvalidNetworkArgument(f"invalid subnet {text!r}: expected an IPv4 CIDR such as 10.1.0.0/16") from None
     if subnet.version != 4:
-        raise InvalidNetworkArgument(f"invalid subnet {text!r}: nbdock networks are IPv4 only")
+        raise InvalidNetworkArgument(f"invalid subnet {text!r}: not an IPv4 subnet (an IPv6 one goes with --ipv6)")
     if subnet.prefixlen > LONGEST_PREFIX:
         raise InvalidNetworkArgument(f"invalid subnet {text!r}: a /{subnet.prefixlen} has no room for containers")
     return subnet
@@ -99,23 +99,14 @@ def parse_subnet6(text: str) -> IPv6Network:
     return subnet
 
 
-def parse_address6(text: str, what: str = "IPv6 address") -> IPv6Address:
+def parse_address(text: str, what: str = "IP address", version: int = 4) -> IPv4Address | IPv6Address:
+    """An address of the pool's family (``version`` 4 or 6), its text named in the error."""
     try:
         address = ip_address(text)
     except ValueError:
         raise InvalidNetworkArgument(f"invalid {what} {text!r}") from None
-    if address.version != 6:
-        raise InvalidNetworkArgument(f"invalid {what} {text!r}: not an IPv6 address")
-    return address
-
-
-def parse_address(text: str, what: str = "IP address") -> IPv4Address:
-    try:
-        address = ip_address(text)
-    except ValueError:
-        raise InvalidNetworkArgument(f"invalid {what} {text!r}") from None
-    if address.version != 4:
-        raise InvalidNetworkArgument(f"invalid {what} {text!r}: nbdock networks are IPv4 only")
+    if address.version != version:
+        raise InvalidNetworkArgument(f"invalid {what} {text!r}: not an IPv{version} address")
     return address
 
 

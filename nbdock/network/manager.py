@@ -335,7 +335,7 @@ class NetworkManager:
             return {"subnet6": None, "gateway6": None, "ip_range6": None}
         subnet = ipam.parse_subnet6(subnet6)
         ipam.check_subnet_free(subnet, [IPv6Network(n.subnet6) for n in self._bridge_networks() if n.subnet6])
-        gateway = ipam.parse_address6(gateway6, "IPv6 gateway") if gateway6 else None
+        gateway = ipam.parse_address(gateway6, "IPv6 gateway", version=6) if gateway6 else None
         if gateway is not None:
             ipam.check_gateway(gateway, subnet)
         elif enable_ipv6:
