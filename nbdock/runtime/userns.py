@@ -450,7 +450,7 @@ def probe_idmapped_mounts(directory: str) -> bool:
 
 
 def _hold() -> None:
-    libc.unshare(libc.CLONE_NEWUSER)
+    LINUX.unshare(libc.CLONE_NEWUSER)
     sys.stdout.buffer.write(b"ready\n")
     sys.stdout.flush()
     sys.stdin.buffer.read()

@@ -9,8 +9,11 @@ steps against the real kernel are the root tests of test_runtime_containers.py.
 
 from __future__ import annotations
 
+import ast
 import errno
+import inspect
 import os
+import pathlib
 import signal
 import socket
 import stat
@@ -21,7 +24,7 @@ from nbdock.kernel import libc
 from nbdock.kernel.libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT
 from nbdock.runtime import init, namespaces, rootfs, userns
 from nbdock.runtime.capabilities import to_mask
-from nbdock.runtime.kernel import LINUX, TracingKernel
+from nbdock.runtime.kernel import LINUX, Kernel, LinuxKernel, TracingKernel
 from nbdock.runtime.spec import ContainerSpec, ExecSpec, Mount, Process, Rootfs
 from nbdock.runtime.trace import Trace, read_trace
 
@@ -463,3 +466,39 @@ def test_a_copy_up_is_a_note_in_the_trace(tmp_path):
 
 def test_steps_given_no_kernel_use_the_real_one_untraced():
     assert rootfs.pivot.__defaults__ == (LINUX,) and namespaces.enter.__defaults__ == (LINUX,)
+
+
+# ---------------------------------------------------------------------------
+# The seam holds
+
+
+SETUP_MODULES = ("rootfs", "namespaces", "init", "devices", "capabilities", "userns", "spawner", "fsaccess")
+#: What a setup step must ask the kernel for rather than call itself.
+DIRECT = {"os": {"mknod", "chdir", "setuid", "setgid", "setgroups", "setresuid", "setresgid", "execve", "chroot", "setrlimit"},
+          "resource": {"setrlimit"}, "terminal": {"open_pty", "make_controlling_terminal", "set_window_size"}}
+
+
+@pytest.mark.parametrize("module", SETUP_MODULES)
+def test_a_setup_module_calls_the_kernel_only_through_the_seam(module):
+    """No libc function, no kernel-facing os call, no hand-written trace event beside a call: the Kernel is asked."""
+    path = pathlib.Path(rootfs.__file__).parent / f"{module}.py"
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, name = node.func.value.id, node.func.attr
+            if owner == "libc" and name != "SyscallError" or name in DIRECT.get(owner, ()) or name == "emit":
+                wrong.append(f"{module}.py:{node.lineno}: {owner}.{name}(...)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_kernel_answers_every_call_with_the_same_signature():
+    def parameters(function):  # names, kinds and defaults: what a caller relies on (annotations aside)
+        return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+    calls = [name for name, value in vars(Kernel).items() if callable(value) and not name.startswith("_")]
+    assert len(calls) > 30
+    for implementation in (LinuxKernel, TracingKernel, RecordingKernel):
+        for name in calls:
+            method = getattr(implementation, name, None)
+            assert method is not None, f"{implementation.__name__} has no {name}"
+            assert parameters(method) == parameters(getattr(Kernel, name)), f"{implementation.__name__}.{name}"
