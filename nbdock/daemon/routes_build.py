@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 from typing import Any
@@ -98,8 +97,13 @@ async def _unless_client_leaves(request: web.Request, build):
         transport = request.transport
         if not task.done() and (transport is None or transport.is_closing()):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception as error:  # noqa: BLE001 - nobody is left to tell, but a bug is still logged
+                if not isinstance(error, NbdockError):
+                    log.exception("build failed after its client left", exc_info=error)
             raise _ClientGone()
     return task.result()
 
