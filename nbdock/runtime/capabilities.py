@@ -20,12 +20,23 @@ Two sets matter here:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..kernel import libc
 
-if TYPE_CHECKING:
-    from .kernel import Kernel
+
+class CapabilityKernel(Protocol):
+    """The three calls of kernel.Kernel that the capability steps make.
+
+    Named here rather than imported: kernel.py reads CAPABILITY_NAMES from
+    this module (to print bits by name), so the seam stands above it.
+    """
+
+    def capbset_drop(self, bits: list[int]) -> None: ...
+
+    def prctl(self, option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int: ...
+
+    def capset(self, effective: int, permitted: int, inheritable: int) -> None: ...
 
 # include/uapi/linux/capability.h, in bit order.
 CAPABILITY_NAMES = [
@@ -102,7 +113,7 @@ def container_set(cap_add=(), cap_drop=(), privileged: bool = False) -> int:
     return (to_mask(DOCKER_DEFAULT) & ~to_mask(drops) | to_mask(adds)) & everything
 
 
-def limit_bounding_set(keep: int, kernel: Kernel) -> list[str]:
+def limit_bounding_set(keep: int, kernel: CapabilityKernel) -> list[str]:
     """Drop every capability not in ``keep`` from the bounding set; return the names dropped.
 
     Must run before the process gives up CAP_SETPCAP (i.e. before setuid to
@@ -113,7 +124,7 @@ def limit_bounding_set(keep: int, kernel: Kernel) -> list[str]:
     return [CAPABILITY_NAMES[bit] if bit < len(CAPABILITY_NAMES) else str(bit) for bit in bits]
 
 
-def set_process_capabilities(keep: int, kernel: Kernel) -> None:
+def set_process_capabilities(keep: int, kernel: CapabilityKernel) -> None:
     """Make effective and permitted exactly ``keep`` and inheritable empty (as Docker since 20.10.14).
 
     An empty inheritable set matters: a capability left there could be
