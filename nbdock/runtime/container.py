@@ -32,6 +32,7 @@ from typing import Callable
 
 from .cgroups import Cgroup, Resources, open_cgroup
 from .errors import ContainerStartError
+from .kernel import LINUX, TracingKernel
 from .spawner import Spawned, Spawner
 from .spec import ContainerSpec, ExecSpec
 from .trace import NO_TRACE, Trace
@@ -68,6 +69,7 @@ class Container:
         self.spec = spec
         self.spawner = spawner
         self.trace = trace
+        self.kernel = TracingKernel(LINUX, trace)  # the daemon's own calls on the container: join, signals
         self.cgroup = cgroup or open_cgroup(spec.id, trace)
         self.spec.cgroup_version = self.cgroup.version
         self.spec.cgroup_view = self.cgroup.container_view()
@@ -165,7 +167,7 @@ class Container:
                 raise ContainerStartError("the container exited before creating its terminal")
         except BaseException:
             with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(spawned.pidfd, signal.SIGKILL)
+                self.kernel.pidfd_send_signal(spawned.pidfd, signal.SIGKILL, pid=spawned.pid)
             joining.join()
             if started.console is not None:
                 os.close(started.console)
@@ -194,9 +196,7 @@ class Container:
         parallel it costs nothing (runc does the same).
         """
         for procs in self.cgroup.procs_files():
-            self.trace.emit("cgroup", "join", path=procs, pid=pid)
-            with open(procs, "w") as f:
-                f.write(str(pid))
+            self.kernel.join_cgroup(procs, pid)
 
     # -- signals and the freezer
     def kill(self, sig: int, started: Started | None = None) -> None:
@@ -204,8 +204,7 @@ class Container:
         target = started or self.init
         if target is None:
             raise ProcessLookupError("the container is not running")
-        self.trace.emit("signal", "pidfd_send_signal", pid=target.pid, signal=signal.Signals(sig).name)
-        signal.pidfd_send_signal(target.pidfd, sig)
+        self.kernel.pidfd_send_signal(target.pidfd, sig, pid=target.pid)
         if sig == signal.SIGKILL and self.cgroup.is_frozen():
             self.cgroup.thaw()  # a frozen process cannot act on SIGKILL until it thaws
 

@@ -235,6 +235,32 @@ class Kernel(Protocol):
     def execve(self, path: str, argv: list[str], env: dict[str, str]) -> None:
         """execve(2): never returns.  ``path`` executable by us (EACCES), its interpreter found (ENOENT)."""
 
+    # -- the container from outside: its cgroup, its signals (container.py, cgroups/)
+    def make_cgroup(self, path: str) -> None:
+        """mkdir(2) in a cgroup file system: the kernel fills the new directory with the
+        controllers' files.  The parent must exist; EEXIST if another made it first."""
+
+    def write_cgroup_file(self, path: str, value: str) -> None:
+        """write(2) to a cgroup file: the kernel parses ``value`` at once (EINVAL for a value it
+        refuses, EBUSY for some limits below current use)."""
+
+    def join_cgroup(self, procs_path: str, pid: int) -> None:
+        """Write ``pid`` to a cgroup.procs file: the kernel moves the whole thread group.  The
+        writer must be allowed to write both the source's and the destination's files."""
+
+    def remove_cgroup(self, path: str) -> None:
+        """rmdir(2) of a cgroup: EBUSY while a process (or, on v2, a child cgroup) is inside;
+        a process that just exited leaves a moment later."""
+
+    def pidfd_send_signal(self, pidfd: int, sig: int, *, pid: int) -> None:
+        """pidfd_send_signal(2) (Linux 5.1): a signal to the very process the pidfd was opened
+        for, never to another that reused its pid.  ``pid`` is for the trace."""
+
+    def attach_device_program(self, cgroup_dir: str, bytecode: bytes, name: str, license: str, *, rules: int) -> None:
+        """bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program, then bpf(BPF_PROG_ATTACH)
+        to the v2 cgroup with BPF_F_ALLOW_MULTI.  Root (CAP_SYS_ADMIN, or CAP_BPF and CAP_NET_ADMIN)
+        in the initial user namespace; a kernel with CONFIG_CGROUP_BPF.  ``rules`` is for the trace."""
+
     # -- teaching
     def note(self, kind: str, op: str, **args: Any) -> None:
         """Not a call: a step worth showing in the trace that the kernel does not see as one
@@ -362,6 +388,36 @@ class LinuxKernel:
 
     def execve(self, path: str, argv: list[str], env: dict[str, str]) -> None:
         os.execve(path, argv, env)
+
+    def make_cgroup(self, path: str) -> None:
+        os.mkdir(path)
+
+    def write_cgroup_file(self, path: str, value: str) -> None:
+        with open(path, "w") as f:
+            f.write(value)
+
+    def join_cgroup(self, procs_path: str, pid: int) -> None:
+        with open(procs_path, "w") as f:
+            f.write(str(pid))
+
+    def remove_cgroup(self, path: str) -> None:
+        os.rmdir(path)
+
+    def pidfd_send_signal(self, pidfd: int, sig: int, *, pid: int) -> None:
+        signal.pidfd_send_signal(pidfd, sig)
+
+    def attach_device_program(self, cgroup_dir: str, bytecode: bytes, name: str, license: str, *, rules: int) -> None:
+        # The kernel identifies the cgroup by an open descriptor of its directory; the
+        # attachment keeps the program alive, so its own descriptor is closed at once.
+        cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            prog_fd = libc.bpf_prog_load(libc.BPF_PROG_TYPE_CGROUP_DEVICE, bytecode, license, name)
+            try:
+                libc.bpf_prog_attach(cgroup_fd, prog_fd, libc.BPF_CGROUP_DEVICE, libc.BPF_F_ALLOW_MULTI)
+            finally:
+                os.close(prog_fd)
+        finally:
+            os.close(cgroup_fd)
 
     def note(self, kind: str, op: str, **args: Any) -> None:
         pass
@@ -542,6 +598,31 @@ class TracingKernel:
     def execve(self, path: str, argv: list[str], env: dict[str, str]) -> None:
         self._emit("process", "execve", path=path, argv=argv)
         self.kernel.execve(path, argv, env)
+
+    def make_cgroup(self, path: str) -> None:
+        self._emit("cgroup", "mkdir", path=path)
+        self.kernel.make_cgroup(path)
+
+    def write_cgroup_file(self, path: str, value: str) -> None:
+        self._emit("cgroup", "write", path=path, value=value)
+        self.kernel.write_cgroup_file(path, value)
+
+    def join_cgroup(self, procs_path: str, pid: int) -> None:
+        self._emit("cgroup", "join", path=procs_path, pid=pid)
+        self.kernel.join_cgroup(procs_path, pid)
+
+    def remove_cgroup(self, path: str) -> None:
+        self._emit("cgroup", "rmdir", path=path)
+        self.kernel.remove_cgroup(path)
+
+    def pidfd_send_signal(self, pidfd: int, sig: int, *, pid: int) -> None:
+        self._emit("signal", "pidfd_send_signal", pid=pid, signal=signal.Signals(sig).name)
+        self.kernel.pidfd_send_signal(pidfd, sig, pid=pid)
+
+    def attach_device_program(self, cgroup_dir: str, bytecode: bytes, name: str, license: str, *, rules: int) -> None:
+        self._emit("cgroup", "bpf_attach", path=cgroup_dir, program=name, rules=rules,
+                   instructions=len(bytecode) // 8, attach_type="BPF_CGROUP_DEVICE", flags="BPF_F_ALLOW_MULTI")
+        self.kernel.attach_device_program(cgroup_dir, bytecode, name, license, rules=rules)
 
     def note(self, kind: str, op: str, **args: Any) -> None:
         self._emit(kind, op, **args)

@@ -207,5 +207,24 @@ class RecordingKernel:
         self._record("execve", path=path, argv=argv)
         raise Executed(path, argv, env)
 
+    def make_cgroup(self, path: str) -> None:
+        self._record("make_cgroup", path=path)
+
+    def write_cgroup_file(self, path: str, value: str) -> None:
+        self._record("write_cgroup_file", path=path, value=value)
+
+    def join_cgroup(self, procs_path: str, pid: int) -> None:
+        self._record("join_cgroup", path=procs_path, pid=pid)
+
+    def remove_cgroup(self, path: str) -> None:
+        self._record("remove_cgroup", path=path)
+
+    def pidfd_send_signal(self, pidfd: int, sig: int, *, pid: int) -> None:
+        self._record("pidfd_send_signal", pidfd=pidfd, sig=sig, pid=pid)
+
+    def attach_device_program(self, cgroup_dir: str, bytecode: bytes, name: str, license: str, *, rules: int) -> None:
+        self._record("attach_device_program", path=cgroup_dir, name=name, license=license, rules=rules,
+                     instructions=len(bytecode) // 8)
+
     def note(self, kind: str, op: str, **args: Any) -> None:
         self._record("note", kind=kind, what=op, **args)

@@ -30,6 +30,7 @@ from nbdock.runtime.cgroups.devicefilter import (
     BPF_DEVCG_DEV_CHAR as CHAR,
 )
 from nbdock.runtime.cgroups.v2 import CgroupV2
+from nbdock.runtime.kernel import LINUX, TracingKernel
 from nbdock.runtime.trace import Trace, read_trace
 
 little_endian_only = pytest.mark.skipif(sys.byteorder != "little", reason="host: the expected bytes are written little-endian")
@@ -300,7 +301,7 @@ def test_the_kernel_verifier_accepts_every_shape_of_program():
 @pytest.mark.root
 def test_a_process_in_the_cgroup_opens_null_but_not_kmsg_or_a_disk(cgroup_v2, tmp_path):
     trace_path = tmp_path / "trace.jsonl"
-    cgroup_v2.trace = Trace(str(trace_path))
+    cgroup_v2.kernel = TracingKernel(LINUX, Trace(str(trace_path)))  # the bpf_attach event is the kernel's
     disk_name, disk_major, disk_minor = _block_device(str(tmp_path))
     nodes = {  # name: (mknod mode, major, minor)
         "null": (stat.S_IFCHR, 1, 3),

@@ -491,6 +491,36 @@ def test_a_setup_module_calls_the_kernel_only_through_the_seam(module):
     assert not wrong, "\n".join(wrong)
 
 
+#: The daemon's side of a container (its cgroup, its signals): the same rule, so every event of a
+#: container's trace is a call the tracing kernel made.
+OUTSIDE_MODULES = ("container", "cgroups/__init__", "cgroups/v1", "cgroups/v2", "cgroups/devicefilter")
+OUTSIDE_DIRECT = {"os": {"mkdir", "rmdir"}, "signal": {"pidfd_send_signal"}}
+
+
+@pytest.mark.parametrize("module", OUTSIDE_MODULES)
+def test_the_daemons_calls_on_a_container_go_through_the_seam_too(module):
+    path = pathlib.Path(rootfs.__file__).parent / f"{module}.py"
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+            owner, name = node.func.value.id, node.func.attr
+            if owner == "libc" and name != "SyscallError" or name in OUTSIDE_DIRECT.get(owner, ()) or name == "emit":
+                wrong.append(f"{module}.py:{node.lineno}: {owner}.{name}(...)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_cgroup_asks_the_kernel_for_its_writes_and_its_device_filter(tmp_path):
+    from nbdock.runtime.cgroups import devicefilter
+    from nbdock.runtime.cgroups.v2 import CgroupV2
+
+    kernel = RecordingKernel()
+    cgroup = CgroupV2("rec-1", root=str(tmp_path), kernel=kernel)
+    cgroup._write(str(tmp_path / "x" / "memory.max"), "1048576")
+    devicefilter.attach(str(tmp_path / "x"), devicefilter.compile_rules(), kernel)
+    assert [(c.op, c.get("value") or c.get("name")) for c in kernel.steps()] == [
+        ("write_cgroup_file", "1048576"), ("attach_device_program", devicefilter.PROGRAM_NAME)]
+
+
 def test_every_kernel_answers_every_call_with_the_same_signature():
     def parameters(function):  # names, kinds and defaults: what a caller relies on (annotations aside)
         return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]

@@ -30,6 +30,7 @@ import functools
 import os
 from dataclasses import asdict, dataclass
 
+from ..kernel import LINUX, Kernel, TracingKernel
 from ..trace import NO_TRACE, Trace
 
 CGROUP_ROOT = "/sys/fs/cgroup"
@@ -142,9 +143,11 @@ class Cgroup(abc.ABC):
 
     version: int
 
-    def __init__(self, container_id: str, trace: Trace = NO_TRACE):
+    def __init__(self, container_id: str, trace: Trace = NO_TRACE, *, kernel: Kernel | None = None):
         self.container_id = container_id
         self.trace = trace
+        # Every mkdir, write and rmdir goes through the kernel seam, so the trace is what was asked.
+        self.kernel = kernel or TracingKernel(LINUX, trace)
 
     # -- life cycle
     @abc.abstractmethod
@@ -210,19 +213,16 @@ class Cgroup(abc.ABC):
     # -- helpers shared by both backends
     def _write(self, path: str, value: str) -> None:
         """Write one cgroup file, with the path and value in any error."""
-        self.trace.emit("cgroup", "write", path=path, value=value)
         try:
-            with open(path, "w") as f:
-                f.write(value)
+            self.kernel.write_cgroup_file(path, value)
         except OSError as e:
             raise CgroupError(e.errno, f"writing {value!r} to {path}: {e.strerror}") from None
 
     def _mkdir(self, path: str) -> None:
         if os.path.isdir(path):
             return
-        self.trace.emit("cgroup", "mkdir", path=path)
         try:
-            os.mkdir(path)
+            self.kernel.make_cgroup(path)
         except FileExistsError:
             pass  # another container created the shared parent at the same moment
 

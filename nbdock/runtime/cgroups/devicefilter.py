@@ -58,7 +58,6 @@ A jump's ``off`` counts instructions from the one *after* the jump.
 from __future__ import annotations
 
 import errno
-import os
 import struct
 import sys
 from dataclasses import dataclass, replace
@@ -67,7 +66,7 @@ from typing import Iterable
 from ...kernel import libc
 from .. import devices
 from ..devices import DeviceRule
-from ..trace import NO_TRACE, Trace
+from ..kernel import LINUX, Kernel
 from . import CgroupError
 
 # --- include/uapi/linux/bpf.h: the question a BPF_PROG_TYPE_CGROUP_DEVICE program answers
@@ -273,7 +272,7 @@ def _rule_block(rule: DeviceRule) -> list[Insn]:
 # Loading and attaching
 
 
-def attach(cgroup_dir: str, program: Program, trace: Trace = NO_TRACE) -> None:
+def attach(cgroup_dir: str, program: Program, kernel: Kernel = LINUX) -> None:
     """Load ``program`` into the kernel and attach it to the v2 cgroup ``cgroup_dir``.
 
     Call it before any process joins the cgroup: from then on every mknod
@@ -294,23 +293,12 @@ def attach(cgroup_dir: str, program: Program, trace: Trace = NO_TRACE) -> None:
     keeps the program alive, and removing the cgroup (rmdir) detaches and
     frees it.  Nothing is left to clean up.
     """
-    trace.emit("cgroup", "bpf_attach", path=cgroup_dir, program=program.name, rules=len(program.rules),
-               instructions=len(program.instructions), attach_type="BPF_CGROUP_DEVICE", flags="BPF_F_ALLOW_MULTI")
     try:
-        # The kernel identifies the cgroup by an open descriptor of its directory.
-        cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as e:
-        raise CgroupError(e.errno, f"opening {cgroup_dir} to attach the device filter: {e.strerror}") from None
-    try:
-        prog_fd = libc.bpf_prog_load(libc.BPF_PROG_TYPE_CGROUP_DEVICE, program.bytecode(), LICENSE, program.name)
-        try:
-            libc.bpf_prog_attach(cgroup_fd, prog_fd, libc.BPF_CGROUP_DEVICE, libc.BPF_F_ALLOW_MULTI)
-        finally:
-            os.close(prog_fd)
+        kernel.attach_device_program(cgroup_dir, program.bytecode(), program.name, LICENSE, rules=len(program.rules))
     except libc.SyscallError as e:
         raise CgroupError(e.errno, f"cannot guard the devices of {cgroup_dir}: {e}{_hint(e)}") from None
-    finally:
-        os.close(cgroup_fd)
+    except OSError as e:
+        raise CgroupError(e.errno, f"opening {cgroup_dir} to attach the device filter: {e.strerror}") from None
 
 
 def _hint(error: libc.SyscallError) -> str:

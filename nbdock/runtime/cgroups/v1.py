@@ -32,6 +32,7 @@ import os
 import time
 
 from .. import devices
+from ..kernel import Kernel
 from ..trace import NO_TRACE, Trace
 from . import CGROUP_ROOT, PARENT, THROTTLE_KINDS, Cgroup, CgroupError, Resources, Stats, _read, _read_int, _read_keyed, host_memory
 
@@ -57,8 +58,9 @@ def hierarchies(root: str = CGROUP_ROOT) -> dict[str, str]:
 class CgroupV1(Cgroup):
     version = 1
 
-    def __init__(self, container_id: str, trace: Trace = NO_TRACE, *, root: str = CGROUP_ROOT):
-        super().__init__(container_id, trace)
+    def __init__(self, container_id: str, trace: Trace = NO_TRACE, *, root: str = CGROUP_ROOT,
+                 kernel: Kernel | None = None):
+        super().__init__(container_id, trace, kernel=kernel)
         self.root = root
         self.mounts = hierarchies(root)
         # controller name -> the container's directory in the hierarchy that has it
@@ -197,8 +199,7 @@ class CgroupV1(Cgroup):
                 self.kill_all()
             for directory in remaining:
                 try:
-                    os.rmdir(directory)
-                    self.trace.emit("cgroup", "rmdir", path=directory)
+                    self.kernel.remove_cgroup(directory)
                 except OSError as e:
                     if e.errno not in (errno.EBUSY, errno.ENOENT):
                         raise

@@ -45,6 +45,7 @@ import errno
 import os
 import time
 
+from ..kernel import Kernel
 from ..trace import NO_TRACE, Trace
 from .. import devices
 from . import devicefilter
@@ -73,8 +74,9 @@ def blkio_weight_to_io_weight(weight: int) -> int:
 class CgroupV2(Cgroup):
     version = 2
 
-    def __init__(self, container_id: str, trace: Trace = NO_TRACE, *, root: str = CGROUP_ROOT):
-        super().__init__(container_id, trace)
+    def __init__(self, container_id: str, trace: Trace = NO_TRACE, *, root: str = CGROUP_ROOT,
+                 kernel: Kernel | None = None):
+        super().__init__(container_id, trace, kernel=kernel)
         self.root = root
         self.parent = os.path.join(root, PARENT)
         self.path = os.path.join(self.parent, container_id)
@@ -92,7 +94,7 @@ class CgroupV2(Cgroup):
             # Guard the devices while the cgroup is still empty: a process that joined
             # first could open a device node before the filter was there.
             devicefilter.attach(self.path, devicefilter.compile_rules(devices.allow_rules(resources.device_rules)),
-                                self.trace)
+                                self.kernel)
             self._write_limits(resources)
         except Exception:
             self.destroy()
@@ -166,8 +168,7 @@ class CgroupV2(Cgroup):
                 self.thaw()
                 self.kill_all()
             try:
-                os.rmdir(self.path)
-                self.trace.emit("cgroup", "rmdir", path=self.path)
+                self.kernel.remove_cgroup(self.path)
                 return
             except OSError as e:
                 if e.errno not in (errno.EBUSY, errno.ENOENT):
