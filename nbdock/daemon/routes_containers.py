@@ -92,8 +92,8 @@ async def kill(request: web.Request) -> web.Response:
 @routes.post("/containers/{id}/update")
 async def update(request: web.Request) -> web.Response:
     body = await body_json(request, bodies.UPDATE_CONFIG, "update config")
-    await engine_of(request).containers.update(request.match_info["id"], body)
-    return json_response({"Warnings": []})
+    warnings = await engine_of(request).containers.update(request.match_info["id"], body)
+    return json_response({"Warnings": warnings})
 
 
 @routes.post("/containers/{id}/pause")

@@ -592,10 +592,10 @@ def validate_namespace_modes(config: dict[str, Any], host: dict[str, Any]) -> No
         raise InvalidArgument("conflicting options: hostname and the UTS mode")
 
 
-def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False,
-                     networking: dict[str, Any] | None = None) -> list[str]:
-    """Every check of a create request (its Config, its filled-in HostConfig, its NetworkingConfig);
-    returns the warnings.  A field this host cannot apply is set to zero in ``host`` (discard_unsupported).
+def validate_request(config: dict[str, Any], host: dict[str, Any], *, remapped: bool = False) -> list[str]:
+    """Every check of a create request (its Config and its filled-in HostConfig; an endpoint's
+    addresses are the network's to check, when the container joins it); returns the warnings.
+    A field this host cannot apply is set to zero in ``host`` (discard_unsupported).
 
     ``remapped``: the daemon runs with --userns-remap.
     """

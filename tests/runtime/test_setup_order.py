@@ -478,16 +478,22 @@ DIRECT = {"os": {"mknod", "chdir", "setuid", "setgid", "setgroups", "setresuid",
           "resource": {"setrlimit"}, "terminal": {"open_pty", "make_controlling_terminal", "set_window_size"}}
 
 
-@pytest.mark.parametrize("module", SETUP_MODULES)
-def test_a_setup_module_calls_the_kernel_only_through_the_seam(module):
-    """No libc function, no kernel-facing os call, no hand-written trace event beside a call: the Kernel is asked."""
+def calls_beside_the_seam(module: str, direct: dict[str, set[str]]) -> list[str]:
+    """The calls of runtime/``module``.py that bypass the Kernel: a libc function, one of ``direct``, a trace emit."""
     path = pathlib.Path(rootfs.__file__).parent / f"{module}.py"
     wrong = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
             owner, name = node.func.value.id, node.func.attr
-            if owner == "libc" and name != "SyscallError" or name in DIRECT.get(owner, ()) or name == "emit":
+            if owner == "libc" and name != "SyscallError" or name in direct.get(owner, ()) or name == "emit":
                 wrong.append(f"{module}.py:{node.lineno}: {owner}.{name}(...)")
+    return wrong
+
+
+@pytest.mark.parametrize("module", SETUP_MODULES)
+def test_a_setup_module_calls_the_kernel_only_through_the_seam(module):
+    """No libc function, no kernel-facing os call, no hand-written trace event beside a call: the Kernel is asked."""
+    wrong = calls_beside_the_seam(module, DIRECT)
     assert not wrong, "\n".join(wrong)
 
 
@@ -499,13 +505,7 @@ OUTSIDE_DIRECT = {"os": {"mkdir", "rmdir"}, "signal": {"pidfd_send_signal"}}
 
 @pytest.mark.parametrize("module", OUTSIDE_MODULES)
 def test_the_daemons_calls_on_a_container_go_through_the_seam_too(module):
-    path = pathlib.Path(rootfs.__file__).parent / f"{module}.py"
-    wrong = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-            owner, name = node.func.value.id, node.func.attr
-            if owner == "libc" and name != "SyscallError" or name in OUTSIDE_DIRECT.get(owner, ()) or name == "emit":
-                wrong.append(f"{module}.py:{node.lineno}: {owner}.{name}(...)")
+    wrong = calls_beside_the_seam(module, OUTSIDE_DIRECT)
     assert not wrong, "\n".join(wrong)
 
 

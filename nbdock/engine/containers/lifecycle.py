@@ -194,8 +194,7 @@ class ContainerService:
             self.registry.check_name_free(name)
         host_config = createconfig.fill_host_config(host_in)
         # Checked before the image is looked up, as Docker does: a bad flag is a 400, never a pull.
-        warnings = createconfig.validate_request(config_in, host_config, remapped=self.remap is not None,
-                                                 networking=networking_config)
+        warnings = createconfig.validate_request(config_in, host_config, remapped=self.remap is not None)
         image = await self._image_for_run(config_in["Image"])
         config = createconfig.merge_image_config(config_in, image.config.get("config") or {})
         path, args = createconfig.command(config)
@@ -622,10 +621,13 @@ class ContainerService:
             await self._start(container)
         self.publish(container.record, "restart")
 
-    async def update(self, ref: str, changes: dict[str, Any]) -> None:
-        """``docker update``: new limits and restart policy, applied to the cgroup at once if it runs."""
+    async def update(self, ref: str, changes: dict[str, Any]) -> list[str]:
+        """``docker update``: new limits and restart policy, applied to the cgroup at once if it runs.
+
+        Returns the warnings of what this host cannot apply (discarded, as Docker does).
+        """
         container = self.get(ref)
-        createconfig.validate_update(changes)  # the request itself first
+        warnings = createconfig.validate_update(changes)  # the request itself first
         async with container.lock:
             record = container.record
             try:
@@ -639,6 +641,7 @@ class ContainerService:
             record.HostConfig = host
             record.save(self.root)
         self.publish(record, "update")
+        return warnings
 
     async def pause(self, ref: str) -> None:
         container = self.get(ref)
